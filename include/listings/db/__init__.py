@@ -1,0 +1,1 @@
+"""Database access: engine, tables (SQLAlchemy Core), migrations and the project-local PostgreSQL."""

@@ -1,0 +1,241 @@
+"""The project-local PostgreSQL 15 cluster under `$LISTINGS_HOME/pg`: init, start, stop, status, URLs.
+
+Used by `make demo` and the test suite; `LISTINGS_DATABASE_URL` points at any other server instead.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import logging
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+SUPERUSER = "listings"
+POSTGIS_PACKAGE = "postgresql-15-postgis-3"
+
+
+class LocalPostgresError(RuntimeError):
+    pass
+
+
+def _pg_bindir() -> Path:
+    configured = os.environ.get("LISTINGS_PG_BINDIR")
+    if configured:
+        return Path(configured)
+    candidates = sorted(glob.glob("/usr/lib/postgresql/*/bin/postgres"), reverse=True)
+    preferred = [c for c in candidates if "/15/" in c] or candidates
+    if not preferred:
+        found = shutil.which("postgres")
+        if found:
+            return Path(found).parent
+        raise LocalPostgresError("PostgreSQL server binaries not found (looked in /usr/lib/postgresql/*/bin)")
+    return Path(preferred[0]).parent
+
+
+def _sharedir(bindir: Path) -> Path:
+    # /usr/lib/postgresql/15/bin -> /usr/share/postgresql/15
+    return Path("/usr/share/postgresql") / bindir.parent.name
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def ensure_postgis(bindir: Path | None = None) -> None:
+    """Install PostGIS for this PostgreSQL major version when it is missing (Debian package)."""
+    bindir = bindir or _pg_bindir()
+    if (_sharedir(bindir) / "extension" / "postgis.control").exists():
+        return
+    if os.geteuid() != 0:
+        raise LocalPostgresError(f"PostGIS is missing: install the Debian package {POSTGIS_PACKAGE} (needs root)")
+    log.warning("PostGIS missing: installing %s", POSTGIS_PACKAGE)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", POSTGIS_PACKAGE], check=True, env=env)
+
+
+@dataclass
+class ClusterState:
+    port: int
+    password: str
+
+
+class LocalPostgres:
+    """A PostgreSQL cluster owned by the project, listening on 127.0.0.1 only."""
+
+    def __init__(self, root: Path, *, fast: bool = False) -> None:
+        self.root = Path(root)
+        self.data = self.root / "data"
+        self.run_dir = self.root / "run"
+        self.log_file = self.root / "postgres.log"
+        self.state_file = self.root / "state.json"
+        # fast: no fsync, for throwaway test clusters only.
+        self.fast = fast
+
+    # --- state -----------------------------------------------------------------------------
+    def state(self) -> ClusterState:
+        if not self.state_file.exists():
+            raise LocalPostgresError(f"no local PostgreSQL under {self.root}: run `listings db start`")
+        raw = json.loads(self.state_file.read_text())
+        return ClusterState(port=int(raw["port"]), password=str(raw["password"]))
+
+    def _write_state(self, state: ClusterState) -> None:
+        self.state_file.write_text(json.dumps({"port": state.port, "password": state.password}))
+        self.state_file.chmod(0o600)
+
+    def url(self, database: str = "listings", driver: str = "postgresql+psycopg") -> str:
+        st = self.state()
+        return f"{driver}://{SUPERUSER}:{st.password}@127.0.0.1:{st.port}/{database}"
+
+    # --- process control -------------------------------------------------------------------
+    def _as_owner(self, args: list[str]) -> list[str]:
+        # initdb and postgres refuse to run as root: run them as the postgres system user.
+        if os.geteuid() == 0:
+            return ["runuser", "-u", "postgres", "--", *args]
+        return args
+
+    def _chown(self, *paths: Path) -> None:
+        if os.geteuid() != 0:
+            return
+        import pwd
+
+        pw = pwd.getpwnam("postgres")
+        for p in paths:
+            os.chown(p, pw.pw_uid, pw.pw_gid)
+
+    def initialized(self) -> bool:
+        return (self.data / "PG_VERSION").exists()
+
+    def running(self) -> bool:
+        if not self.initialized():
+            return False
+        res = subprocess.run(
+            self._as_owner([str(_pg_bindir() / "pg_ctl"), "status", "-D", str(self.data)]),
+            capture_output=True,
+            text=True,
+        )
+        return res.returncode == 0
+
+    def init(self) -> None:
+        bindir = _pg_bindir()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.root.chmod(0o755)
+        self.data.mkdir(exist_ok=True)
+        self.run_dir.mkdir(exist_ok=True)
+        self._chown(self.data, self.run_dir)
+        password = secrets.token_urlsafe(18)
+        pwfile = self.run_dir / "initpw"
+        pwfile.write_text(password + "\n")
+        self._chown(pwfile)
+        try:
+            subprocess.run(
+                self._as_owner(
+                    [
+                        str(bindir / "initdb"),
+                        "-D",
+                        str(self.data),
+                        "-U",
+                        SUPERUSER,
+                        f"--pwfile={pwfile}",
+                        "-A",
+                        "scram-sha-256",
+                        "-E",
+                        "UTF8",
+                        "--locale=C.UTF-8",
+                    ]
+                ),
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+        except subprocess.CalledProcessError as exc:
+            raise LocalPostgresError(f"initdb failed: {exc.stderr.strip()}") from exc
+        finally:
+            pwfile.unlink(missing_ok=True)
+        self._write_state(ClusterState(port=free_port(), password=password))
+
+    def start(self) -> ClusterState:
+        """Start the cluster (initialising it on first use) and return its state. Idempotent."""
+        bindir = _pg_bindir()
+        ensure_postgis(bindir)
+        if not self.initialized():
+            self.init()
+        st = self.state()
+        if self.running():
+            return st
+        if not _port_free(st.port):
+            st = ClusterState(port=free_port(), password=st.password)
+            self._write_state(st)
+        if not self.log_file.exists():
+            self.log_file.touch()
+        self._chown(self.log_file)
+        opts = f"-p {st.port} -k {self.run_dir} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        if self.fast:
+            opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        res = subprocess.run(
+            self._as_owner(
+                [str(bindir / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(self.data), "-l", str(self.log_file), "-o", opts]
+            ),
+            capture_output=True,
+            text=True,
+        )
+        if res.returncode != 0:
+            tail = self.log_file.read_text(errors="replace")[-2000:]
+            raise LocalPostgresError(f"PostgreSQL did not start: {res.stderr.strip()}\n{tail}")
+        self._wait_ready(st)
+        return st
+
+    def _wait_ready(self, st: ClusterState, timeout: float = 30) -> None:
+        import psycopg
+
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                psycopg.connect(self.url("postgres", driver="postgresql"), connect_timeout=2).close()
+                return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def stop(self) -> None:
+        if not self.running():
+            return
+        subprocess.run(
+            self._as_owner([str(_pg_bindir() / "pg_ctl"), "stop", "-w", "-m", "fast", "-D", str(self.data)]),
+            check=True,
+            capture_output=True,
+        )
+
+    def ensure_database(self, name: str) -> None:
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.url("postgres", driver="postgresql"), autocommit=True) as conn:
+            exists = conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone()
+            if not exists:
+                conn.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+
+    def destroy(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)

@@ -1,0 +1,614 @@
+"""SQLAlchemy Core tables of the three schemas (`public`, `staging`, `pipeline`).
+
+The Alembic migrations create them; a test checks that migrations and these definitions agree.
+`public` starts from the seed's production tables (each once) plus the pipeline's additions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    PrimaryKeyConstraint,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import CHAR, JSONB
+from sqlalchemy.types import UserDefinedType
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "%(table_name)s_pkey",
+}
+# Public tables carry no schema: `public` is the default schema, which is how Alembic reflects it.
+metadata = MetaData(naming_convention=NAMING)
+
+SOURCE_TYPES = ("csv", "xls", "wordpress", "drupal", "website", "api", "esri", "here")
+SCHEDULES = ("manual", "hourly", "daily", "weekly", "monthly")
+JOB_STATUSES = ("queued", "in_progress", "succeeded", "partial", "failed", "stale", "deleted")
+
+
+class Geography(UserDefinedType[Any]):
+    """PostGIS geography(Point, 4326)."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "geography(Point,4326)"
+
+
+def _ts(name: str, *, default_now: bool = True, nullable: bool = True) -> Column[Any]:
+    return Column(name, DateTime, server_default=func.now() if default_now else None, nullable=nullable)
+
+
+def _timestamps() -> list[Column[Any]]:
+    return [_ts("created_at"), _ts("updated_at")]
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} in ({', '.join(repr(v) for v in values)})"
+
+
+# ------------------------------------------------------------------------------------------------
+# public: the seed's production tables + additions
+# ------------------------------------------------------------------------------------------------
+ref_dmo_types = Table(
+    "ref_dmo_types",
+    metadata,
+    Column("id", SmallInteger, primary_key=True, autoincrement=False),
+    Column("name", String, nullable=False, unique=True),
+)
+
+dmos = Table(
+    "dmos",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("name", String, nullable=False),
+    Column("dmo_type_id", SmallInteger, ForeignKey("ref_dmo_types.id"), nullable=False),
+    Column("source_type", String, nullable=False),
+    Column("country", CHAR(2), nullable=False),
+    Column("state", String),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    *_timestamps(),
+    CheckConstraint(_in("source_type", SOURCE_TYPES), name="source_type"),
+)
+
+locations = Table(
+    "locations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("address1", String),
+    Column("address2", String),
+    Column("city", String),
+    Column("state", String),
+    Column("zip", String),
+    Column("country", CHAR(2)),
+    Column("lat", Numeric(10, 8)),
+    Column("lng", Numeric(11, 8)),
+    *_timestamps(),
+    Column("geog", Geography()),
+    Column("location_hash", Text),
+    Index("ix_locations_geog", "geog", postgresql_using="gist"),
+)
+
+listings = Table(
+    "listings",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String),
+    Column("google_place_id", String),
+    Column("location_id", Integer, ForeignKey("locations.id")),
+    *_timestamps(),
+    Column("manually_modified", Boolean, server_default=text("false")),
+    Column("manually_modified_at", DateTime),
+    Column("manually_modified_by", Integer),
+    Column("listing_visible", Boolean, server_default=text("true")),
+    Column("listing_status", String, nullable=False, server_default=text("'active'")),
+    Column("last_job_id", BigInteger),
+    CheckConstraint("listing_status in ('active', 'archived', 'invalid')", name="listing_status"),
+    Index("ix_listings_location_id", "location_id"),
+    Index("ix_listings_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
+)
+
+contact_info = Table(
+    "contact_info",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String),
+    Column("email", String),
+    Column("local_phone", String),
+    Column("international_phone", String),
+    *_timestamps(),
+    Column("website_url", String),
+    Column("facebook_url", String),
+    Column("instagram_url", String),
+    Column("youtube_url", String),
+    Column("tiktok_url", String),
+    Column("twitter_url", String),
+    Column("pinterest_url", String),
+    Column("tripadvisor_url", String),
+    Column("yelp_url", String),
+    Column("contact_hash", Text),
+)
+
+listing_info = Table(
+    "listing_info",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("listing_id", Integer, ForeignKey("listings.id"), nullable=False),
+    Column("description", String),
+    Column("dmo_id", Integer, ForeignKey("dmos.id"), nullable=False),
+    Column("contact_info_id", Integer, ForeignKey("contact_info.id")),
+    *_timestamps(),
+    Column("manually_modified", Boolean, server_default=text("false")),
+    Column("manually_modified_at", DateTime),
+    Column("manually_modified_by", Integer),
+    Column("info_visible", Boolean, server_default=text("true")),
+    Column("info_status", String, nullable=False, server_default=text("'active'")),
+    Column("external_source_id", String),
+    Column("name", String),
+    Column("category", String),
+    Column("last_seen_at", DateTime),
+    Column("last_job_id", BigInteger),
+    Column("content_hash", Text),
+    CheckConstraint("info_status in ('active', 'removed', 'pending')", name="info_status"),
+    Index("ix_listing_info_listing_id", "listing_id"),
+    Index("ix_listing_info_dmo_id_external_source_id", "dmo_id", "external_source_id"),
+    Index("ix_listing_info_contact_info_id", "contact_info_id"),
+)
+
+listing_images = Table(
+    "listing_images",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("listing_info_id", Integer, ForeignKey("listing_info.id")),
+    Column("image", String),
+    Column("rank", Integer),
+    *_timestamps(),
+    Index("ix_listing_images_listing_info_id", "listing_info_id"),
+)
+
+opening_dates = Table(
+    "opening_dates",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("start_date", String),
+    Column("end_date", String),
+    Column("listing_info_id", Integer, ForeignKey("listing_info.id")),
+    *_timestamps(),
+    Index("ix_opening_dates_listing_info_id", "listing_info_id"),
+)
+
+ref_days = Table(
+    "ref_days",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String),
+    *_timestamps(),
+)
+
+opening_hours = Table(
+    "opening_hours",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("opening_date_id", Integer, ForeignKey("opening_dates.id")),
+    Column("day_id", Integer, ForeignKey("ref_days.id")),
+    Column("open_time", String),
+    Column("close_time", String),
+    *_timestamps(),
+    Index("ix_opening_hours_opening_date_id", "opening_date_id"),
+)
+
+ref_attributes = Table(
+    "ref_attributes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String),
+    Column("description", String),
+    Column("icon", String),
+    *_timestamps(),
+)
+
+bridge_attributes_listings = Table(
+    "bridge_attributes_listings",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("attribute_id", Integer, ForeignKey("ref_attributes.id")),
+    Column("listing_id", Integer, ForeignKey("listings.id")),
+    *_timestamps(),
+    Index("ix_bridge_attributes_listings_listing_id", "listing_id"),
+)
+
+# ------------------------------------------------------------------------------------------------
+# pipeline: configs, jobs, files, results, errors, bridge, review, geocode cache
+# ------------------------------------------------------------------------------------------------
+configs = Table(
+    "configs",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("dmo_id", Integer, ForeignKey("dmos.id"), nullable=False),
+    Column("source_type", Text, nullable=False),
+    Column("data_domain", Text, nullable=False),
+    Column("base_url", Text),
+    Column("field_mappings", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("config_params", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("version", Integer, nullable=False, server_default=text("1")),
+    Column("schedule", Text, nullable=False),
+    Column("active", Boolean, nullable=False, server_default=text("true")),
+    Column("content_hash", Text, nullable=False),
+    Column("source_file", Text),
+    *_timestamps(),
+    UniqueConstraint("dmo_id", "data_domain", name="uq_configs_dmo_id_data_domain"),
+    CheckConstraint(_in("source_type", SOURCE_TYPES), name="source_type"),
+    CheckConstraint(_in("schedule", SCHEDULES), name="schedule"),
+    schema="pipeline",
+)
+
+config_versions = Table(
+    "config_versions",
+    metadata,
+    Column("config_id", BigInteger, ForeignKey("pipeline.configs.id", ondelete="CASCADE"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("document", JSONB, nullable=False),
+    Column("changed_by", Text),
+    _ts("created_at"),
+    PrimaryKeyConstraint("config_id", "version", name="config_versions_pkey"),
+    schema="pipeline",
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("dmo_id", Integer, ForeignKey("dmos.id"), nullable=False),
+    Column("config_id", BigInteger, ForeignKey("pipeline.configs.id")),
+    Column("data_domain", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("trigger", Text, nullable=False),
+    Column("dag_id", Text, nullable=False),
+    Column("run_id", Text, nullable=False),
+    Column("params", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    _ts("created_at"),
+    Column("started_at", DateTime),
+    Column("finished_at", DateTime),
+    Column("error_summary", Text),
+    UniqueConstraint("dag_id", "run_id", name="uq_jobs_dag_id_run_id"),
+    CheckConstraint(_in("status", JOB_STATUSES), name="status"),
+    Index("ix_jobs_dmo_id_created_at", "dmo_id", "created_at"),
+    schema="pipeline",
+)
+
+job_configs = Table(
+    "job_configs",
+    metadata,
+    Column("job_id", BigInteger, ForeignKey("pipeline.jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("dmo_id", Integer, ForeignKey("dmos.id"), nullable=False),
+    Column("source_type", Text, nullable=False),
+    Column("data_domain", Text, nullable=False),
+    Column("base_url", Text),
+    Column("field_mappings", JSONB, nullable=False),
+    Column("config_params", JSONB, nullable=False),
+    Column("config_version", Integer, nullable=False, server_default=text("1")),
+    Column("schedule", Text, nullable=False),
+    Column("document", JSONB, nullable=False),
+    _ts("created_at"),
+    Column("source_updated_at", DateTime, nullable=False),
+    schema="pipeline",
+)
+
+job_files = Table(
+    "job_files",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("job_id", BigInteger, ForeignKey("pipeline.jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("s3_path", Text, nullable=False, unique=True),
+    Column("stage", Text, nullable=False),
+    Column("data_domain", Text),
+    Column("country", Text),
+    Column("state", Text),
+    Column("dmo_id", Integer),
+    Column("file_date", Date),
+    Column("batch", Integer),
+    Column("format", Text),
+    Column("file_size", BigInteger),
+    Column("record_count", Integer),
+    Column("sha256", Text),
+    Column("status", Text, nullable=False, server_default=text("'success'")),
+    Column("source_uri", Text),
+    Column("metadata", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    _ts("created_at"),
+    CheckConstraint("stage in ('raw', 'transformed')", name="stage"),
+    Index("ix_job_files_job_id", "job_id"),
+    Index("ix_job_files_dmo_id_stage_file_date", "dmo_id", "stage", "file_date"),
+    schema="pipeline",
+)
+
+job_results = Table(
+    "job_results",
+    metadata,
+    Column("job_id", BigInteger, ForeignKey("pipeline.jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("records_total", Integer),
+    Column("records_new", Integer),
+    Column("records_updated", Integer),
+    Column("records_deleted", Integer),
+    Column("records_duplicates", Integer),
+    Column("records_unchanged", Integer),
+    Column("records_error", Integer),
+    *_timestamps(),
+    schema="pipeline",
+)
+
+job_errors = Table(
+    "job_errors",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("job_id", BigInteger, ForeignKey("pipeline.jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("file_id", BigInteger, ForeignKey("pipeline.job_files.id")),
+    Column("stage", Text),
+    Column("record_id", Text),
+    Column("record_no", Integer),
+    Column("original_record", JSONB),
+    Column("error_type", Text),
+    Column("error_message", Text),
+    _ts("created_at"),
+    Index("ix_job_errors_job_id", "job_id"),
+    schema="pipeline",
+)
+
+bridge_source_listing = Table(
+    "bridge_source_listing",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("job_file_id", BigInteger, ForeignKey("pipeline.job_files.id"), nullable=False),
+    Column("job_id", BigInteger, ForeignKey("pipeline.jobs.id", ondelete="CASCADE"), nullable=False),
+    Column("dmo_id", Integer, nullable=False),
+    Column("source_record_hash", Text, nullable=False),
+    Column("source_id", Text),
+    Column("listing_id", BigInteger, ForeignKey("listings.id")),
+    Column("listing_info_id", BigInteger, ForeignKey("listing_info.id")),
+    Column("certainty_score", Numeric(5, 4), server_default=text("1.0")),
+    Column("match_method", Text),
+    Column("reason", Text),
+    Column("mapped_at", DateTime, server_default=func.now()),
+    Column("error_type", Text),
+    Column("error_message", Text),
+    UniqueConstraint("job_file_id", "source_record_hash", name="uq_bridge_source_listing_file_hash"),
+    Index("ix_bridge_source_listing_dmo_hash", "dmo_id", "source_record_hash", "id"),
+    Index("ix_bridge_source_listing_hash", "source_record_hash"),
+    Index("ix_bridge_source_listing_listing_id", "listing_id"),
+    schema="pipeline",
+)
+
+review_items = Table(
+    "review_items",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("item_type", Text, nullable=False),
+    Column("status", Text, nullable=False, server_default=text("'open'")),
+    Column("dmo_id", Integer),
+    Column("job_id", BigInteger, ForeignKey("pipeline.jobs.id", ondelete="SET NULL")),
+    Column("listing_id", BigInteger, ForeignKey("listings.id")),
+    Column("listing_info_id", BigInteger, ForeignKey("listing_info.id")),
+    Column("source_record_hash", Text),
+    Column("payload", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("candidates", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("confidence", Numeric(5, 4)),
+    _ts("created_at"),
+    Column("resolved_at", DateTime),
+    Column("resolved_by", Text),
+    Column("resolution", Text),
+    CheckConstraint(
+        "item_type in ('low_confidence_match', 'multiple_close_matches', 'manual_edit_conflict', 'source_conflict')",
+        name="item_type",
+    ),
+    CheckConstraint("status in ('open', 'resolved', 'dismissed')", name="status"),
+    Index("ix_review_items_status_item_type", "status", "item_type"),
+    schema="pipeline",
+)
+
+geocode_cache = Table(
+    "geocode_cache",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("provider", Text, nullable=False),
+    Column("query_hash", Text, nullable=False),
+    Column("query", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("lat", Numeric(10, 8)),
+    Column("lng", Numeric(11, 8)),
+    Column("place_id", Text),
+    Column("response", JSONB),
+    _ts("created_at"),
+    Column("expires_at", DateTime),
+    UniqueConstraint("provider", "query_hash", name="uq_geocode_cache_provider_query_hash"),
+    schema="pipeline",
+)
+
+# ------------------------------------------------------------------------------------------------
+# staging: mirrors of the public tables for one batch, keyed by (job_id, record_no).
+# No foreign keys to public: promotion resolves public ids.
+# ------------------------------------------------------------------------------------------------
+
+
+def _staging_key() -> list[Column[Any]]:
+    return [
+        Column("job_id", BigInteger, nullable=False),
+        Column("record_no", Integer, nullable=False),
+    ]
+
+
+def _staging_fk(table: str) -> ForeignKeyConstraint:
+    return ForeignKeyConstraint(
+        ["job_id", "record_no"],
+        [f"staging.{table}.job_id", f"staging.{table}.record_no"],
+        ondelete="CASCADE",
+    )
+
+
+stg_listings = Table(
+    "listings",
+    metadata,
+    *_staging_key(),
+    Column("listing_id", Integer),  # resolved public.listings.id (null: new listing)
+    Column("name", String),
+    Column("google_place_id", String),
+    _ts("created_at"),
+    PrimaryKeyConstraint("job_id", "record_no", name="listings_pkey"),
+    schema="staging",
+)
+
+stg_locations = Table(
+    "locations",
+    metadata,
+    *_staging_key(),
+    Column("address1", String),
+    Column("address2", String),
+    Column("city", String),
+    Column("state", String),
+    Column("zip", String),
+    Column("country", CHAR(2)),
+    Column("lat", Numeric(10, 8)),
+    Column("lng", Numeric(11, 8)),
+    Column("location_hash", Text, nullable=False),
+    PrimaryKeyConstraint("job_id", "record_no", name="locations_pkey"),
+    _staging_fk("listings"),
+    schema="staging",
+)
+
+stg_contact_info = Table(
+    "contact_info",
+    metadata,
+    *_staging_key(),
+    Column("name", String),
+    Column("email", String),
+    Column("local_phone", String),
+    Column("international_phone", String),
+    Column("website_url", String),
+    Column("facebook_url", String),
+    Column("instagram_url", String),
+    Column("youtube_url", String),
+    Column("tiktok_url", String),
+    Column("twitter_url", String),
+    Column("pinterest_url", String),
+    Column("tripadvisor_url", String),
+    Column("yelp_url", String),
+    Column("contact_hash", Text, nullable=False),
+    PrimaryKeyConstraint("job_id", "record_no", name="contact_info_pkey"),
+    _staging_fk("listings"),
+    schema="staging",
+)
+
+stg_listing_info = Table(
+    "listing_info",
+    metadata,
+    *_staging_key(),
+    Column("dmo_id", Integer, nullable=False),
+    Column("listing_info_id", Integer),  # resolved public.listing_info.id (null: new for this DMO)
+    Column("file_id", BigInteger, nullable=False),  # the transformed job_files row
+    Column("source_id", String),
+    Column("record_hash", Text, nullable=False),
+    Column("content_hash", Text, nullable=False),
+    Column("match_method", Text),
+    Column("name", String),
+    Column("description", String),
+    Column("category", String),
+    Column("seen_at", DateTime, nullable=False),
+    PrimaryKeyConstraint("job_id", "record_no", name="listing_info_pkey"),
+    _staging_fk("listings"),
+    schema="staging",
+)
+
+stg_listing_images = Table(
+    "listing_images",
+    metadata,
+    *_staging_key(),
+    Column("rank", Integer, nullable=False),
+    Column("image", String, nullable=False),
+    Column("canonical_image_url", String),
+    PrimaryKeyConstraint("job_id", "record_no", "rank", name="listing_images_pkey"),
+    _staging_fk("listing_info"),
+    schema="staging",
+)
+
+stg_opening_dates = Table(
+    "opening_dates",
+    metadata,
+    *_staging_key(),
+    Column("seq", Integer, nullable=False),
+    Column("start_date", String),
+    Column("end_date", String),
+    PrimaryKeyConstraint("job_id", "record_no", "seq", name="opening_dates_pkey"),
+    _staging_fk("listing_info"),
+    schema="staging",
+)
+
+stg_opening_hours = Table(
+    "opening_hours",
+    metadata,
+    *_staging_key(),
+    Column("seq", Integer, nullable=False),
+    Column("hours_seq", Integer, nullable=False),
+    Column("day_id", Integer),
+    Column("open_time", String),
+    Column("close_time", String),
+    PrimaryKeyConstraint("job_id", "record_no", "seq", "hours_seq", name="opening_hours_pkey"),
+    ForeignKeyConstraint(
+        ["job_id", "record_no", "seq"],
+        ["staging.opening_dates.job_id", "staging.opening_dates.record_no", "staging.opening_dates.seq"],
+        ondelete="CASCADE",
+    ),
+    schema="staging",
+)
+
+stg_bridge_attributes_listings = Table(
+    "bridge_attributes_listings",
+    metadata,
+    *_staging_key(),
+    Column("attribute_id", Integer, nullable=False),
+    PrimaryKeyConstraint("job_id", "record_no", "attribute_id", name="bridge_attributes_listings_pkey"),
+    _staging_fk("listings"),
+    schema="staging",
+)
+
+STAGING_TABLES = (
+    stg_listings,
+    stg_locations,
+    stg_contact_info,
+    stg_listing_info,
+    stg_listing_images,
+    stg_opening_dates,
+    stg_opening_hours,
+    stg_bridge_attributes_listings,
+)
+
+
+SCHEMAS = ("public", "staging", "pipeline")
+
+
+def include_name(name: str | None, type_: str, parent_names: Any) -> bool:
+    """Alembic filter: our three schemas, without PostGIS's own table."""
+    if type_ == "schema":
+        return name is None or name in SCHEMAS  # None: the default schema, public
+    if type_ == "table":
+        return name not in {"spatial_ref_sys", "alembic_version"}
+    return True

@@ -1,0 +1,72 @@
+"""The one settings object: every knob of the pipeline, read from `LISTINGS_*` environment variables."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+class Environment(StrEnum):
+    dev = "dev"
+    staging = "staging"
+    app = "app"
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Unset values fall back to the embedded, single-machine defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="LISTINGS_", extra="ignore")
+
+    home: Path = Field(default=Path(".listings"), description="Data folder: local database, objects, logs.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the listings database; unset means the project-local PostgreSQL.",
+    )
+    storage_url: str | None = Field(
+        default=None, description="Object storage root: file:///path or s3:// (default file://$home/objects)."
+    )
+    storage_conn_id: str = Field(
+        default="listings_s3", description="Airflow connection with the S3 credentials and endpoint_url."
+    )
+    env: Environment = Field(default=Environment.dev, description="Deployment environment, part of bucket names.")
+    project_dir: Path = Field(default=PROJECT_DIR, description="Checkout root: dbt/, include/config/ ...")
+
+    @model_validator(mode="after")
+    def _resolve(self) -> Settings:
+        self.home = self.home.expanduser().resolve()
+        if not self.storage_url:
+            self.storage_url = (self.home / "objects").as_uri()
+        if not self.storage_url.startswith(("file://", "s3://")):
+            raise ValueError(f"LISTINGS_STORAGE_URL must start with file:// or s3://, got {self.storage_url!r}")
+        return self
+
+    @property
+    def pg_dir(self) -> Path:
+        return self.home / "pg"
+
+    @property
+    def dbt_project_dir(self) -> Path:
+        return self.project_dir / "dbt"
+
+    @property
+    def dmo_config_dir(self) -> Path:
+        return self.project_dir / "include" / "config" / "dmos"
+
+    def resolved_database_url(self) -> str:
+        """The database URL: `LISTINGS_DATABASE_URL`, else the project-local cluster's."""
+        if self.database_url:
+            return self.database_url
+        from listings.db.local import LocalPostgres
+
+        return LocalPostgres(self.pg_dir).url("listings")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
