@@ -189,7 +189,7 @@ class LocalPostgres:
         if not self.log_file.exists():
             self.log_file.touch()
         self._chown(self.log_file)
-        opts = f"-p {st.port} -k {self.run_dir} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        opts = f"-p {st.port} -k {self.run_dir} -c listen_addresses=127.0.0.1 -c max_connections=200 -c timezone=UTC"
         if self.fast:
             opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         res = subprocess.run(

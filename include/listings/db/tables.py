@@ -291,6 +291,7 @@ jobs = Table(
     _ts("created_at"),
     Column("started_at", DateTime),
     Column("finished_at", DateTime),
+    Column("promoted_at", DateTime),  # set in the promotion's own transaction: a re-run skips it
     Column("error_summary", Text),
     UniqueConstraint("dag_id", "run_id", name="uq_jobs_dag_id_run_id"),
     CheckConstraint(_in("status", JOB_STATUSES), name="status"),

@@ -454,6 +454,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(), server_default=sa.text("now()"), nullable=True),
         sa.Column("started_at", sa.DateTime(), nullable=True),
         sa.Column("finished_at", sa.DateTime(), nullable=True),
+        sa.Column("promoted_at", sa.DateTime(), nullable=True),
         sa.Column("error_summary", sa.Text(), nullable=True),
         sa.CheckConstraint(
             "status in ('queued', 'in_progress', 'succeeded', 'partial', 'failed', 'stale', 'deleted')",

@@ -1,0 +1,170 @@
+{#
+  Apply one job's change set (int_listing_changes) to the public schema, in ONE transaction:
+  new listings / listing_info, new locations and contact_info rows when their hash changed (the
+  listing / listing_info is repointed), listing_info fields, images, last_seen_at and last_job_id,
+  the bridge rows, and the job's counts. A job is promoted once: `pipeline.jobs.promoted_at` is set in
+  the same transaction, and a re-run finds no unpromoted rows and changes nothing.
+  Promotions are serialised by an advisory lock, so ids and bridge lookups never race.
+  Usage: dbt run-operation promote_job --args '{job_id: 42}'
+#}
+{% macro promote_job(job_id) %}
+{%- set job_id = job_id | int -%}
+{% set sql %}
+begin;
+select pg_advisory_xact_lock(hashtext('listings.promotion'));
+
+create temporary table _chg on commit drop as
+select
+    c.*,
+    c.listing_id as final_listing_id,
+    c.listing_info_id as final_listing_info_id,
+    null::integer as new_location_id,
+    null::integer as new_contact_info_id
+from {{ ref('int_listing_changes') }} as c
+where c.job_id = {{ job_id }};
+
+update _chg set final_listing_id = nextval(pg_get_serial_sequence('public.listings', 'id'))
+where final_listing_id is null;
+
+update _chg set final_listing_info_id = nextval(pg_get_serial_sequence('public.listing_info', 'id'))
+where final_listing_info_id is null;
+
+-- One new location per listing, from its first record in the job.
+update _chg as c set new_location_id = nextval(pg_get_serial_sequence('public.locations', 'id'))
+from (
+    select distinct on (final_listing_id) record_no
+    from _chg
+    where location_changed
+    order by final_listing_id, record_no
+) as first_record
+where c.record_no = first_record.record_no;
+
+update _chg set new_contact_info_id = nextval(pg_get_serial_sequence('public.contact_info', 'id'))
+where contact_changed;
+
+insert into public.locations (
+    id, address1, address2, city, state, zip, country, lat, lng, geog, location_hash, created_at, updated_at
+)
+select
+    new_location_id, address1, address2, city, state, zip, country, lat, lng,
+    case when lat is not null and lng is not null
+        then st_setsrid(st_makepoint(lng, lat), 4326)::geography
+    end,
+    location_hash, now(), now()
+from _chg
+where new_location_id is not null;
+
+insert into public.listings (id, name, location_id, listing_status, listing_visible, created_at, updated_at, last_job_id)
+select final_listing_id, listing_name, new_location_id, 'active', true, now(), now(), job_id
+from _chg
+where is_new_listing;
+
+-- Existing listings: repoint a changed location; the DMO's own linked record also renames the listing.
+update public.listings as l
+set
+    location_id = coalesce(c.new_location_id, l.location_id),
+    name = case when c.listing_info_id is not null then c.listing_name else l.name end,
+    updated_at = now(),
+    last_job_id = c.job_id
+from (
+    select distinct on (final_listing_id) *
+    from _chg
+    where not is_new_listing
+        and (new_location_id is not null
+             or (listing_info_id is not null and listing_name is distinct from current_listing_name))
+    order by final_listing_id, new_location_id is null, record_no
+) as c
+where l.id = c.final_listing_id;
+
+insert into public.contact_info (
+    id, name, email, local_phone, international_phone, website_url, facebook_url, instagram_url,
+    youtube_url, tiktok_url, twitter_url, pinterest_url, tripadvisor_url, yelp_url, contact_hash,
+    created_at, updated_at
+)
+select
+    new_contact_info_id, contact_name, email, local_phone, international_phone, website_url, facebook_url,
+    instagram_url, youtube_url, tiktok_url, twitter_url, pinterest_url, tripadvisor_url, yelp_url,
+    contact_hash, now(), now()
+from _chg
+where new_contact_info_id is not null;
+
+insert into public.listing_info (
+    id, listing_id, dmo_id, contact_info_id, name, description, category, external_source_id,
+    info_visible, info_status, last_seen_at, last_job_id, content_hash, created_at, updated_at
+)
+select
+    final_listing_info_id, final_listing_id, dmo_id, new_contact_info_id, info_name, description, category,
+    source_id, true, 'active', seen_at, job_id, content_hash, now(), now()
+from _chg
+where is_new_listing_info;
+
+update public.listing_info as li
+set
+    name = c.info_name,
+    description = c.description,
+    category = c.category,
+    content_hash = c.content_hash,
+    contact_info_id = coalesce(c.new_contact_info_id, li.contact_info_id),
+    external_source_id = coalesce(c.source_id, li.external_source_id),
+    updated_at = case when c.change_type = 'updated' then now() else li.updated_at end,
+    last_seen_at = c.seen_at,
+    last_job_id = c.job_id
+from _chg as c
+where li.id = c.final_listing_info_id and not c.is_new_listing_info;
+
+-- Images follow their listing_info: replaced when the content (which hashes the image list) changed.
+delete from public.listing_images as img
+using _chg as c
+where img.listing_info_id = c.final_listing_info_id and c.content_changed and not c.is_new_listing_info;
+
+insert into public.listing_images (listing_info_id, image, rank, created_at, updated_at)
+select c.final_listing_info_id, coalesce(si.canonical_image_url, si.image), si.rank, now(), now()
+from _chg as c
+inner join {{ source('staging', 'listing_images') }} as si
+    on c.job_id = si.job_id and c.record_no = si.record_no
+where c.content_changed;
+
+insert into pipeline.bridge_source_listing (
+    job_file_id, job_id, dmo_id, source_record_hash, source_id, listing_id, listing_info_id,
+    certainty_score, match_method, reason
+)
+select
+    file_id, job_id, dmo_id, record_hash, source_id, final_listing_id, final_listing_info_id, 1.0,
+    coalesce(match_method, 'new'),
+    case coalesce(match_method, 'new')
+        when 'source_id' then 'same source id as an existing listing_info of this DMO'
+        when 'bridge' then 'same record hash as an earlier record of this DMO'
+        when 'bridge_other_dmo' then 'same record hash as a record of another DMO'
+        else 'no deterministic match: new listing'
+    end
+from _chg
+on conflict (job_file_id, source_record_hash) do update
+set listing_id = excluded.listing_id,
+    listing_info_id = excluded.listing_info_id,
+    match_method = excluded.match_method,
+    reason = excluded.reason,
+    mapped_at = now();
+
+update pipeline.job_results as r
+set
+    records_new = counts.n_new,
+    records_updated = counts.n_updated,
+    records_unchanged = counts.n_unchanged,
+    records_deleted = coalesce(r.records_deleted, 0),
+    updated_at = now()
+from (
+    select
+        count(*) filter (where change_type = 'new') as n_new,
+        count(*) filter (where change_type = 'updated') as n_updated,
+        count(*) filter (where change_type = 'unchanged') as n_unchanged
+    from _chg
+) as counts
+where r.job_id = {{ job_id }}
+    and exists (select 1 from pipeline.jobs as j where j.id = {{ job_id }} and j.promoted_at is null);
+
+update pipeline.jobs set promoted_at = now() where id = {{ job_id }} and promoted_at is null;
+commit;
+{% endset %}
+{% do run_query(sql) %}
+{{ log("promoted job " ~ job_id, info=True) }}
+{% endmacro %}

@@ -1,0 +1,138 @@
+{#
+  The change set of every staged, not yet promoted record: the public listing / listing_info it resolves
+  to (deterministic matches only), and what changed by hash comparison.
+  Resolution order: transform's hit (source id or bridge), then this DMO's latest bridge row for the
+  record_hash, then any DMO's latest bridge row (a new listing_info on that listing).
+#}
+with staged as (
+    select
+        li.job_id,
+        li.record_no,
+        li.dmo_id,
+        li.file_id,
+        li.source_id,
+        li.record_hash,
+        li.content_hash,
+        li.staged_match_method,
+        li.staged_listing_info_id,
+        li.info_name,
+        li.description,
+        li.category,
+        li.seen_at,
+        l.staged_listing_id,
+        l.listing_name,
+        loc.address1,
+        loc.address2,
+        loc.city,
+        loc.state,
+        loc.zip,
+        loc.country,
+        loc.lat,
+        loc.lng,
+        loc.location_hash,
+        ci.contact_name,
+        ci.email,
+        ci.local_phone,
+        ci.international_phone,
+        ci.website_url,
+        ci.facebook_url,
+        ci.instagram_url,
+        ci.youtube_url,
+        ci.tiktok_url,
+        ci.twitter_url,
+        ci.pinterest_url,
+        ci.tripadvisor_url,
+        ci.yelp_url,
+        ci.contact_hash
+    from {{ ref('stg_staging__listing_info') }} as li
+    inner join {{ ref('stg_staging__listings') }} as l
+        on li.job_id = l.job_id and li.record_no = l.record_no
+    inner join {{ ref('stg_staging__locations') }} as loc
+        on li.job_id = loc.job_id and li.record_no = loc.record_no
+    inner join {{ ref('stg_staging__contact_info') }} as ci
+        on li.job_id = ci.job_id and li.record_no = ci.record_no
+    inner join {{ source('pipeline', 'jobs') }} as j
+        on li.job_id = j.id and j.promoted_at is null
+),
+
+resolved as (
+    select
+        s.*,
+        coalesce(s.staged_listing_info_id, own.listing_info_id) as candidate_listing_info_id,
+        coalesce(s.staged_listing_id, own.listing_id, other.listing_id) as candidate_listing_id,
+        case
+            when s.staged_match_method is not null then s.staged_match_method
+            when own.listing_id is not null then 'bridge'
+            when other.listing_id is not null then 'bridge_other_dmo'
+        end as match_method
+    from staged as s
+    left join lateral (
+        select b.listing_id, b.listing_info_id
+        from {{ source('pipeline', 'bridge_source_listing') }} as b
+        where b.dmo_id = s.dmo_id and b.source_record_hash = s.record_hash and b.listing_id is not null
+        order by b.id desc
+        limit 1
+    ) as own on true
+    left join lateral (
+        select b.listing_id
+        from {{ source('pipeline', 'bridge_source_listing') }} as b
+        where b.source_record_hash = s.record_hash and b.listing_id is not null
+        order by b.id desc
+        limit 1
+    ) as other on true
+),
+
+checked as (
+    -- A listing_info is claimed by one record of a job at most (the first); any other claimant becomes new.
+    select
+        r.*,
+        pli.id as public_listing_info_id,
+        case
+            when pli.id is not null
+                and row_number() over (partition by r.job_id, pli.id order by r.record_no) = 1
+                then pli.id
+        end as listing_info_id
+    from resolved as r
+    left join {{ source('public', 'listing_info') }} as pli
+        on r.candidate_listing_info_id = pli.id and r.dmo_id = pli.dmo_id
+),
+
+current_state as (
+    select
+        c.*,
+        coalesce(pli.listing_id, pl.id) as listing_id,
+        pl.name as current_listing_name,
+        pl.location_id as current_location_id,
+        cur_loc.location_hash as current_location_hash,
+        pli.contact_info_id as current_contact_info_id,
+        cur_ci.contact_hash as current_contact_hash,
+        pli.content_hash as current_content_hash
+    from checked as c
+    left join {{ source('public', 'listing_info') }} as pli on c.listing_info_id = pli.id
+    left join {{ source('public', 'listings') }} as pl on coalesce(pli.listing_id, c.candidate_listing_id) = pl.id
+    left join {{ source('public', 'locations') }} as cur_loc on pl.location_id = cur_loc.id
+    left join {{ source('public', 'contact_info') }} as cur_ci on pli.contact_info_id = cur_ci.id
+)
+
+select
+    *,
+    listing_id is null as is_new_listing,
+    listing_info_id is null as is_new_listing_info,
+    -- Only the DMO's own, already linked record moves a listing's location; a record that merely joins
+    -- another DMO's listing does not (unless that listing has no location yet).
+    (
+        listing_id is null
+        or current_location_id is null
+        or (listing_info_id is not null and current_location_hash is distinct from location_hash)
+    ) as location_changed,
+    current_contact_hash is distinct from contact_hash as contact_changed,
+    current_content_hash is distinct from content_hash as content_changed,
+    case
+        when listing_info_id is null then 'new'
+        when current_location_hash is distinct from location_hash
+            or current_contact_hash is distinct from contact_hash
+            or current_content_hash is distinct from content_hash
+            then 'updated'
+        else 'unchanged'
+    end as change_type
+from current_state

@@ -1,0 +1,6 @@
+select
+    job_id,
+    record_no,
+    listing_id as staged_listing_id,
+    name as listing_name
+from {{ source('staging', 'listings') }}

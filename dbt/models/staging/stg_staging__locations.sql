@@ -1,0 +1,13 @@
+select
+    job_id,
+    record_no,
+    address1,
+    address2,
+    city,
+    state,
+    zip,
+    country,
+    lat,
+    lng,
+    location_hash
+from {{ source('staging', 'locations') }}

@@ -1,0 +1,186 @@
+"""`listings`: the command line of the pipeline (local database, configs, runs)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from listings.settings import get_settings
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging.")
+def main(verbose: bool) -> None:
+    """listings-pipeline: DMO sources → raw → transformed → staging → public."""
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+# --- db ----------------------------------------------------------------------------------------
+@main.group()
+def db() -> None:
+    """The listings database: project-local PostgreSQL and migrations."""
+
+
+def _local():  # type: ignore[no-untyped-def]
+    from listings.db.local import LocalPostgres
+
+    return LocalPostgres(get_settings().pg_dir)
+
+
+def _external() -> bool:
+    if get_settings().database_url:
+        click.echo("LISTINGS_DATABASE_URL is set: using that server, not the project-local one.", err=True)
+        return True
+    return False
+
+
+@db.command("start")
+@click.option("--database", "databases", multiple=True, default=("listings",), show_default=True)
+def db_start(databases: tuple[str, ...]) -> None:
+    """Start (and on first use initialise) the local PostgreSQL 15 cluster under $LISTINGS_HOME/pg."""
+    if _external():
+        return
+    pg = _local()
+    st = pg.start()
+    for name in databases:
+        pg.ensure_database(name)
+    click.echo(f"PostgreSQL running on 127.0.0.1:{st.port} (data: {pg.data})")
+
+
+@db.command("stop")
+def db_stop() -> None:
+    """Stop the local cluster (data is kept)."""
+    if _external():
+        return
+    _local().stop()
+    click.echo("PostgreSQL stopped")
+
+
+@db.command("status")
+def db_status() -> None:
+    """Say whether the local cluster runs, and where."""
+    if _external():
+        return
+    pg = _local()
+    if not pg.initialized():
+        click.echo(f"not initialised ({pg.data})")
+        sys.exit(3)
+    running = pg.running()
+    click.echo(f"{'running' if running else 'stopped'} on 127.0.0.1:{pg.state().port} (data: {pg.data})")
+    sys.exit(0 if running else 3)
+
+
+@db.command("url")
+@click.argument("database", default="listings")
+@click.option("--driver", default="postgresql+psycopg", show_default=True, help="URL scheme, e.g. postgresql.")
+def db_url(database: str, driver: str) -> None:
+    """Print the URL of a database (LISTINGS_DATABASE_URL when set)."""
+    settings = get_settings()
+    if settings.database_url:
+        click.echo(settings.database_url)
+    else:
+        click.echo(_local().url(database, driver=driver))
+
+
+@db.command("migrate")
+@click.option("--revision", default="head", show_default=True)
+def db_migrate(revision: str) -> None:
+    """Apply the Alembic migrations (public, staging, pipeline)."""
+    from listings.db.engine import migrate
+
+    migrate(revision=revision)
+    click.echo(f"database migrated to {revision}")
+
+
+@db.command("downgrade")
+@click.option("--revision", default="base", show_default=True)
+@click.confirmation_option(prompt="This drops tables and their data. Continue?")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations (destructive)."""
+    from listings.db.engine import downgrade
+
+    downgrade(revision=revision)
+    click.echo(f"database downgraded to {revision}")
+
+
+# --- config ------------------------------------------------------------------------------------
+@main.group()
+def config() -> None:
+    """DMO configs: validate YAML and upsert into pipeline.configs."""
+
+
+@config.command("apply")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+def config_apply(paths: tuple[Path, ...]) -> None:
+    """Validate and apply config files or folders; an invalid file is reported and not saved."""
+    from listings.config.store import apply_paths
+    from listings.db.engine import get_engine
+
+    results, errors = apply_paths(get_engine(), list(paths))
+    for r in results:
+        click.echo(f"{r.action:9} dmo {r.dmo_id} {r.data_domain} v{r.version}  ({r.source})")
+    for e in errors:
+        click.echo(f"invalid   {e}", err=True)
+    sys.exit(1 if errors else 0)
+
+
+@config.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def config_list(as_json: bool) -> None:
+    """List the stored configs."""
+    from listings.config.store import list_configs
+    from listings.db.engine import get_engine
+
+    with get_engine().connect() as conn:
+        stored = list_configs(conn)
+    if as_json:
+        click.echo(json.dumps([{"version": s.version, **s.config.document()} for s in stored], indent=2))
+        return
+    click.echo(f"{'dmo':>6}  {'dag_id':24} {'source':9} {'schedule':8} {'ver':>3} {'active':6} name")
+    for s in stored:
+        c = s.config
+        click.echo(
+            f"{c.dmo.id:>6}  {c.dag_id:24} {c.source_type.value:9} {c.schedule.value:8} {s.version:>3} "
+            f"{'yes' if c.active else 'no':6} {c.dmo.name}"
+        )
+
+
+@config.command("export")
+@click.argument("dmo_id", type=int)
+@click.option("--domain", default="listings", show_default=True)
+def config_export(dmo_id: int, domain: str) -> None:
+    """Print a stored config as YAML."""
+    from listings.config.store import get_config, to_yaml
+    from listings.db.engine import get_engine
+
+    with get_engine().connect() as conn:
+        click.echo(to_yaml(get_config(conn, dmo_id, domain).config), nl=False)
+
+
+# --- run ---------------------------------------------------------------------------------------
+@main.command("run")
+@click.argument("dmo_id", type=int)
+@click.option("--file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="File to import.")
+@click.option("--domain", default="listings", show_default=True)
+def run(dmo_id: int, file: Path | None, domain: str) -> None:
+    """Run one DMO job end to end in-process; print the job id, counts and stage timings as JSON."""
+    from listings.pipeline.runner import JobFailed, run_job
+
+    try:
+        summary = run_job(dmo_id, file=file, data_domain=domain)
+    except JobFailed as exc:
+        click.echo(json.dumps({"job_id": exc.job_id, "status": "failed", "step": exc.step, "error": str(exc.__cause__)}))
+        sys.exit(1)
+    click.echo(json.dumps(summary))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Matching: resolve source records to canonical listings (bridge hits now; scored candidates later)."""

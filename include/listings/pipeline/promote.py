@@ -1,0 +1,89 @@
+"""Run dbt: build the staging/intermediate views and apply one job's change set to `public`.
+
+dbt's credentials come from the settings (LISTINGS_DATABASE_URL or the local cluster), passed to the
+committed, secret-free `dbt/profiles.yml` through environment variables.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from sqlalchemy.engine import make_url
+
+from listings.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+class DbtError(RuntimeError):
+    pass
+
+
+def dbt_env(database_url: str) -> dict[str, str]:
+    url = make_url(database_url)
+    return {
+        "LISTINGS_DBT_HOST": url.host or "127.0.0.1",
+        "LISTINGS_DBT_PORT": str(url.port or 5432),
+        "LISTINGS_DBT_USER": url.username or "",
+        "LISTINGS_DBT_PASSWORD": url.password or "",
+        "LISTINGS_DBT_DBNAME": url.database or "",
+        "DO_NOT_TRACK": "1",
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    }
+
+
+@contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def run_dbt(args: Sequence[str]) -> object:
+    """Invoke dbt in-process with the project's paths; raise DbtError with dbt's message on failure."""
+    from dbt.cli.main import dbtRunner
+
+    settings = get_settings()
+    work = settings.home / "dbt"
+    common = [
+        "--project-dir", str(settings.dbt_project_dir),
+        "--profiles-dir", str(settings.dbt_project_dir),
+        "--target-path", str(work / "target"),
+        "--log-path", str(work / "logs"),
+    ]  # fmt: skip
+    with _environ(dbt_env(settings.resolved_database_url())):
+        res = dbtRunner().invoke([*args, *common, "--quiet"])
+    if not res.success:
+        detail = res.exception or _failures(res.result)
+        raise DbtError(f"dbt {' '.join(args)} failed: {detail}")
+    return res.result
+
+
+def _failures(result: object) -> str:
+    messages = [
+        f"{getattr(r.node, 'name', '?')}: {r.message}"
+        for r in getattr(result, "results", []) or []
+        if getattr(r, "status", None) not in ("success", "pass")
+    ]
+    return "; ".join(messages) or "see the dbt log under $LISTINGS_HOME/dbt/logs"
+
+
+def build_views() -> None:
+    run_dbt(["run"])
+
+
+def promote_job(job_id: int) -> None:
+    build_views()
+    run_dbt(["run-operation", "promote_job", "--args", json.dumps({"job_id": job_id})])
+    log.info("job %s promoted", job_id)

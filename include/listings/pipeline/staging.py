@@ -1,0 +1,73 @@
+"""Bulk load of one job's transformed records into the `staging` mirror tables (PostgreSQL COPY)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, text
+
+from listings.pipeline.jobs import Job
+from listings.transform.records import SOCIAL_FIELDS
+
+Row = dict[str, Any]
+
+# staging table -> (columns, row builder). Staging keys are (job_id, record_no); no ids from public.
+_CONTACT_COLUMNS = ("email", "local_phone", "website_url", *(f"{s}_url" for s in SOCIAL_FIELDS))
+
+
+def _listings(r: Row) -> tuple[Any, ...]:
+    return (r["listing_id"], r["name"])
+
+
+def _locations(r: Row) -> tuple[Any, ...]:
+    return (
+        r["address1"], r["address2"], r["city"], r["state"], r["zip"], r["country"],
+        r["lat"], r["lng"], r["location_hash"],
+    )  # fmt: skip
+
+
+def _contact(r: Row) -> tuple[Any, ...]:
+    return (r["name"], r["email"], r["phone"], r["website"], *(r[s] for s in SOCIAL_FIELDS), r["contact_hash"])
+
+
+TABLES: Sequence[tuple[str, Sequence[str], Callable[[Row], tuple[Any, ...]]]] = (
+    ("listings", ("listing_id", "name"), _listings),
+    (
+        "locations",
+        ("address1", "address2", "city", "state", "zip", "country", "lat", "lng", "location_hash"),
+        _locations,
+    ),
+    ("contact_info", ("name", *_CONTACT_COLUMNS, "contact_hash"), _contact),
+)
+
+
+def load_staging(conn: Connection, job: Job, file_id: int, records: Sequence[Row]) -> None:
+    """Replace this job's staging rows with `records`, in the caller's transaction.
+
+    `seen_at` is the job's start: when the source was read."""
+    seen_at = job.created_at
+    conn.execute(text("delete from staging.listings where job_id = :j"), {"j": job.id})  # cascades
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cur:
+        for table, columns, build in TABLES:
+            with cur.copy(f"copy staging.{table} (job_id, record_no, {', '.join(columns)}) from stdin") as copy:
+                for r in records:
+                    copy.write_row((job.id, r["record_no"], *build(r)))
+        with cur.copy(
+            "copy staging.listing_info (job_id, record_no, dmo_id, listing_info_id, file_id, source_id,"
+            " record_hash, content_hash, match_method, name, description, category, seen_at) from stdin"
+        ) as copy:
+            for r in records:
+                copy.write_row(
+                    (
+                        job.id, r["record_no"], job.dmo_id, r["listing_info_id"], file_id, r["source_id"],
+                        r["record_hash"], r["content_hash"], r["match_method"], r["name"], r["description"],
+                        r["category"], seen_at,
+                    )
+                )  # fmt: skip
+        with cur.copy("copy staging.listing_images (job_id, record_no, rank, image) from stdin") as copy:
+            for r in records:
+                for rank, url in enumerate(r["images"], start=1):
+                    copy.write_row((job.id, r["record_no"], rank, url))

@@ -1,0 +1,323 @@
+"""The steps of one DMO run (DESIGN §4), as plain functions of a job id.
+
+Each step is idempotent: it writes to its own job-keyed objects and rows, and a re-run after success
+returns the recorded result without doing the work twice. The Airflow DAG and `listings run` both call these.
+Steps not built yet (scored matching, images, geotagging) are absent rather than faked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+from listings.db import tables as t
+from listings.db.engine import get_engine
+from listings.matching import bridge
+from listings.pipeline import jobs
+from listings.settings import get_settings
+from listings.sources import get_source
+from listings.sources.base import ParseResult
+from listings.storage import DataKey, ObjectExistsError, ObjectStore, open_store
+from listings.storage.formats import CONTENT_TYPES, dump_json_gz, gunzip_bytes, gzip_bytes, load_json_gz
+from listings.transform.records import CanonicalRecord, RecordError, build_record, merge_in_file
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class StepResult:
+    records: int
+    skipped: bool = False  # True when a re-run found the step already done
+
+
+def get_store() -> ObjectStore:
+    s = get_settings()
+    assert s.storage_url is not None
+    return open_store(s.storage_url, s.storage_conn_id)
+
+
+def _object_path(s3_path: str) -> str:
+    # job_files.s3_path holds the logical S3 URI whatever the backend; the store takes `bucket/key`.
+    return s3_path.removeprefix("s3://")
+
+
+def _put_once(store: ObjectStore, path: str, data: bytes, content_type: str) -> str:
+    """Write an immutable object; if a crashed earlier attempt already wrote the same bytes, reuse them."""
+    try:
+        return store.put(path, data, immutable=True, content_type=content_type).sha256
+    except ObjectExistsError:
+        existing = hashlib.sha256(store.get(path)).hexdigest()
+        if existing != hashlib.sha256(data).hexdigest():
+            raise
+        log.info("object %s already written by an earlier attempt; reusing it", path)
+        return existing
+
+
+def _data_key(job: jobs.Job, stage: str, batch: int, fmt: str) -> DataKey:
+    dmo = job.config.dmo
+    return DataKey(
+        env=get_settings().env.value,
+        stage=stage,
+        domain=job.data_domain,
+        country=dmo.country,
+        state=dmo.state,
+        dmo_id=dmo.id,
+        when=job.created_at.replace(tzinfo=UTC),
+        batch=batch,
+        fmt=fmt,
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+def start(
+    dmo_id: int,
+    *,
+    data_domain: str = "listings",
+    dag_id: str | None = None,
+    run_id: str | None = None,
+    trigger: str = "cli",
+    params: dict[str, Any] | None = None,
+) -> int:
+    """snapshot_config: create the job and copy the DMO's current config into `job_configs`."""
+    run_id = run_id or f"{trigger}__{datetime.now(UTC).strftime('%Y%m%dT%H%M%S.%f')}"
+    with get_engine().begin() as conn:
+        return jobs.start_job(
+            conn,
+            dmo_id=dmo_id,
+            data_domain=data_domain,
+            dag_id=dag_id or f"dmo_{dmo_id}_{data_domain}",
+            run_id=run_id,
+            trigger=trigger,
+            params=params,
+        )
+
+
+def extract(job_id: int) -> StepResult:
+    """Fetch the source payload and store it, as it came, gzipped and immutable, under the raw naming."""
+    engine = get_engine()
+    with engine.connect() as conn:
+        job = jobs.load_job(conn, job_id)
+        done = jobs.job_file(conn, job_id, "raw")
+    if done is not None:
+        return StepResult(int(done.record_count or 0), skipped=True)
+    source = get_source(job.config.source_type.value)
+    file = job.params.get("file")
+    payload = source.fetch(job.config, file=Path(file) if file else None, project_dir=get_settings().project_dir)
+    data = gzip_bytes(payload.data)
+    store = get_store()
+    with engine.begin() as conn:
+        # One writer per DMO allocates the day's next batch number.
+        conn.execute(text("select pg_advisory_xact_lock(:k)"), {"k": job.dmo_id})
+        key = _data_key(job, "raw", jobs.next_batch(conn, job.dmo_id, "raw", job.created_at.date()), payload.fmt)
+        sha = _put_once(store, key.path, data, CONTENT_TYPES[payload.fmt])
+        file_id = _insert_file(conn, job, key, data, sha, record_count=None, source_uri=payload.source_uri, metadata=payload.metadata)
+    # Parse once here so a file that cannot be read at all fails the run early, after it is safely stored.
+    parsed = source.parse(payload.data, job.config)
+    with engine.begin() as conn:
+        conn.execute(
+            t.job_files.update()
+            .where(t.job_files.c.id == file_id)
+            .values(record_count=parsed.total, metadata=t.job_files.c.metadata.op("||")(_jsonb(parsed.metadata)))
+        )
+    return StepResult(parsed.total)
+
+
+def _jsonb(value: dict[str, Any]) -> Any:
+    from sqlalchemy import cast, literal
+    from sqlalchemy.dialects.postgresql import JSONB
+
+    return cast(literal(value, JSONB), JSONB)
+
+
+def _insert_file(
+    conn: Any,
+    job: jobs.Job,
+    key: DataKey,
+    data: bytes,
+    sha: str,
+    *,
+    record_count: int | None,
+    source_uri: str | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> int:
+    return int(
+        conn.execute(
+            t.job_files.insert()
+            .values(
+                job_id=job.id,
+                s3_path=f"s3://{key.path}",
+                stage=key.stage,
+                data_domain=key.domain,
+                country=job.config.dmo.country,
+                state=job.config.dmo.state,
+                dmo_id=job.dmo_id,
+                file_date=key.when.date(),
+                batch=key.batch,
+                format=key.fmt,
+                file_size=len(data),
+                record_count=record_count,
+                sha256=sha,
+                source_uri=source_uri,
+                metadata=metadata or {},
+            )
+            .returning(t.job_files.c.id)
+        ).scalar_one()
+    )
+
+
+# ------------------------------------------------------------------------------------------------
+def _transformed_record(no: int, rec: CanonicalRecord, match: bridge.BridgeMatch | None) -> dict[str, Any]:
+    return {
+        "record_no": no,
+        "row_nos": rec.row_nos,
+        **rec.values,
+        "images": rec.images,
+        "flags": rec.flags,
+        **rec.hashes(),
+        "listing_id": match.listing_id if match else None,
+        "listing_info_id": match.listing_info_id if match else None,
+        "match_method": match.method if match else None,
+    }
+
+
+def transform(job_id: int) -> StepResult:
+    """Map, clean, validate, hash, merge in-file duplicates and look up the bridge; write the transformed file."""
+    engine = get_engine()
+    with engine.connect() as conn:
+        job = jobs.load_job(conn, job_id)
+        raw = jobs.job_file(conn, job_id, "raw")
+        done = jobs.job_file(conn, job_id, "transformed")
+    if done is not None:
+        return StepResult(int(done.record_count or 0), skipped=True)
+    if raw is None:
+        raise RuntimeError(f"job {job_id}: no raw file; run extract first")
+    cfg = job.config
+    store = get_store()
+    source = get_source(cfg.source_type.value)
+    parsed: ParseResult = source.parse(gunzip_bytes(store.get(_object_path(raw.s3_path))), cfg)
+
+    errors: list[dict[str, Any]] = [
+        _error(raw.id, e.row_no, f"row:{e.row_no}", e.original, e.error_type, e.message) for e in parsed.errors
+    ]
+    built: list[CanonicalRecord] = []
+    separator = str(cfg.config_params.get("image_separator", "|"))
+    for rec in parsed.records:
+        try:
+            built.append(
+                build_record(
+                    rec.row_no,
+                    rec.values,
+                    cfg.field_mappings,
+                    country=cfg.dmo.country,
+                    state=cfg.dmo.state,
+                    image_separator=separator,
+                )
+            )
+        except RecordError as exc:
+            errors.append(_error(raw.id, rec.row_no, f"row:{rec.row_no}", rec.values, exc.error_type, str(exc)))
+    merged = merge_in_file(built)
+    for rec, message in merged.conflicts:
+        errors.append(
+            _error(raw.id, rec.row_nos[0], rec.record_hash, rec.values, "duplicate_source_id", message)
+        )
+    with engine.connect() as conn:
+        matches = bridge.resolve(
+            conn, job.dmo_id, [(r.record_hash, r.values.get("source_id")) for r in merged.records]
+        )
+    out = [_transformed_record(i, r, matches.get(r.record_hash)) for i, r in enumerate(merged.records, start=1)]
+    data = dump_json_gz(out)
+    key = _data_key(job, "transformed", raw.batch, "json")
+    sha = _put_once(store, key.path, data, CONTENT_TYPES["json"])
+    with engine.begin() as conn:
+        _insert_file(
+            conn,
+            job,
+            key,
+            data,
+            sha,
+            record_count=len(out),
+            metadata={
+                "raw_file_id": raw.id,
+                "matched": sum(1 for r in out if r["listing_id"] is not None),
+                "flagged": sum(1 for r in out if r["flags"]),
+            },
+        )
+        jobs.replace_errors(conn, job_id, "transform", errors)
+        jobs.upsert_results(
+            conn,
+            job_id,
+            records_total=parsed.total,
+            records_duplicates=merged.duplicates,
+            records_error=len(errors),
+        )
+    return StepResult(len(out))
+
+
+def _error(
+    file_id: int, record_no: int, record_id: str, original: dict[str, Any], error_type: str, message: str
+) -> dict[str, Any]:
+    return {
+        "file_id": file_id,
+        "record_no": record_no,
+        "record_id": record_id,
+        "original_record": original,
+        "error_type": error_type,
+        "error_message": message,
+    }
+
+
+# ------------------------------------------------------------------------------------------------
+def stage(job_id: int) -> StepResult:
+    """Bulk-load (COPY) the transformed file into `staging.*`, replacing any earlier load of this job."""
+    from listings.pipeline.staging import load_staging
+
+    engine = get_engine()
+    with engine.connect() as conn:
+        job = jobs.load_job(conn, job_id)
+        transformed = jobs.job_file(conn, job_id, "transformed")
+    if transformed is None:
+        raise RuntimeError(f"job {job_id}: no transformed file; run transform first")
+    if job.promoted_at is not None:
+        return StepResult(int(transformed.record_count or 0), skipped=True)
+    records = load_json_gz(get_store().get(_object_path(transformed.s3_path)))
+    with engine.begin() as conn:
+        load_staging(conn, job, transformed.id, records)
+    return StepResult(len(records))
+
+
+def promote(job_id: int) -> StepResult:
+    """Apply the job's change set to `public` with dbt, in one transaction (a re-run after commit is a no-op)."""
+    from listings.pipeline.promote import promote_job
+
+    with get_engine().connect() as conn:
+        job = jobs.load_job(conn, job_id)
+        staged = conn.execute(
+            text("select count(*) from staging.listing_info where job_id = :j"), {"j": job_id}
+        ).scalar_one()
+    if job.promoted_at is not None:
+        return StepResult(int(staged), skipped=True)
+    promote_job(job_id)
+    return StepResult(int(staged))
+
+
+def finalize(job_id: int) -> StepResult:
+    """Close the job: status `succeeded`, or `partial` when some records were rejected."""
+    with get_engine().begin() as conn:
+        counts = jobs.results(conn, job_id)
+        status = "partial" if counts["records_error"] else "succeeded"
+        jobs.set_status(conn, job_id, status, finished=True)
+    return StepResult(counts["records_total"])
+
+
+def fail(job_id: int, message: str) -> None:
+    with get_engine().begin() as conn:
+        jobs.set_status(conn, job_id, "failed", error_summary=message[:4000], finished=True)
+
+
+STEPS = ("extract", "transform", "stage", "promote", "finalize")

@@ -1,0 +1,65 @@
+"""Plain cleaning of source values: text whitespace, coordinates, lists.
+
+Issue-4 normalisation (E.164 phones, URL canonicalisation, category vocabulary, hours parsing) builds on these.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from decimal import Decimal, InvalidOperation
+
+_WS = re.compile(r"\s+")
+# C0/C1 control characters except tab/newline, which _WS folds anyway.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def clean_text(value: object) -> str | None:
+    """Unicode NFC, control characters removed, whitespace trimmed and collapsed; empty → None."""
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFC", str(value))
+    text = _WS.sub(" ", _CONTROL.sub("", text)).strip()
+    return text or None
+
+
+def clean_multiline(value: object) -> str | None:
+    """Like clean_text, but keeps paragraph breaks (descriptions)."""
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFC", str(value)).replace("\r\n", "\n").replace("\r", "\n")
+    paragraphs = [_WS.sub(" ", _CONTROL.sub("", p)).strip() for p in re.split(r"\n\s*\n", text)]
+    joined = "\n\n".join(p for p in paragraphs if p)
+    return joined or None
+
+
+class InvalidValue(ValueError):
+    pass
+
+
+def parse_coordinate(value: object, *, kind: str) -> Decimal | None:
+    """Latitude/longitude as a Decimal with at most 8 decimals; empty → None; out of range → InvalidValue."""
+    text = clean_text(value)
+    if text is None:
+        return None
+    try:
+        number = Decimal(text.replace(",", ".") if text.count(",") == 1 and "." not in text else text)
+    except InvalidOperation:
+        raise InvalidValue(f"{kind} {text!r} is not a number") from None
+    limit = 90 if kind == "lat" else 180
+    if not number.is_finite() or not -limit <= number <= limit:
+        raise InvalidValue(f"{kind} {text!r} is outside [-{limit}, {limit}]")
+    return round(number, 8)
+
+
+def split_list(value: object, separator: str) -> list[str]:
+    """Split a multi-value cell (e.g. image URLs), dropping empties and exact repeats, keeping order."""
+    text = clean_text(value)
+    if text is None:
+        return []
+    seen: dict[str, None] = {}
+    for part in text.split(separator):
+        item = part.strip()
+        if item:
+            seen.setdefault(item, None)
+    return list(seen)

@@ -1,0 +1,38 @@
+"""Record hashes: identity (`record_hash`) and change detection (location, contact, content hashes).
+
+`record_hash` is the seed's SHA-256 of normalised name|address|city|postal; it keys the bridge table, so
+its normalisation must stay stable. The other hashes are computed once here and compared by promotion.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable
+
+_NON_WORD = re.compile(r"[^\w]+")
+
+
+def normalize_key(value: str | None) -> str:
+    """Matching-key normalisation: accents folded, case folded, punctuation → space, whitespace collapsed."""
+    if not value:
+        return ""
+    decomposed = unicodedata.normalize("NFKD", value)
+    folded = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+    return " ".join(_NON_WORD.sub(" ", folded).replace("_", " ").split())
+
+
+def normalize_postal(value: str | None) -> str:
+    return "".join(ch for ch in (value or "").upper() if ch.isalnum())
+
+
+def sha256_fields(parts: Iterable[object]) -> str:
+    joined = "|".join("" if p is None else str(p) for p in parts)
+    return hashlib.sha256(joined.encode("utf-8")).hexdigest()
+
+
+def record_hash(name: str | None, address1: str | None, city: str | None, zip_code: str | None) -> str:
+    return sha256_fields(
+        [normalize_key(name), normalize_key(address1), normalize_key(city), normalize_postal(zip_code)]
+    )

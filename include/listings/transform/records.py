@@ -1,0 +1,145 @@
+"""From a source record to a canonical transformed record: field mapping, cleaning, validation, hashes,
+and the in-file merge of records that describe the same place.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from listings.transform.clean import InvalidValue, clean_multiline, clean_text, parse_coordinate, split_list
+from listings.transform.hashing import record_hash, sha256_fields
+
+LOCATION_FIELDS = ("address1", "address2", "city", "state", "zip", "country", "lat", "lng")
+SOCIAL_FIELDS = ("facebook", "instagram", "youtube", "tiktok", "twitter", "pinterest", "tripadvisor", "yelp")
+CONTACT_FIELDS = ("phone", "email", "website", *SOCIAL_FIELDS, "opening_hours")
+INFO_FIELDS = ("name", "description", "category")
+# Every scalar canonical field, in output order.
+SCALAR_FIELDS = ("source_id", *INFO_FIELDS, *LOCATION_FIELDS, *CONTACT_FIELDS)
+
+
+class RecordError(ValueError):
+    def __init__(self, error_type: str, message: str, field_name: str | None = None) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.field_name = field_name
+
+
+@dataclass
+class CanonicalRecord:
+    """One place as the source describes it, in our canonical fields (before matching)."""
+
+    row_nos: list[int]
+    values: dict[str, Any]
+    images: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+
+    @property
+    def record_hash(self) -> str:
+        v = self.values
+        return record_hash(v.get("name"), v.get("address1"), v.get("city"), v.get("zip"))
+
+    def completeness(self) -> int:
+        return sum(1 for k in SCALAR_FIELDS if self.values.get(k) is not None) + (1 if self.images else 0)
+
+    def hashes(self) -> dict[str, str]:
+        v = self.values
+        return {
+            "record_hash": self.record_hash,
+            "location_hash": sha256_fields(v.get(k) for k in LOCATION_FIELDS),
+            "contact_hash": sha256_fields(v.get(k) for k in CONTACT_FIELDS),
+            "content_hash": sha256_fields([*(v.get(k) for k in INFO_FIELDS), *self.images]),
+        }
+
+
+def build_record(
+    row_no: int,
+    source: Mapping[str, Any],
+    mappings: Mapping[str, str],
+    *,
+    country: str,
+    state: str | None,
+    image_separator: str = "|",
+) -> CanonicalRecord:
+    """Map and clean one source record. Raises RecordError when it cannot become a listing."""
+    missing_columns = sorted({col for col in mappings.values() if col not in source})
+    if missing_columns and len(missing_columns) == len(set(mappings.values())):
+        raise RecordError("mapping_error", f"none of the mapped source fields exist ({', '.join(missing_columns)})")
+    raw = {canonical: source.get(column) for canonical, column in mappings.items()}
+    values: dict[str, Any] = {}
+    flags: list[str] = []
+    for name in SCALAR_FIELDS:
+        if name in ("lat", "lng"):
+            try:
+                coord: Decimal | None = parse_coordinate(raw.get(name), kind=name)
+            except InvalidValue as exc:
+                # Keep the place; drop the unusable coordinate and say so.
+                flags.append(f"invalid_{name}: {exc}")
+                coord = None
+            values[name] = None if coord is None else str(coord)
+        elif name == "description":
+            values[name] = clean_multiline(raw.get(name))
+        else:
+            values[name] = clean_text(raw.get(name))
+    if values["name"] is None:
+        column = mappings.get("name", "name")
+        raise RecordError("missing_field", f"row {row_no}: the name (source field {column!r}) is empty", "name")
+    if (values["lat"] is None) != (values["lng"] is None):
+        flags.append("partial_coordinates: one of lat/lng missing, both dropped")
+        values["lat"] = values["lng"] = None
+    source_country = values["country"]
+    if source_country is not None and not (len(source_country) == 2 and source_country.isalpha()):
+        flags.append(f"country {source_country!r} is not an ISO code: the DMO's country {country} is used")
+        source_country = None
+    values["country"] = (source_country or country).upper()
+    values["state"] = values["state"] or state
+    images = split_list(raw.get("images"), image_separator)
+    return CanonicalRecord(row_nos=[row_no], values=values, images=images, flags=flags)
+
+
+def merge_records(group: list[CanonicalRecord]) -> CanonicalRecord:
+    """Merge records with one record_hash: per field, the most complete record wins, then the most recent
+    (later row); image lists are merged in row order."""
+    if len(group) == 1:
+        return group[0]
+    ranked = sorted(group, key=lambda r: (r.completeness(), max(r.row_nos)), reverse=True)
+    values = {name: next((r.values[name] for r in ranked if r.values.get(name) is not None), None) for name in SCALAR_FIELDS}
+    by_row = sorted(group, key=lambda r: min(r.row_nos))
+    images = list(dict.fromkeys(img for r in by_row for img in r.images))
+    flags = list(dict.fromkeys(f for r in by_row for f in r.flags))
+    row_nos = sorted(n for r in group for n in r.row_nos)
+    return CanonicalRecord(row_nos=row_nos, values=values, images=images, flags=flags)
+
+
+@dataclass
+class MergeResult:
+    records: list[CanonicalRecord]
+    duplicates: int
+    conflicts: list[tuple[CanonicalRecord, str]]
+
+
+def merge_in_file(records: Iterable[CanonicalRecord]) -> MergeResult:
+    """Group by record_hash and merge; a source id reused by a different place is a conflict."""
+    groups: dict[str, list[CanonicalRecord]] = {}
+    for rec in records:
+        groups.setdefault(rec.record_hash, []).append(rec)
+    merged = [merge_records(g) for g in groups.values()]
+    merged.sort(key=lambda r: r.row_nos[0])
+    duplicates = sum(len(g) - 1 for g in groups.values())
+    kept: list[CanonicalRecord] = []
+    conflicts: list[tuple[CanonicalRecord, str]] = []
+    seen_ids: dict[str, CanonicalRecord] = {}
+    for rec in merged:
+        sid = rec.values.get("source_id")
+        if sid is not None and sid in seen_ids:
+            first = seen_ids[sid]
+            conflicts.append(
+                (rec, f"source id {sid!r} is also used by row {first.row_nos[0]} for a different place ({first.values['name']!r})")
+            )
+            continue
+        if sid is not None:
+            seen_ids[sid] = rec
+        kept.append(rec)
+    return MergeResult(records=kept, duplicates=duplicates, conflicts=conflicts)
