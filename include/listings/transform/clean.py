@@ -49,7 +49,9 @@ def parse_coordinate(value: object, *, kind: str) -> Decimal | None:
     limit = 90 if kind == "lat" else 180
     if not number.is_finite() or not -limit <= number <= limit:
         raise InvalidValue(f"{kind} {text!r} is outside [-{limit}, {limit}]")
-    return round(number, 8)
+    # Canonical text form: at most 8 decimals (the column's scale), no trailing zeros, no exponent.
+    rounded = round(number, 8) if number.as_tuple().exponent < -8 else number  # type: ignore[operator]
+    return Decimal(format(rounded.normalize(), "f"))
 
 
 def split_list(value: object, separator: str) -> list[str]:

@@ -1,0 +1,162 @@
+"""Shared fixtures: a throwaway PostgreSQL cluster (or LISTINGS_TEST_DATABASE_URL), migrated databases
+cloned from a template, isolated settings, and an Airflow home for the few tests that run Airflow."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+# Airflow reads its configuration at import: point it at a private home before any test imports it.
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="listings-airflow-"))
+os.environ.update(
+    {
+        "AIRFLOW_HOME": str(_AIRFLOW_HOME),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "DO_NOT_TRACK": "1",
+        "GX_ANALYTICS_ENABLED": "false",
+    }
+)
+for _key in [k for k in os.environ if k.startswith("LISTINGS_")]:
+    del os.environ[_key]  # tests never touch a developer's own data folder or database
+
+
+def _admin_url_from_env() -> str | None:
+    return os.environ.get("LISTINGS_TEST_DATABASE_URL")
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    """URL of a superuser connection to a server the tests may create databases on."""
+    external = _admin_url_from_env()
+    if external:
+        yield external
+        return
+    from listings.db.local import LocalPostgres
+
+    root = Path(tempfile.mkdtemp(prefix="listings-test-pg-"))
+    root.chmod(0o755)  # PostgreSQL runs as the postgres user and must reach its data folder
+    pg = LocalPostgres(root / "pg", fast=True)
+    pg.start()
+    try:
+        yield pg.url("postgres")
+    finally:
+        pg.destroy()
+        root.rmdir() if root.exists() and not any(root.iterdir()) else None
+
+
+def _server_conn(admin_url: str):  # type: ignore[no-untyped-def]
+    import psycopg
+
+    return psycopg.connect(admin_url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+
+
+def _db_url(admin_url: str, name: str) -> str:
+    base, _, _ = admin_url.rpartition("/")
+    return f"{base}/{name}"
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_admin_url: str) -> str:
+    """A migrated database that test databases are cloned from (CREATE DATABASE ... TEMPLATE)."""
+    from listings.db.engine import engine_for, migrate
+
+    name = f"listings_tpl_{uuid.uuid4().hex[:8]}"
+    with _server_conn(pg_admin_url) as conn:
+        conn.execute(f'create database "{name}"')
+    url = _db_url(pg_admin_url, name)
+    migrate(url)
+    engine_for(url).dispose()
+    return name
+
+
+@pytest.fixture
+def empty_db_url(pg_admin_url: str) -> Iterator[str]:
+    """A new, empty database (no migrations applied)."""
+    name = f"listings_empty_{uuid.uuid4().hex[:8]}"
+    with _server_conn(pg_admin_url) as conn:
+        conn.execute(f'create database "{name}"')
+    yield _db_url(pg_admin_url, name)
+    _drop(pg_admin_url, name)
+
+
+def _drop(admin_url: str, name: str) -> None:
+    from listings.db.engine import engine_for
+
+    engine_for(_db_url(admin_url, name)).dispose()
+    with _server_conn(admin_url) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture
+def db_url(pg_admin_url: str, template_db: str) -> Iterator[str]:
+    """A fresh, migrated database for one test."""
+    name = f"listings_test_{uuid.uuid4().hex[:8]}"
+    with _server_conn(pg_admin_url) as conn:
+        conn.execute(f'create database "{name}" template "{template_db}"')
+    yield _db_url(pg_admin_url, name)
+    _drop(pg_admin_url, name)
+
+
+@pytest.fixture
+def listings_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Settings for one test: a fresh database, a private data folder, file:// objects. Yields LISTINGS_HOME."""
+    from listings.settings import get_settings
+
+    home = tmp_path / "home"
+    monkeypatch.setenv("LISTINGS_HOME", str(home))
+    monkeypatch.setenv("LISTINGS_DATABASE_URL", db_url)
+    get_settings.cache_clear()
+    yield home
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def engine(listings_env: Path):  # type: ignore[no-untyped-def]
+    from listings.db.engine import get_engine
+
+    return get_engine()
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """moto's S3-compatible server on 127.0.0.1; yields its endpoint URL."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def s3_storage(s3_server: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Switch the settings to s3:// storage on the moto server through an Airflow connection."""
+    import json
+
+    from listings.settings import get_settings
+
+    conn = {
+        "conn_type": "aws",
+        "login": "testing",
+        "password": "testing",
+        "extra": {"endpoint_url": s3_server, "region_name": "us-east-1"},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_LISTINGS_S3_TEST", json.dumps(conn))
+    monkeypatch.setenv("LISTINGS_STORAGE_URL", "s3://")
+    monkeypatch.setenv("LISTINGS_STORAGE_CONN_ID", "listings_s3_test")
+    import requests
+
+    requests.post(f"{s3_server}/moto-api/reset", timeout=10).raise_for_status()  # empty buckets per test
+    get_settings.cache_clear()
+    return s3_server

@@ -1,0 +1,69 @@
+"""The project-local PostgreSQL: init on first start, data kept across restarts, CLI status/url."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from listings.cli import main
+from listings.db.local import LocalPostgres
+
+
+@pytest.fixture
+def home(monkeypatch: pytest.MonkeyPatch) -> Path:
+    from listings.settings import get_settings
+
+    root = Path(tempfile.mkdtemp(prefix="listings-localpg-"))
+    root.chmod(0o755)
+    monkeypatch.setenv("LISTINGS_HOME", str(root))
+    monkeypatch.delenv("LISTINGS_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    yield root
+    LocalPostgres(root / "pg").destroy()
+    get_settings.cache_clear()
+
+
+def test_cli_start_status_url_stop_keeps_data(home: Path) -> None:
+    runner = CliRunner()
+    res = runner.invoke(main, ["db", "start"])
+    assert res.exit_code == 0, res.output
+    assert "PostgreSQL running on 127.0.0.1:" in res.output
+
+    url = runner.invoke(main, ["db", "url", "--driver", "postgresql"]).output.strip()
+    assert url.startswith("postgresql://listings:") and url.endswith("/listings")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("create table kept (v text)")
+        conn.execute("insert into kept values ('still here')")
+
+    assert runner.invoke(main, ["db", "status"]).exit_code == 0
+    assert runner.invoke(main, ["db", "stop"]).exit_code == 0
+    assert runner.invoke(main, ["db", "status"]).exit_code == 3
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(url, connect_timeout=2)
+
+    res = runner.invoke(main, ["db", "start"])  # same data folder: no initdb, same password
+    assert res.exit_code == 0, res.output
+    url2 = runner.invoke(main, ["db", "url", "--driver", "postgresql"]).output.strip()
+    with psycopg.connect(url2) as conn:
+        assert conn.execute("select v from kept").fetchone() == ("still here",)
+        assert conn.execute("show listen_addresses").fetchone() == ("127.0.0.1",)
+        assert conn.execute("select count(*) from pg_available_extensions where name = 'postgis'").fetchone() == (1,)
+
+
+def test_restart_moves_to_a_free_port_when_its_port_is_taken(home: Path) -> None:
+    import socket
+
+    pg = LocalPostgres(home / "pg")
+    port = pg.start().port
+    pg.stop()
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", port))
+        blocker.listen()
+        new_port = pg.start().port
+    assert new_port != port
+    assert pg.state().port == new_port
+    pg.stop()

@@ -1,0 +1,116 @@
+"""Transform building blocks: cleaning, coordinates, hashes, mapping and in-file merge."""
+
+from __future__ import annotations
+
+import hashlib
+from decimal import Decimal
+
+import pytest
+
+from listings.transform.clean import InvalidValue, clean_multiline, clean_text, parse_coordinate, split_list
+from listings.transform.hashing import normalize_key, normalize_postal, record_hash
+from listings.transform.records import RecordError, build_record, merge_in_file
+
+MAPPING = {
+    "source_id": "ID", "name": "Name", "address1": "Address1", "city": "City", "zip": "Postal",
+    "phone": "Phone", "lat": "Lat", "lng": "Lng", "images": "Images", "country": "Country",
+    "description": "Description",
+}  # fmt: skip
+
+
+def row(**values: str) -> dict[str, str]:
+    base = dict.fromkeys(MAPPING.values(), "")
+    base.update(values)
+    return base
+
+
+def test_clean_text() -> None:
+    assert clean_text("  Café \t Olé\n ") == "Café Olé"
+    assert clean_text("Cafe\u0301") == "Café"  # NFC: one code point
+    assert clean_text("a\x00b\x1f") == "ab"
+    assert clean_text("   ") is None and clean_text(None) is None
+    assert clean_multiline(" one \n two \r\n\r\n\n three ") == "one two\n\nthree"
+
+
+def test_parse_coordinate() -> None:
+    assert parse_coordinate(" 45.5017 ", kind="lat") == Decimal("45.5017")
+    assert parse_coordinate("45,5017", kind="lat") == Decimal("45.5017")  # decimal comma
+    assert parse_coordinate("-73.567256123456", kind="lng") == Decimal("-73.56725612")
+    assert parse_coordinate("", kind="lat") is None
+    with pytest.raises(InvalidValue, match="outside"):
+        parse_coordinate("91", kind="lat")
+    with pytest.raises(InvalidValue, match="not a number"):
+        parse_coordinate("north", kind="lng")
+    with pytest.raises(InvalidValue):
+        parse_coordinate("NaN", kind="lng")
+
+
+def test_split_list() -> None:
+    assert split_list(" a.jpg | b.jpg||a.jpg ", "|") == ["a.jpg", "b.jpg"]
+    assert split_list(None, "|") == []
+
+
+def test_record_hash_is_the_seed_formula() -> None:
+    assert normalize_key("  Café  Olé, Inc. ") == "cafe ole inc"
+    assert normalize_postal("h2x 1y4") == "H2X1Y4"
+    expected = hashlib.sha256(b"cafe ole|12 rue st denis|montreal|H2X1Y4").hexdigest()
+    assert record_hash("Café Olé", "12, rue St-Denis", "Montréal", "h2x 1y4") == expected
+    # formatting noise does not change identity; a different place does
+    assert record_hash("CAFÉ OLÉ", "12 rue St Denis", "MONTREAL", "H2X1Y4") == expected
+    assert record_hash("Café Olé", "14 rue St-Denis", "Montréal", "H2X 1Y4") != expected
+
+
+def test_build_record_maps_and_cleans() -> None:
+    rec = build_record(
+        7, row(ID=" 42 ", Name=" Hôtel  Le Germain ", Lat="46.8", Lng="-71.2", Images="a.jpg|b.jpg"),
+        MAPPING, country="CA", state="QC",
+    )  # fmt: skip
+    assert rec.row_nos == [7]
+    assert rec.values["source_id"] == "42" and rec.values["name"] == "Hôtel Le Germain"
+    assert rec.values["lat"] == "46.8" and rec.values["country"] == "CA" and rec.values["state"] == "QC"
+    assert rec.images == ["a.jpg", "b.jpg"] and rec.flags == []
+    assert set(rec.hashes()) == {"record_hash", "location_hash", "contact_hash", "content_hash"}
+
+
+def test_build_record_rejects_missing_name_and_flags_bad_values() -> None:
+    with pytest.raises(RecordError) as err:
+        build_record(3, row(Name="   "), MAPPING, country="CA", state="QC")
+    assert err.value.error_type == "missing_field" and "'Name'" in str(err.value)
+    rec = build_record(4, row(Name="X", Lat="95", Lng="-71", Country="Canada"), MAPPING, country="CA", state=None)
+    assert rec.values["lat"] is None and rec.values["lng"] is None
+    assert rec.values["country"] == "CA"
+    assert any(f.startswith("invalid_lat") for f in rec.flags)
+    assert any("partial_coordinates" in f for f in rec.flags)
+    assert any("Canada" in f for f in rec.flags)
+
+
+def test_hashes_separate_what_changed() -> None:
+    a = build_record(1, row(Name="X", Address1="1 A", Phone="514-555-0101"), MAPPING, country="CA", state="QC")
+    b = build_record(1, row(Name="X", Address1="1 A", Phone="514-555-0199"), MAPPING, country="CA", state="QC")
+    ha, hb = a.hashes(), b.hashes()
+    assert ha["record_hash"] == hb["record_hash"] and ha["location_hash"] == hb["location_hash"]
+    assert ha["contact_hash"] != hb["contact_hash"] and ha["content_hash"] == hb["content_hash"]
+
+
+def test_merge_in_file_most_complete_then_latest_wins_and_images_merge() -> None:
+    first = build_record(1, row(ID="1", Name="Bistro", Address1="1 A", Images="a.jpg"), MAPPING, country="CA", state="QC")
+    second = build_record(
+        5, row(ID="1", Name="BISTRO", Address1="1 a", Phone="514-555-0101", Images="b.jpg|a.jpg"),
+        MAPPING, country="CA", state="QC",
+    )  # fmt: skip
+    other = build_record(2, row(ID="2", Name="Café", Address1="2 B"), MAPPING, country="CA", state="QC")
+    result = merge_in_file([first, other, second])
+    assert result.duplicates == 1 and not result.conflicts
+    merged = result.records[0]
+    assert merged.row_nos == [1, 5]
+    assert merged.values["phone"] == "514-555-0101" and merged.values["name"] == "BISTRO"
+    assert merged.images == ["a.jpg", "b.jpg"]
+    assert [r.row_nos for r in result.records] == [[1, 5], [2]]
+
+
+def test_source_id_reused_by_another_place_is_a_conflict() -> None:
+    a = build_record(1, row(ID="9", Name="A", Address1="1 A"), MAPPING, country="CA", state="QC")
+    b = build_record(2, row(ID="9", Name="B", Address1="2 B"), MAPPING, country="CA", state="QC")
+    result = merge_in_file([a, b])
+    assert [r.values["name"] for r in result.records] == ["A"]
+    assert len(result.conflicts) == 1 and "row 1" in result.conflicts[0][1]
