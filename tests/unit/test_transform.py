@@ -29,7 +29,7 @@ def test_clean_text() -> None:
     assert clean_text("Cafe\u0301") == "Café"  # NFC: one code point
     assert clean_text("a\x00b\x1f") == "ab"
     assert clean_text("   ") is None and clean_text(None) is None
-    assert clean_multiline(" one \n two \r\n\r\n\n three ") == "one two\n\nthree"
+    assert clean_multiline(" one \n two  2 \r\n\r\n\n three \n") == "one\ntwo 2\n\nthree"
 
 
 def test_parse_coordinate() -> None:

@@ -10,6 +10,7 @@ import unicodedata
 from decimal import Decimal, InvalidOperation
 
 _WS = re.compile(r"\s+")
+_HSPACE = re.compile(r"[^\S\n]+")
 # C0/C1 control characters except tab/newline, which _WS folds anyway.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
@@ -24,12 +25,12 @@ def clean_text(value: object) -> str | None:
 
 
 def clean_multiline(value: object) -> str | None:
-    """Like clean_text, but keeps paragraph breaks (descriptions)."""
+    """Like clean_text within each line, but keeps line breaks; runs of blank lines become one."""
     if value is None:
         return None
     text = unicodedata.normalize("NFC", str(value)).replace("\r\n", "\n").replace("\r", "\n")
-    paragraphs = [_WS.sub(" ", _CONTROL.sub("", p)).strip() for p in re.split(r"\n\s*\n", text)]
-    joined = "\n\n".join(p for p in paragraphs if p)
+    lines = [_HSPACE.sub(" ", _CONTROL.sub("", line)).strip() for line in text.split("\n")]
+    joined = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip("\n")
     return joined or None
 
 
