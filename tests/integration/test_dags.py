@@ -1,0 +1,115 @@
+"""The DAG factory under Airflow: DagBag policy, pinned DAG shape, parsing with the database down, and one
+whole DMO run with `dag.test()`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+
+from listings.config.store import apply_config, parse_config
+
+pytestmark = pytest.mark.airflow
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = {
+    "dmo": {"id": 101, "name": "Visit Example", "dmo_type": "CLIENT", "country": "CA", "state": "QC"},
+    "source_type": "csv",
+    "schedule": "daily",
+    "field_mappings": {"source_id": "ID", "name": "Name", "address1": "Address1", "city": "City", "zip": "Postal", "phone": "Phone"},
+}  # fmt: skip
+EXPECTED_EDGES = {
+    "snapshot_config": ["extract"],
+    "extract": ["transform"],
+    "transform": ["stage"],
+    "stage": ["promote"],
+    "promote": ["finalize"],
+    "finalize": [],
+}
+
+
+@pytest.fixture
+def configs(engine: Engine) -> None:
+    with engine.begin() as conn:
+        apply_config(conn, parse_config(CONFIG))
+        apply_config(conn, parse_config({**CONFIG, "dmo": {**CONFIG["dmo"], "id": 102}, "schedule": "manual"}))  # type: ignore[dict-item]
+        apply_config(conn, parse_config({**CONFIG, "dmo": {**CONFIG["dmo"], "id": 103}, "active": False}))  # type: ignore[dict-item]
+
+
+def _dagbag():  # type: ignore[no-untyped-def]
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(REPO / "dags"))
+
+
+def test_dagbag_policy(configs: None) -> None:
+    from listings.orchestration.dag_factory import ALLOWED_TAGS
+
+    bag = _dagbag()
+    assert bag.import_errors == {}
+    assert sorted(bag.dags) == ["dmo_101_listings", "dmo_102_listings"]  # inactive 103 is not built
+    for dag_id, dag in bag.dags.items():
+        assert dag.tags and set(dag.tags) <= ALLOWED_TAGS, dag_id
+        assert dag.doc_md and "DMO" in dag.doc_md, dag_id
+        assert dag.max_active_runs == 1 and dag.catchup is False
+        for task in dag.tasks:
+            assert task.retries >= 2, (dag_id, task.task_id)
+            assert task.owner == "data-engineering", (dag_id, task.task_id)
+
+
+def test_generated_dag_shape_is_pinned(configs: None) -> None:
+    bag = _dagbag()
+    dag = bag.dags["dmo_101_listings"]
+    assert {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks} == EXPECTED_EDGES
+    assert dag.task_dict["promote"].pool == "listings_promotion"
+    assert dag.schedule == "@daily"
+    assert bag.dags["dmo_102_listings"].schedule is None  # manual
+    assert sorted(dag.tags) == ["csv", "dmo", "listings", "listings-domain"]
+
+
+def test_parsing_with_the_database_down_builds_no_dmo_dags() -> None:
+    code = (
+        "from airflow.dag_processing.dagbag import DagBag;"
+        f"b = DagBag(dag_folder={str(REPO / 'dags')!r});"
+        "print('ERRORS', b.import_errors); print('DAGS', sorted(b.dags))"
+    )
+    env = {
+        **{k: v for k, v in __import__("os").environ.items() if not k.startswith("LISTINGS_")},
+        "LISTINGS_DATABASE_URL": "postgresql+psycopg://nobody:x@127.0.0.1:9/none",
+    }
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert "ERRORS {}" in res.stdout and "DAGS []" in res.stdout
+    assert "cannot read DMO configs" in res.stderr + res.stdout
+
+
+@pytest.fixture(scope="module")
+def airflow_db() -> None:
+    """Airflow's own metadata DB (SQLite in the test AIRFLOW_HOME) for dag.test()."""
+    res = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+
+
+def test_dag_test_runs_a_dmo_end_to_end(configs: None, airflow_db: None, engine: Engine, tmp_path: Path) -> None:
+    upload = tmp_path / "upload.csv"
+    upload.write_text(
+        "ID,Name,Address1,City,Postal,Phone\n"
+        "1,Café Olimpico,124 rue Saint-Viateur O,Montréal,H2T 2L1,514-555-0101\n"
+        "2,,nameless,Laval,,\n"
+        "3,Hôtel Le Germain,2050 rue Mansfield,Montréal,H3A 1Y9,514-555-0102\n",
+        encoding="utf-8",
+    )
+    dag = _dagbag().dags["dmo_101_listings"]
+    run = dag.test(run_conf={"file": str(upload)})
+    assert run.state == "success"
+    with engine.connect() as conn:
+        job = conn.execute(text("select id, status, trigger, dag_id, run_id from pipeline.jobs")).one()
+        assert (job.status, job.trigger, job.dag_id, job.run_id) == ("partial", "airflow", "dmo_101_listings", run.run_id)
+        counts = conn.execute(text("select records_total, records_new, records_error from pipeline.job_results")).one()
+        assert tuple(counts) == (3, 2, 1)
+        assert conn.execute(text("select count(*) from public.listing_info where dmo_id = 101")).scalar() == 2
+        snapshot = conn.execute(text("select config_version, schedule from pipeline.job_configs where job_id = :j"), {"j": job.id}).one()
+        assert tuple(snapshot) == (1, "daily")
