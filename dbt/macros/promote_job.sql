@@ -59,11 +59,11 @@ select final_listing_id, listing_name, new_location_id, 'active', true, now(), n
 from _chg
 where is_new_listing;
 
--- Existing listings: repoint a changed location; the DMO's own linked record also renames the listing.
+-- Existing listings: repoint a changed location; the listing's primary record also renames it.
 update public.listings as l
 set
     location_id = coalesce(c.new_location_id, l.location_id),
-    name = case when c.listing_info_id is not null then c.listing_name else l.name end,
+    name = case when c.owns_listing then c.listing_name else l.name end,
     updated_at = now(),
     last_job_id = c.job_id
 from (
@@ -71,7 +71,7 @@ from (
     from _chg
     where not is_new_listing
         and (new_location_id is not null
-             or (listing_info_id is not null and listing_name is distinct from current_listing_name))
+             or (owns_listing and listing_name is distinct from current_listing_name))
     order by final_listing_id, new_location_id is null, record_no
 ) as c
 where l.id = c.final_listing_id;

@@ -215,6 +215,16 @@ def test_second_dmo_joins_existing_listings_by_record_hash(engine: Engine, dmo: 
     (method,) = q(engine, "select match_method from pipeline.bridge_source_listing where dmo_id = 102")
     assert method[0] == "bridge_other_dmo"
 
+    # The listing's first source owns its canonical name and location: re-running both DMOs, whose
+    # addresses are formatted differently, must not flip the location back and forth.
+    location = q(engine, "select l.location_id, loc.address1 from public.listings l join public.locations loc on loc.id = l.location_id where l.name = 'Café Olimpico'")
+    assert location[0].address1 == "124 rue Saint-Viateur O"
+    for _ in range(2):
+        again_101 = run_job(dmo, file=tmp_path / "v1.csv")
+        again_102 = run_job(102, file=tmp_path / "other.csv")
+        assert again_101["counts"]["records_unchanged"] == 2 and again_102["counts"]["records_unchanged"] == 1
+    assert q(engine, "select l.location_id, loc.address1 from public.listings l join public.locations loc on loc.id = l.location_id where l.name = 'Café Olimpico'") == location
+
 
 def test_unreadable_file_fails_the_job_with_a_clear_error(engine: Engine, dmo: int, tmp_path: Path) -> None:
     empty = tmp_path / "empty.csv"

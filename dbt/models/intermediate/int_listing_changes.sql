@@ -102,6 +102,7 @@ current_state as (
         c.*,
         coalesce(pli.listing_id, pl.id) as listing_id,
         pl.name as current_listing_name,
+        primary_info.id as primary_listing_info_id,
         pl.location_id as current_location_id,
         cur_loc.location_hash as current_location_hash,
         pli.contact_info_id as current_contact_info_id,
@@ -112,27 +113,37 @@ current_state as (
     left join {{ source('public', 'listings') }} as pl on coalesce(pli.listing_id, c.candidate_listing_id) = pl.id
     left join {{ source('public', 'locations') }} as cur_loc on pl.location_id = cur_loc.id
     left join {{ source('public', 'contact_info') }} as cur_ci on pli.contact_info_id = cur_ci.id
+    left join lateral (
+        -- The listing's first listing_info owns its canonical name and location, so that two DMOs
+        -- describing one place never flip it back and forth.
+        select min(o.id) as id
+        from {{ source('public', 'listing_info') }} as o
+        where o.listing_id = pl.id
+    ) as primary_info on true
+),
+
+flagged as (
+    select
+        *,
+        listing_info_id is not null and listing_info_id = primary_listing_info_id as owns_listing,
+        listing_id is null or current_location_id is null
+        or (listing_info_id is not null and listing_info_id = primary_listing_info_id
+            and current_location_hash is distinct from location_hash) as location_changed
+    from current_state
 )
 
 select
     *,
     listing_id is null as is_new_listing,
     listing_info_id is null as is_new_listing_info,
-    -- Only the DMO's own, already linked record moves a listing's location; a record that merely joins
-    -- another DMO's listing does not (unless that listing has no location yet).
-    (
-        listing_id is null
-        or current_location_id is null
-        or (listing_info_id is not null and current_location_hash is distinct from location_hash)
-    ) as location_changed,
     current_contact_hash is distinct from contact_hash as contact_changed,
     current_content_hash is distinct from content_hash as content_changed,
     case
         when listing_info_id is null then 'new'
-        when current_location_hash is distinct from location_hash
+        when location_changed
             or current_contact_hash is distinct from contact_hash
             or current_content_hash is distinct from content_hash
             then 'updated'
         else 'unchanged'
     end as change_type
-from current_state
+from flagged
