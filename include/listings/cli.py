@@ -182,5 +182,64 @@ def run(dmo_id: int, file: Path | None, domain: str) -> None:
     click.echo(json.dumps(summary))
 
 
+# --- airflow (single machine) ---------------------------------------------------------------------
+@main.group()
+def airflow() -> None:
+    """Airflow on this machine (api-server, scheduler, dag-processor, triggerer) for the demo."""
+
+
+def _local_airflow(port: int):  # type: ignore[no-untyped-def]
+    from listings.orchestration.local_airflow import LocalAirflow
+
+    return LocalAirflow(get_settings(), port=port)
+
+
+_PORT = click.option("--port", default=8080, show_default=True, envvar="LISTINGS_AIRFLOW_PORT")
+
+
+@airflow.command("start")
+@_PORT
+@click.option("--trigger/--no-trigger", default=True, help="Run each DMO DAG once if it never ran.")
+def airflow_start(port: int, trigger: bool) -> None:
+    """Start Airflow in the background; print the UI URL and login."""
+    from listings.config.store import list_configs
+    from listings.db.engine import get_engine
+    from listings.db.local import LocalPostgres
+
+    settings = get_settings()
+    if not settings.database_url:
+        LocalPostgres(settings.pg_dir).ensure_database("airflow")
+    af = _local_airflow(port)
+    af.start()
+    with get_engine().connect() as conn:
+        dag_ids = [s.config.dag_id for s in list_configs(conn, active_only=True)]
+    af.wait_for_dags(dag_ids)
+    if trigger:
+        for dag_id in dag_ids:
+            run_id = af.trigger_if_never_run(dag_id)
+            if run_id:
+                click.echo(f"triggered {dag_id}: {run_id}")
+    click.echo(f"\nAirflow UI: {af.url}/   login: admin / admin   (read-only: viewer / viewer)")
+    click.echo(f"DMO DAGs: {', '.join(dag_ids)}   logs: {af.home / 'logs'}   stop: make stop")
+
+
+@airflow.command("stop")
+@_PORT
+def airflow_stop(port: int) -> None:
+    """Stop the background Airflow processes."""
+    stopped = _local_airflow(port).stop()
+    click.echo(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+
+
+@airflow.command("status")
+@_PORT
+def airflow_status(port: int) -> None:
+    """Show which Airflow processes run."""
+    status = _local_airflow(port).status()
+    for component, pid in status.items():
+        click.echo(f"{component:14} {'running (pid %d)' % pid if pid else 'stopped'}")
+    sys.exit(0 if all(status.values()) else 3)
+
+
 if __name__ == "__main__":
     main()

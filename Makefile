@@ -1,0 +1,78 @@
+# listings-pipeline: the two commands are `make demo` and `make test`.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+LISTINGS := $(BIN)/listings
+PG_MAJOR ?= 15
+POSTGIS_CONTROL := /usr/share/postgresql/$(PG_MAJOR)/extension/postgis.control
+export LISTINGS_HOME ?= $(CURDIR)/.listings
+export DO_NOT_TRACK := 1
+export GX_ANALYTICS_ENABLED := false
+
+.PHONY: help install system-deps demo stop status test test-fast lint format bench lock clean
+
+help:  ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	@touch $@
+
+install: $(STAMP) system-deps  ## Create .venv with the pinned requirements; install PostGIS if missing
+
+system-deps:  ## Debian packages the pipeline needs (PostGIS for PostgreSQL $(PG_MAJOR))
+	@test -f $(POSTGIS_CONTROL) || { \
+	  echo "Installing postgresql-$(PG_MAJOR)-postgis-3 ..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-$(PG_MAJOR)-postgis-3; }
+
+demo: install  ## Local PostgreSQL, migrate, load the sample DMOs, run them end to end, then serve Airflow
+	$(LISTINGS) db start --database listings --database airflow
+	$(LISTINGS) db migrate
+	$(LISTINGS) config apply include/config/dmos
+	@for dmo in $$($(LISTINGS) config list --json | $(BIN)/python -c 'import json,sys; print(" ".join(str(c["dmo"]["id"]) for c in json.load(sys.stdin) if c["active"]))'); do \
+	  echo "== listings run $$dmo"; $(LISTINGS) run $$dmo || exit 1; echo; done
+	$(LISTINGS) airflow start
+
+stop:  ## Stop Airflow and the local PostgreSQL (all data is kept under .listings/)
+	-$(LISTINGS) airflow stop
+	-$(LISTINGS) db stop
+
+status:  ## Show what runs
+	-$(LISTINGS) db status
+	-$(LISTINGS) airflow status
+
+test: install  ## The whole test suite (starts its own PostgreSQL and S3 server)
+	$(BIN)/pytest
+
+test-fast: install  ## Tests without the Airflow ones
+	$(BIN)/pytest -m "not airflow"
+
+lint: install  ## ruff (incl. Airflow 3 rules) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install  ## Ingest benchmark at 100,000 rows (prints figures)
+	$(BIN)/python bench/ingest.py --rows 100000
+
+lock:  ## Re-resolve requirements.txt from pyproject.toml in a scratch venv
+	rm -rf /tmp/listings-lock && $(PYTHON) -m venv /tmp/listings-lock
+	/tmp/listings-lock/bin/pip install --quiet --upgrade pip
+	/tmp/listings-lock/bin/pip install --quiet -e '.[dev]'
+	{ echo "# Pinned, resolved set for Python 3.11 (pip freeze of a clean install of the top-level"; \
+	  echo "# requirements in pyproject.toml). Regenerate with: make lock"; \
+	  /tmp/listings-lock/bin/pip freeze --exclude-editable; } > requirements.txt
+
+clean:  ## Remove the venv and caches (keeps .listings data)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache dbt/target dbt/logs

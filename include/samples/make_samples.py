@@ -1,0 +1,203 @@
+"""Regenerate the bundled demo CSVs from `listings.devdata` (deterministic: re-running rewrites identical bytes).
+
+    python include/samples/make_samples.py
+
+visit-quebec-listings.csv (UTF-8 with BOM, comma-delimited, the pipeline's own column names):
+    300 listings (seed 101), plus 3 deliberately bad rows in the middle (an empty Name, a ragged row with an
+    extra non-empty field, a row with too few fields) and 2 duplicate rows (an exact copy of an earlier row,
+    and a later copy of a phone-less row that adds the phone), so the demo shows per-record errors and
+    in-file merging. 305 data lines.
+
+tourisme-laurentides-listings.csv (cp1252, semicolon-delimited, French headers):
+    a second DMO's export of 150 listings: 40 are places also in the first file (same name, address, city
+    and postal code, so their record hashes match) with this DMO's own descriptions, phones, hours and
+    photos; the other 110 are Laurentides places of its own. Sorted by name, as such exports usually are.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+import unicodedata
+from pathlib import Path
+
+from listings.devdata import (
+    CSV_COLUMNS,
+    LAURENTIDES,
+    category_label,
+    category_of,
+    describe,
+    generate_listings,
+    opening_hours,
+    phone_number,
+    slugify,
+)
+
+HERE = Path(__file__).resolve().parent
+VISIT_QUEBEC_CSV = HERE / "visit-quebec-listings.csv"
+LAURENTIDES_CSV = HERE / "tourisme-laurentides-listings.csv"
+
+VISIT_QUEBEC_SEED = 101
+LAURENTIDES_SEED = 202
+SHARED_PLACES = 40
+
+LAURENTIDES_COLUMNS = [
+    "Nom",
+    "Catégorie",
+    "Adresse",
+    "Ville",
+    "Code postal",
+    "Téléphone",
+    "Site web",
+    "Latitude",
+    "Longitude",
+    "Description",
+    "Horaires",
+    "Photos",
+    "Identifiant",
+]
+
+Row = dict[str, str]
+
+
+def _values(row: Row) -> list[str]:
+    return [row[c] for c in CSV_COLUMNS]
+
+
+def build_visit_quebec() -> tuple[list[Row], list[list[str]]]:
+    """(the 300 good listings, every data line of the file in order, bad and duplicate lines included)."""
+    generated = generate_listings(303, seed=VISIT_QUEBEC_SEED, id_prefix="VQC")
+    good, spare = generated[:300], generated[300:]
+
+    empty_name = {**spare[0], "Name": ""}
+    ragged = [*_values(spare[1]), "valeur inattendue: colonne en trop"]
+    short = _values(spare[2])[:11]  # stops after Email
+
+    exact_source = good[12]
+    phoneless_source = next(r for r in good[20:] if not r["Phone"])
+    phone_added = {
+        **phoneless_source,
+        "Phone": phone_number(random.Random(VISIT_QUEBEC_SEED), phoneless_source["City"]),
+    }
+
+    inserts: dict[int, list[str]] = {
+        119: _values(empty_name),
+        149: ragged,
+        179: short,
+        209: _values(exact_source),
+        259: _values(phone_added),
+    }
+    lines: list[list[str]] = []
+    for i, row in enumerate(good):
+        lines.append(_values(row))
+        if i in inserts:
+            lines.append(inserts[i])
+    return good, lines
+
+
+def _shared_sources(rng: random.Random, good: list[Row]) -> list[Row]:
+    """The places of the first file this DMO also lists: in the Laurentides, on one address line, and not
+    the rows used for the in-file duplicates. Other regions only fill in if the region has too few."""
+    phoneless = next(i for i, r in enumerate(good) if i >= 20 and not r["Phone"])
+    eligible = [i for i, r in enumerate(good) if not r["Address2"] and i not in (12, phoneless)]
+    in_region = [i for i in eligible if good[i]["City"] in LAURENTIDES]
+    elsewhere = [i for i in eligible if good[i]["City"] not in LAURENTIDES]
+    if len(in_region) >= SHARED_PLACES:
+        chosen = rng.sample(in_region, SHARED_PLACES)
+    else:
+        chosen = in_region + rng.sample(elsewhere, SHARED_PLACES - len(in_region))
+    return [good[i] for i in sorted(chosen)]
+
+
+def _photos(rng: random.Random, slug: str) -> str:
+    count = rng.choice((0, 1, 1, 2, 2, 3))
+    return "|".join(
+        f"https://images.example.org/tourisme-laurentides/{slug}-{k}.jpg" for k in range(1, count + 1)
+    )
+
+
+def _sort_key(row: Row) -> str:
+    folded = unicodedata.normalize("NFKD", row["Nom"]).encode("ascii", "ignore").decode("ascii")
+    return folded.casefold() + "\x00" + row["Identifiant"]
+
+
+def build_laurentides(good: list[Row]) -> list[Row]:
+    rng = random.Random(LAURENTIDES_SEED)
+    shared_sources = _shared_sources(rng, good)
+
+    own = generate_listings(150 - SHARED_PLACES, seed=LAURENTIDES_SEED, id_prefix="LAU", cities=LAURENTIDES)
+    out: list[Row] = []
+    for r in own:
+        key = category_of(r["Category"]) or "attraction"
+        address = f"{r['Address1']}, {r['Address2']}" if r["Address2"] else r["Address1"]
+        out.append(
+            {
+                "Nom": r["Name"],
+                "Catégorie": category_label(rng, key, "fr"),
+                "Adresse": address,
+                "Ville": r["City"],
+                "Code postal": r["Postal"],
+                "Téléphone": r["Phone"],
+                "Site web": r["Website"],
+                "Latitude": r["Latitude"],
+                "Longitude": r["Longitude"],
+                "Description": r["Description"],
+                "Horaires": r["Hours"],
+                "Photos": r["Images"],
+                "Identifiant": r["ID"],
+            }
+        )
+    for offset, src in enumerate(shared_sources, start=len(own) + 1):
+        key = category_of(src["Category"]) or "attraction"
+        out.append(
+            {
+                # Identity fields exactly as in the first file: the record hashes must match.
+                "Nom": src["Name"],
+                "Adresse": src["Address1"],
+                "Ville": src["City"],
+                "Code postal": src["Postal"],
+                # The same place, described by this DMO.
+                "Catégorie": category_label(rng, key, "fr"),
+                "Téléphone": phone_number(rng, src["City"]),
+                "Site web": src["Website"],
+                "Latitude": src["Latitude"],
+                "Longitude": src["Longitude"],
+                "Description": describe(rng, src["Name"], key, src["City"], "fr"),
+                "Horaires": opening_hours(rng, key, "fr"),
+                "Photos": _photos(rng, slugify(src["Name"])),
+                "Identifiant": f"LAU-{offset:06d}",
+            }
+        )
+    out.sort(key=_sort_key)
+    return out
+
+
+def write_rows(
+    path: Path, header: list[str], lines: list[list[str]], *, encoding: str, delimiter: str
+) -> None:
+    """Like `devdata.write_csv`, but for raw lines (the bad rows are deliberately ragged)."""
+    with path.open("w", encoding=encoding, newline="") as fh:
+        writer = csv.writer(fh, delimiter=delimiter)
+        writer.writerow(header)
+        writer.writerows(lines)
+
+
+def main() -> None:
+    good, lines = build_visit_quebec()
+    write_rows(VISIT_QUEBEC_CSV, CSV_COLUMNS, lines, encoding="utf-8-sig", delimiter=",")
+    laurentides = build_laurentides(good)
+    write_rows(
+        LAURENTIDES_CSV,
+        LAURENTIDES_COLUMNS,
+        [[r[c] for c in LAURENTIDES_COLUMNS] for r in laurentides],
+        encoding="cp1252",
+        delimiter=";",
+    )
+    print(f"{VISIT_QUEBEC_CSV.name}: {len(lines)} data rows ({len(good)} listings + 3 bad + 2 duplicates)")
+    print(
+        f"{LAURENTIDES_CSV.name}: {len(laurentides)} data rows ({SHARED_PLACES} shared with the first file)"
+    )
+
+
+if __name__ == "__main__":
+    main()
