@@ -36,6 +36,7 @@ from typing import Any
 
 import psutil
 import yaml
+
 from listings.devdata import CSV_COLUMNS, generate_listings, write_csv
 
 DMO_ID = 9001

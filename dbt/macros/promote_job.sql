@@ -12,6 +12,8 @@
 {% set sql %}
 begin;
 select pg_advisory_xact_lock(hashtext('listings.promotion'));
+-- JIT compiles for longer than these set-based statements run.
+set local jit = off;
 
 create temporary table _chg on commit drop as
 select
@@ -22,6 +24,11 @@ select
     null::integer as new_contact_info_id
 from {{ ref('int_listing_changes') }} as c
 where c.job_id = {{ job_id }};
+
+-- The temp table is joined to itself and to public by these keys: index and analyse it, or the
+-- planner, blind to its size, picks nested loops that are quadratic in the batch size.
+create unique index on _chg (record_no);
+analyze _chg;
 
 update _chg set final_listing_id = nextval(pg_get_serial_sequence('public.listings', 'id'))
 where final_listing_id is null;
@@ -41,6 +48,10 @@ where c.record_no = first_record.record_no;
 
 update _chg set new_contact_info_id = nextval(pg_get_serial_sequence('public.contact_info', 'id'))
 where contact_changed;
+
+create index on _chg (final_listing_info_id);
+create index on _chg (final_listing_id);
+analyze _chg;
 
 insert into public.locations (
     id, address1, address2, city, state, zip, country, lat, lng, geog, location_hash, created_at, updated_at

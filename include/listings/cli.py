@@ -6,10 +6,15 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from listings.settings import get_settings
+
+if TYPE_CHECKING:
+    from listings.db.local import LocalPostgres
+    from listings.orchestration.local_airflow import LocalAirflow
 
 
 @click.group()
@@ -29,7 +34,7 @@ def db() -> None:
     """The listings database: project-local PostgreSQL and migrations."""
 
 
-def _local():  # type: ignore[no-untyped-def]
+def _local() -> LocalPostgres:
     from listings.db.local import LocalPostgres
 
     return LocalPostgres(get_settings().pg_dir)
@@ -80,7 +85,9 @@ def db_status() -> None:
 
 @db.command("url")
 @click.argument("database", default="listings")
-@click.option("--driver", default="postgresql+psycopg", show_default=True, help="URL scheme, e.g. postgresql.")
+@click.option(
+    "--driver", default="postgresql+psycopg", show_default=True, help="URL scheme, e.g. postgresql."
+)
 def db_url(database: str, driver: str) -> None:
     """Print the URL of a database (LISTINGS_DATABASE_URL when set)."""
     settings = get_settings()
@@ -177,7 +184,11 @@ def run(dmo_id: int, file: Path | None, domain: str) -> None:
     try:
         summary = run_job(dmo_id, file=file, data_domain=domain)
     except JobFailed as exc:
-        click.echo(json.dumps({"job_id": exc.job_id, "status": "failed", "step": exc.step, "error": str(exc.__cause__)}))
+        click.echo(
+            json.dumps(
+                {"job_id": exc.job_id, "status": "failed", "step": exc.step, "error": str(exc.__cause__)}
+            )
+        )
         sys.exit(1)
     click.echo(json.dumps(summary))
 
@@ -188,7 +199,7 @@ def airflow() -> None:
     """Airflow on this machine (api-server, scheduler, dag-processor, triggerer) for the demo."""
 
 
-def _local_airflow(port: int):  # type: ignore[no-untyped-def]
+def _local_airflow(port: int) -> LocalAirflow:
     from listings.orchestration.local_airflow import LocalAirflow
 
     return LocalAirflow(get_settings(), port=port)
@@ -237,7 +248,7 @@ def airflow_status(port: int) -> None:
     """Show which Airflow processes run."""
     status = _local_airflow(port).status()
     for component, pid in status.items():
-        click.echo(f"{component:14} {'running (pid %d)' % pid if pid else 'stopped'}")
+        click.echo(f"{component:14} {f'running (pid {pid})' if pid else 'stopped'}")
     sys.exit(0 if all(status.values()) else 3)
 
 

@@ -34,7 +34,9 @@ class Settings(BaseSettings):
     storage_conn_id: str = Field(
         default="listings_s3", description="Airflow connection with the S3 credentials and endpoint_url."
     )
-    env: Environment = Field(default=Environment.dev, description="Deployment environment, part of bucket names.")
+    env: Environment = Field(
+        default=Environment.dev, description="Deployment environment, part of bucket names."
+    )
     project_dir: Path = Field(default=PROJECT_DIR, description="Checkout root: dbt/, include/config/ ...")
 
     @model_validator(mode="after")
@@ -43,7 +45,9 @@ class Settings(BaseSettings):
         if not self.storage_url:
             self.storage_url = (self.home / "objects").as_uri()
         if not self.storage_url.startswith(("file://", "s3://")):
-            raise ValueError(f"LISTINGS_STORAGE_URL must start with file:// or s3://, got {self.storage_url!r}")
+            raise ValueError(
+                f"LISTINGS_STORAGE_URL must start with file:// or s3://, got {self.storage_url!r}"
+            )
         return self
 
     @property

@@ -39,7 +39,9 @@ def test_apply_creates_then_only_bumps_version_on_change(engine: Engine, tmp_pat
     assert code == 0 and "updated   dmo 101 listings v2" in out
 
     with engine.connect() as conn:
-        dmo = conn.execute(text("select name, dmo_type_id, source_type, country, state from public.dmos")).one()
+        dmo = conn.execute(
+            text("select name, dmo_type_id, source_type, country, state from public.dmos")
+        ).one()
         assert tuple(dmo) == ("Visit Ex.", 1, "csv", "CA", "QC")
         cfg = conn.execute(text("select version, schedule, field_mappings from pipeline.configs")).one()
         assert cfg.version == 2 and cfg.schedule == "daily" and cfg.field_mappings["zip"] == "Postal"
@@ -53,7 +55,11 @@ def test_invalid_file_saves_nothing_and_names_file_and_field(engine: Engine, tmp
     good = tmp_path / "a-good.yaml"
     good.write_text(CONFIG)
     bad = tmp_path / "b-bad.yaml"
-    bad.write_text(CONFIG.replace("id: 101", "id: 102").replace("field_mappings: {name: Name", "field_mappings: {nom: Name"))
+    bad.write_text(
+        CONFIG.replace("id: 101", "id: 102").replace(
+            "field_mappings: {name: Name", "field_mappings: {nom: Name"
+        )
+    )
     code, out, err = _apply(tmp_path)  # a folder: both files
     assert code == 1
     assert "created   dmo 101" in out

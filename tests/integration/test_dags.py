@@ -35,7 +35,9 @@ EXPECTED_EDGES = {
 def configs(engine: Engine) -> None:
     with engine.begin() as conn:
         apply_config(conn, parse_config(CONFIG))
-        apply_config(conn, parse_config({**CONFIG, "dmo": {**CONFIG["dmo"], "id": 102}, "schedule": "manual"}))  # type: ignore[dict-item]
+        apply_config(
+            conn, parse_config({**CONFIG, "dmo": {**CONFIG["dmo"], "id": 102}, "schedule": "manual"})
+        )  # type: ignore[dict-item]
         apply_config(conn, parse_config({**CONFIG, "dmo": {**CONFIG["dmo"], "id": 103}, "active": False}))  # type: ignore[dict-item]
 
 
@@ -89,11 +91,15 @@ def test_parsing_with_the_database_down_builds_no_dmo_dags() -> None:
 @pytest.fixture(scope="module")
 def airflow_db() -> None:
     """Airflow's own metadata DB (SQLite in the test AIRFLOW_HOME) for dag.test()."""
-    res = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True, timeout=300
+    )
     assert res.returncode == 0, res.stderr[-2000:]
 
 
-def test_dag_test_runs_a_dmo_end_to_end(configs: None, airflow_db: None, engine: Engine, tmp_path: Path) -> None:
+def test_dag_test_runs_a_dmo_end_to_end(
+    configs: None, airflow_db: None, engine: Engine, tmp_path: Path
+) -> None:
     upload = tmp_path / "upload.csv"
     upload.write_text(
         "ID,Name,Address1,City,Postal,Phone\n"
@@ -107,9 +113,18 @@ def test_dag_test_runs_a_dmo_end_to_end(configs: None, airflow_db: None, engine:
     assert run.state == "success"
     with engine.connect() as conn:
         job = conn.execute(text("select id, status, trigger, dag_id, run_id from pipeline.jobs")).one()
-        assert (job.status, job.trigger, job.dag_id, job.run_id) == ("partial", "airflow", "dmo_101_listings", run.run_id)
-        counts = conn.execute(text("select records_total, records_new, records_error from pipeline.job_results")).one()
+        assert (job.status, job.trigger, job.dag_id, job.run_id) == (
+            "partial",
+            "airflow",
+            "dmo_101_listings",
+            run.run_id,
+        )
+        counts = conn.execute(
+            text("select records_total, records_new, records_error from pipeline.job_results")
+        ).one()
         assert tuple(counts) == (3, 2, 1)
         assert conn.execute(text("select count(*) from public.listing_info where dmo_id = 101")).scalar() == 2
-        snapshot = conn.execute(text("select config_version, schedule from pipeline.job_configs where job_id = :j"), {"j": job.id}).one()
+        snapshot = conn.execute(
+            text("select config_version, schedule from pipeline.job_configs where job_id = :j"), {"j": job.id}
+        ).one()
         assert tuple(snapshot) == (1, "daily")

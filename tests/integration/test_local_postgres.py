@@ -51,7 +51,9 @@ def test_cli_start_status_url_stop_keeps_data(home: Path) -> None:
     with psycopg.connect(url2) as conn:
         assert conn.execute("select v from kept").fetchone() == ("still here",)
         assert conn.execute("show listen_addresses").fetchone() == ("127.0.0.1",)
-        assert conn.execute("select count(*) from pg_available_extensions where name = 'postgis'").fetchone() == (1,)
+        assert conn.execute(
+            "select count(*) from pg_available_extensions where name = 'postgis'"
+        ).fetchone() == (1,)
 
 
 def test_restart_moves_to_a_free_port_when_its_port_is_taken(home: Path) -> None:

@@ -73,7 +73,11 @@ def test_indexes_the_flow_needs(db_url: str) -> None:
         bridge = {ix["name"] for ix in insp.get_indexes("bridge_source_listing", schema="pipeline")}
         assert {"ix_bridge_source_listing_dmo_hash", "ix_bridge_source_listing_hash"} <= bridge
         with engine.connect() as conn:
-            defs = dict(conn.execute(text("select indexname, indexdef from pg_indexes where schemaname='public'")).all())
+            defs = dict(
+                conn.execute(
+                    text("select indexname, indexdef from pg_indexes where schemaname='public'")
+                ).all()
+            )
         assert "gist" in defs["ix_locations_geog"]
         assert "gin_trgm_ops" in defs["ix_listings_name_trgm"]
     finally:

@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
+
 from listings.storage import (
     CONTENT_TYPES,
     DataKey,

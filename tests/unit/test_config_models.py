@@ -15,7 +15,13 @@ GOOD = {
     "data_domain": "listings",
     "schedule": "manual",
     "base_url": None,
-    "field_mappings": {"name": "Name", "address1": "Address1", "city": "City", "zip": "Postal", "phone": "Phone"},
+    "field_mappings": {
+        "name": "Name",
+        "address1": "Address1",
+        "city": "City",
+        "zip": "Postal",
+        "phone": "Phone",
+    },
     "config_params": {},
 }
 
@@ -27,7 +33,9 @@ def test_good_config_is_normalised() -> None:
     assert cfg.dmo.dmo_type.type_id == 1
     # csv params get their defaults filled, so equal configs hash equally
     assert cfg.config_params == {"file": None, "encoding": None, "delimiter": None, "image_separator": "|"}
-    assert content_hash(cfg) == content_hash(parse_config({**GOOD, "config_params": {"image_separator": "|"}}))
+    assert content_hash(cfg) == content_hash(
+        parse_config({**GOOD, "config_params": {"image_separator": "|"}})
+    )
 
 
 @pytest.mark.parametrize(

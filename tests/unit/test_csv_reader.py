@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 
 import pytest
+
 from listings.sources.csv_reader import (
     CsvFormatError,
     CsvReadResult,

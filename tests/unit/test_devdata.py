@@ -9,6 +9,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import pytest
+
 from listings.devdata import (
     CATEGORIES,
     CITIES,

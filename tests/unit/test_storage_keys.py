@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+
 from listings.settings import Environment
 from listings.storage.keys import DataKey, ImageKey, safe_filename
 

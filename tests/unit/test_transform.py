@@ -76,7 +76,9 @@ def test_build_record_rejects_missing_name_and_flags_bad_values() -> None:
     with pytest.raises(RecordError) as err:
         build_record(3, row(Name="   "), MAPPING, country="CA", state="QC")
     assert err.value.error_type == "missing_field" and "'Name'" in str(err.value)
-    rec = build_record(4, row(Name="X", Lat="95", Lng="-71", Country="Canada"), MAPPING, country="CA", state=None)
+    rec = build_record(
+        4, row(Name="X", Lat="95", Lng="-71", Country="Canada"), MAPPING, country="CA", state=None
+    )
     assert rec.values["lat"] is None and rec.values["lng"] is None
     assert rec.values["country"] == "CA"
     assert any(f.startswith("invalid_lat") for f in rec.flags)
@@ -85,15 +87,21 @@ def test_build_record_rejects_missing_name_and_flags_bad_values() -> None:
 
 
 def test_hashes_separate_what_changed() -> None:
-    a = build_record(1, row(Name="X", Address1="1 A", Phone="514-555-0101"), MAPPING, country="CA", state="QC")
-    b = build_record(1, row(Name="X", Address1="1 A", Phone="514-555-0199"), MAPPING, country="CA", state="QC")
+    a = build_record(
+        1, row(Name="X", Address1="1 A", Phone="514-555-0101"), MAPPING, country="CA", state="QC"
+    )
+    b = build_record(
+        1, row(Name="X", Address1="1 A", Phone="514-555-0199"), MAPPING, country="CA", state="QC"
+    )
     ha, hb = a.hashes(), b.hashes()
     assert ha["record_hash"] == hb["record_hash"] and ha["location_hash"] == hb["location_hash"]
     assert ha["contact_hash"] != hb["contact_hash"] and ha["content_hash"] == hb["content_hash"]
 
 
 def test_merge_in_file_most_complete_then_latest_wins_and_images_merge() -> None:
-    first = build_record(1, row(ID="1", Name="Bistro", Address1="1 A", Images="a.jpg"), MAPPING, country="CA", state="QC")
+    first = build_record(
+        1, row(ID="1", Name="Bistro", Address1="1 A", Images="a.jpg"), MAPPING, country="CA", state="QC"
+    )
     second = build_record(
         5, row(ID="1", Name="BISTRO", Address1="1 a", Phone="514-555-0101", Images="b.jpg|a.jpg"),
         MAPPING, country="CA", state="QC",
@@ -114,3 +122,21 @@ def test_source_id_reused_by_another_place_is_a_conflict() -> None:
     result = merge_in_file([a, b])
     assert [r.values["name"] for r in result.records] == ["A"]
     assert len(result.conflicts) == 1 and "row 1" in result.conflicts[0][1]
+
+
+def test_normalize_key_fast_paths_match_the_reference_definition() -> None:
+    import random
+    import re
+    import unicodedata
+
+    def reference(value: str) -> str:
+        decomposed = unicodedata.normalize("NFKD", value)
+        folded = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+        return " ".join(re.sub(r"[^\w]+", " ", folded).replace("_", " ").split())
+
+    rng = random.Random(7)
+    blocks = [(0x20, 0x7E), (0xA0, 0x24F), (0x300, 0x36F), (0x370, 0x3FF), (0x590, 0x6FF), (0x900, 0x97F),
+              (0x1E00, 0x1EFF), (0x2000, 0x206F), (0xFB00, 0xFB4F), (0xFF00, 0xFFEF), (0x1D400, 0x1D7FF)]  # fmt: skip
+    for _ in range(3000):
+        text = "".join(chr(rng.randint(*rng.choice(blocks))) for _ in range(rng.randint(1, 12)))
+        assert normalize_key(text) == reference(text), repr(text)

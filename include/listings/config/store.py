@@ -127,7 +127,7 @@ def apply_config(
         .with_for_update()
     ).first()
     if existing is None:
-        config_id = conn.execute(
+        config_id: int = conn.execute(
             t.configs.insert()
             .values(dmo_id=dmo.id, data_domain=config.data_domain.value, version=1, **values)
             .returning(t.configs.c.id)

@@ -14,7 +14,9 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 @cache
 def engine_for(url: str) -> Engine:
-    return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": 5, "options": "-c timezone=UTC"})
+    return create_engine(
+        url, pool_pre_ping=True, connect_args={"connect_timeout": 5, "options": "-c timezone=UTC"}
+    )
 
 
 def get_engine() -> Engine:

@@ -67,7 +67,9 @@ def ensure_postgis(bindir: Path | None = None) -> None:
     if (_sharedir(bindir) / "extension" / "postgis.control").exists():
         return
     if os.geteuid() != 0:
-        raise LocalPostgresError(f"PostGIS is missing: install the Debian package {POSTGIS_PACKAGE} (needs root)")
+        raise LocalPostgresError(
+            f"PostGIS is missing: install the Debian package {POSTGIS_PACKAGE} (needs root)"
+        )
     log.warning("PostGIS missing: installing %s", POSTGIS_PACKAGE)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
@@ -194,7 +196,19 @@ class LocalPostgres:
             opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         res = subprocess.run(
             self._as_owner(
-                [str(bindir / "pg_ctl"), "start", "-w", "-t", "60", "-D", str(self.data), "-l", str(self.log_file), "-o", opts]
+                [
+                    str(bindir / "pg_ctl"),
+                    "start",
+                    "-w",
+                    "-t",
+                    "60",
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(self.log_file),
+                    "-o",
+                    opts,
+                ]
             ),
             capture_output=True,
             text=True,

@@ -20,9 +20,7 @@ class BridgeMatch:
     method: str  # source_id | bridge | bridge_other_dmo
 
 
-def resolve(
-    conn: Connection, dmo_id: int, keys: Sequence[tuple[str, str | None]]
-) -> dict[str, BridgeMatch]:
+def resolve(conn: Connection, dmo_id: int, keys: Sequence[tuple[str, str | None]]) -> dict[str, BridgeMatch]:
     """keys: (record_hash, source_id) pairs; returns matches by record_hash."""
     if not keys:
         return {}

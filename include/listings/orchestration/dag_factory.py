@@ -100,7 +100,9 @@ def build_dmo_dag(stored: StoredConfig) -> DAG:
             "retry_exponential_backoff": True,
             "on_failure_callback": _mark_failed,
         },
-        params={"file": Param(None, type=["null", "string"], description="Absolute path of a file to import.")},
+        params={
+            "file": Param(None, type=["null", "string"], description="Absolute path of a file to import.")
+        },
     ) as dag:
 
         @task
@@ -147,15 +149,15 @@ def build_dmo_dag(stored: StoredConfig) -> DAG:
 
         @task
         def finalize(job_id: int) -> dict[str, int]:
-            from listings.pipeline import jobs, steps
             from listings.db.engine import get_engine
+            from listings.pipeline import jobs, steps
 
             steps.finalize(job_id)
             with get_engine().connect() as conn:
                 return jobs.results(conn, job_id)
 
         # Each step hands the job id to the next: the XCom chain is also the dependency chain.
-        finalize(promote(stage(transform(extract(snapshot_config())))))
+        finalize(promote(stage(transform(extract(snapshot_config())))))  # type: ignore[arg-type]  # XComArgs
     return dag
 
 

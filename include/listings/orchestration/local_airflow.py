@@ -6,6 +6,7 @@ State (logs, pid files, secrets that must survive restarts) lives under `$LISTIN
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -48,7 +49,9 @@ class LocalAirflow:
 
     def metadata_url(self) -> str:
         url = make_url(self.settings.resolved_database_url())
-        return url.set(drivername="postgresql+psycopg2", database="airflow").render_as_string(hide_password=False)
+        return url.set(drivername="postgresql+psycopg2", database="airflow").render_as_string(
+            hide_password=False
+        )
 
     def env(self) -> dict[str, str]:
         self.home.mkdir(parents=True, exist_ok=True)
@@ -84,7 +87,9 @@ class LocalAirflow:
         }
 
     def _airflow(self, *args: str, env: dict[str, str]) -> None:
-        res = subprocess.run([sys.executable, "-m", "airflow", *args], env=env, capture_output=True, text=True)
+        res = subprocess.run(
+            [sys.executable, "-m", "airflow", *args], env=env, capture_output=True, text=True
+        )
         if res.returncode != 0:
             raise RuntimeError(f"airflow {' '.join(args)} failed:\n{res.stderr[-3000:]}")
 
@@ -146,7 +151,9 @@ class LocalAirflow:
         raise TimeoutError(f"Airflow not healthy after {timeout:.0f}s ({last}); see {self.home / 'logs'}")
 
     def token(self, user: str = "admin") -> str:
-        res = requests.post(f"{self.url}/auth/token", json={"username": user, "password": DEMO_USERS[user]}, timeout=10)
+        res = requests.post(
+            f"{self.url}/auth/token", json={"username": user, "password": DEMO_USERS[user]}, timeout=10
+        )
         res.raise_for_status()
         return str(res.json()["access_token"])
 
@@ -155,7 +162,11 @@ class LocalAirflow:
         deadline = time.monotonic() + timeout
         missing = list(dag_ids)
         while time.monotonic() < deadline:
-            missing = [d for d in dag_ids if requests.get(f"{self.url}/api/v2/dags/{d}", headers=headers, timeout=10).status_code != 200]
+            missing = [
+                d
+                for d in dag_ids
+                if requests.get(f"{self.url}/api/v2/dags/{d}", headers=headers, timeout=10).status_code != 200
+            ]
             if not missing:
                 return
             time.sleep(3)
@@ -169,7 +180,10 @@ class LocalAirflow:
         if runs.json().get("total_entries", 0):
             return None
         res = requests.post(
-            f"{self.url}/api/v2/dags/{dag_id}/dagRuns", headers=headers, json={"logical_date": None, "conf": {}}, timeout=10
+            f"{self.url}/api/v2/dags/{dag_id}/dagRuns",
+            headers=headers,
+            json={"logical_date": None, "conf": {}},
+            timeout=10,
         )
         res.raise_for_status()
         return str(res.json()["dag_run_id"])
@@ -180,10 +194,8 @@ class LocalAirflow:
             pid = self._alive(component)
             if pid is None:
                 continue
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             deadline = time.monotonic() + timeout
             while self._alive(component) and time.monotonic() < deadline:
                 time.sleep(0.5)

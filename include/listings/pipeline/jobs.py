@@ -40,7 +40,7 @@ def start_job(
 ) -> int:
     """Create the job for (dag_id, run_id) and snapshot its config; idempotent for a retried task."""
     stored = get_config(conn, dmo_id, data_domain)
-    job_id = conn.execute(
+    job_id: int = conn.execute(
         insert(t.jobs)
         .values(
             dmo_id=dmo_id,
@@ -100,7 +100,9 @@ def load_job(conn: Connection, job_id: int) -> Job:
     )
 
 
-def set_status(conn: Connection, job_id: int, status: str, *, error_summary: str | None = None, finished: bool = False) -> None:
+def set_status(
+    conn: Connection, job_id: int, status: str, *, error_summary: str | None = None, finished: bool = False
+) -> None:
     values: dict[str, Any] = {"status": status, "error_summary": error_summary}
     if finished:
         values["finished_at"] = func.now()
@@ -110,7 +112,9 @@ def set_status(conn: Connection, job_id: int, status: str, *, error_summary: str
 def job_file(conn: Connection, job_id: int, stage: str) -> Any:
     """The job's file of one stage (one per stage per job for file sources), or None."""
     return conn.execute(
-        select(t.job_files).where(t.job_files.c.job_id == job_id, t.job_files.c.stage == stage).order_by(t.job_files.c.id)
+        select(t.job_files)
+        .where(t.job_files.c.job_id == job_id, t.job_files.c.stage == stage)
+        .order_by(t.job_files.c.id)
     ).first()
 
 
@@ -134,12 +138,14 @@ def upsert_results(conn: Connection, job_id: int, **counts: int) -> None:
     conn.execute(
         insert(t.job_results)
         .values(job_id=job_id, **counts)
-        .on_conflict_do_update(index_elements=[t.job_results.c.job_id], set_={**counts, "updated_at": func.now()})
+        .on_conflict_do_update(
+            index_elements=[t.job_results.c.job_id], set_={**counts, "updated_at": func.now()}
+        )
     )
 
 
 def results(conn: Connection, job_id: int) -> dict[str, int]:
-    row = conn.execute(select(t.job_results).where(t.job_results.c.job_id == job_id)).mappings().first()
+    row: Any = conn.execute(select(t.job_results).where(t.job_results.c.job_id == job_id)).mappings().first()
     keys = (
         "records_total",
         "records_new",
@@ -149,4 +155,4 @@ def results(conn: Connection, job_id: int) -> dict[str, int]:
         "records_error",
         "records_deleted",
     )
-    return {k: int((row or {}).get(k) or 0) for k in keys}
+    return {k: int(row[k] or 0) if row is not None else 0 for k in keys}

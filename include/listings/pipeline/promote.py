@@ -83,7 +83,42 @@ def build_views() -> None:
     run_dbt(["run"])
 
 
+# Tables a promotion grows; their statistics are refreshed after a large batch (see analyze_after).
+PROMOTED_TABLES = (
+    "public.listings",
+    "public.listing_info",
+    "public.locations",
+    "public.contact_info",
+    "public.listing_images",
+    "pipeline.bridge_source_listing",
+)
+ANALYZE_THRESHOLD = 1000
+
+
 def promote_job(job_id: int) -> None:
     build_views()
     run_dbt(["run-operation", "promote_job", "--args", json.dumps({"job_id": job_id})])
     log.info("job %s promoted", job_id)
+    analyze_after(job_id)
+
+
+def analyze_after(job_id: int) -> None:
+    """Refresh planner statistics after a batch that added or changed many rows.
+
+    Autovacuum catches up only a minute or so later; a promotion planned on stale statistics (e.g.
+    tables still estimated empty after a first 100k-row import) picks nested loops that take minutes.
+    """
+    from sqlalchemy import text
+
+    from listings.db.engine import get_engine
+
+    with get_engine().begin() as conn:
+        changed = conn.execute(
+            text(
+                "select coalesce(records_new, 0) + coalesce(records_updated, 0) from pipeline.job_results where job_id = :j"
+            ),
+            {"j": job_id},
+        ).scalar()
+        if (changed or 0) >= ANALYZE_THRESHOLD:
+            for table in PROMOTED_TABLES:
+                conn.execute(text(f"analyze {table}"))

@@ -6,8 +6,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from listings.pipeline import jobs, steps
 from listings.db.engine import get_engine
+from listings.pipeline import jobs, steps
 
 
 class JobFailed(RuntimeError):

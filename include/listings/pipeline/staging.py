@@ -28,7 +28,14 @@ def _locations(r: Row) -> tuple[Any, ...]:
 
 
 def _contact(r: Row) -> tuple[Any, ...]:
-    return (r["name"], r["email"], r["phone"], r["website"], *(r[s] for s in SOCIAL_FIELDS), r["contact_hash"])
+    return (
+        r["name"],
+        r["email"],
+        r["phone"],
+        r["website"],
+        *(r[s] for s in SOCIAL_FIELDS),
+        r["contact_hash"],
+    )
 
 
 TABLES: Sequence[tuple[str, Sequence[str], Callable[[Row], tuple[Any, ...]]]] = (
@@ -52,7 +59,9 @@ def load_staging(conn: Connection, job: Job, file_id: int, records: Sequence[Row
     assert raw is not None
     with raw.cursor() as cur:
         for table, columns, build in TABLES:
-            with cur.copy(f"copy staging.{table} (job_id, record_no, {', '.join(columns)}) from stdin") as copy:
+            with cur.copy(
+                f"copy staging.{table} (job_id, record_no, {', '.join(columns)}) from stdin"
+            ) as copy:
                 for r in records:
                     copy.write_row((job.id, r["record_no"], *build(r)))
         with cur.copy(
@@ -71,3 +80,21 @@ def load_staging(conn: Connection, job: Job, file_id: int, records: Sequence[Row
             for r in records:
                 for rank, url in enumerate(r["images"], start=1):
                     copy.write_row((job.id, r["record_no"], rank, url))
+    # Fresh statistics after a bulk load, so that promotion's plans fit the batch just loaded.
+    for table in ("listings", "locations", "contact_info", "listing_info", "listing_images"):
+        conn.execute(text(f"analyze staging.{table}"))
+
+
+def prune_staging(conn: Connection, job: Job) -> int:
+    """Drop the staging rows of the DMO's earlier promoted jobs: staging keeps the latest batch only."""
+    return conn.execute(
+        text(
+            """
+            delete from staging.listings s
+            using pipeline.jobs j
+            where s.job_id = j.id and j.dmo_id = :dmo and j.data_domain = :domain
+              and j.id < :job and j.promoted_at is not null
+            """
+        ),
+        {"dmo": job.dmo_id, "domain": job.data_domain, "job": job.id},
+    ).rowcount

@@ -108,22 +108,37 @@ def extract(job_id: int) -> StepResult:
         return StepResult(int(done.record_count or 0), skipped=True)
     source = get_source(job.config.source_type.value)
     file = job.params.get("file")
-    payload = source.fetch(job.config, file=Path(file) if file else None, project_dir=get_settings().project_dir)
+    payload = source.fetch(
+        job.config, file=Path(file) if file else None, project_dir=get_settings().project_dir
+    )
     data = gzip_bytes(payload.data)
     store = get_store()
     with engine.begin() as conn:
         # One writer per DMO allocates the day's next batch number.
         conn.execute(text("select pg_advisory_xact_lock(:k)"), {"k": job.dmo_id})
-        key = _data_key(job, "raw", jobs.next_batch(conn, job.dmo_id, "raw", job.created_at.date()), payload.fmt)
+        key = _data_key(
+            job, "raw", jobs.next_batch(conn, job.dmo_id, "raw", job.created_at.date()), payload.fmt
+        )
         sha = _put_once(store, key.path, data, CONTENT_TYPES[payload.fmt])
-        file_id = _insert_file(conn, job, key, data, sha, record_count=None, source_uri=payload.source_uri, metadata=payload.metadata)
+        file_id = _insert_file(
+            conn,
+            job,
+            key,
+            data,
+            sha,
+            record_count=None,
+            source_uri=payload.source_uri,
+            metadata=payload.metadata,
+        )
     # Parse once here so a file that cannot be read at all fails the run early, after it is safely stored.
     parsed = source.parse(payload.data, job.config)
     with engine.begin() as conn:
         conn.execute(
             t.job_files.update()
             .where(t.job_files.c.id == file_id)
-            .values(record_count=parsed.total, metadata=t.job_files.c.metadata.op("||")(_jsonb(parsed.metadata)))
+            .values(
+                record_count=parsed.total, metadata=t.job_files.c.metadata.op("||")(_jsonb(parsed.metadata))
+            )
         )
     return StepResult(parsed.total)
 
@@ -203,7 +218,8 @@ def transform(job_id: int) -> StepResult:
     parsed: ParseResult = source.parse(gunzip_bytes(store.get(_object_path(raw.s3_path))), cfg)
 
     errors: list[dict[str, Any]] = [
-        _error(raw.id, e.row_no, f"row:{e.row_no}", e.original, e.error_type, e.message) for e in parsed.errors
+        _error(raw.id, e.row_no, f"row:{e.row_no}", e.original, e.error_type, e.message)
+        for e in parsed.errors
     ]
     built: list[CanonicalRecord] = []
     separator = str(cfg.config_params.get("image_separator", "|"))
@@ -220,17 +236,28 @@ def transform(job_id: int) -> StepResult:
                 )
             )
         except RecordError as exc:
-            errors.append(_error(raw.id, rec.row_no, f"row:{rec.row_no}", rec.values, exc.error_type, str(exc)))
+            errors.append(
+                _error(raw.id, rec.row_no, f"row:{rec.row_no}", rec.values, exc.error_type, str(exc))
+            )
     merged = merge_in_file(built)
-    for rec, message in merged.conflicts:
+    for conflict, message in merged.conflicts:
         errors.append(
-            _error(raw.id, rec.row_nos[0], rec.record_hash, rec.values, "duplicate_source_id", message)
+            _error(
+                raw.id,
+                conflict.row_nos[0],
+                conflict.record_hash,
+                conflict.values,
+                "duplicate_source_id",
+                message,
+            )
         )
     with engine.connect() as conn:
         matches = bridge.resolve(
             conn, job.dmo_id, [(r.record_hash, r.values.get("source_id")) for r in merged.records]
         )
-    out = [_transformed_record(i, r, matches.get(r.record_hash)) for i, r in enumerate(merged.records, start=1)]
+    out = [
+        _transformed_record(i, r, matches.get(r.record_hash)) for i, r in enumerate(merged.records, start=1)
+    ]
     data = dump_json_gz(out)
     key = _data_key(job, "transformed", raw.batch, "json")
     sha = _put_once(store, key.path, data, CONTENT_TYPES["json"])
@@ -297,7 +324,7 @@ def promote(job_id: int) -> StepResult:
 
     with get_engine().connect() as conn:
         job = jobs.load_job(conn, job_id)
-        staged = conn.execute(
+        staged: int = conn.execute(
             text("select count(*) from staging.listing_info where job_id = :j"), {"j": job_id}
         ).scalar_one()
     if job.promoted_at is not None:
@@ -307,11 +334,16 @@ def promote(job_id: int) -> StepResult:
 
 
 def finalize(job_id: int) -> StepResult:
-    """Close the job: status `succeeded`, or `partial` when some records were rejected."""
+    """Close the job: status `succeeded`, or `partial` when some records were rejected; staging keeps only
+    this job's batch for the DMO."""
+    from listings.pipeline.staging import prune_staging
+
     with get_engine().begin() as conn:
+        job = jobs.load_job(conn, job_id)
         counts = jobs.results(conn, job_id)
         status = "partial" if counts["records_error"] else "succeeded"
         jobs.set_status(conn, job_id, status, finished=True)
+        prune_staging(conn, job)
     return StepResult(counts["records_total"])
 
 

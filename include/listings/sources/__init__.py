@@ -17,4 +17,12 @@ def get_source(source_type: str) -> Source:
         ) from None
 
 
-__all__ = ["SOURCES", "ParseResult", "RawPayload", "Source", "SourceRecord", "SourceRecordError", "get_source"]
+__all__ = [
+    "SOURCES",
+    "ParseResult",
+    "RawPayload",
+    "Source",
+    "SourceRecord",
+    "SourceRecordError",
+    "get_source",
+]

@@ -10,16 +10,30 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import cache
 
 _NON_WORD = re.compile(r"[^\w]+")
+
+
+@cache
+def _strip_combining() -> dict[int, None]:
+    # Every combining mark of the Basic Multilingual Plane, for str.translate (much faster than a
+    # per-character filter); text beyond the BMP takes the per-character path below.
+    return {cp: None for cp in range(0x300, 0x10000) if unicodedata.combining(chr(cp))}
 
 
 def normalize_key(value: str | None) -> str:
     """Matching-key normalisation: accents folded, case folded, punctuation → space, whitespace collapsed."""
     if not value:
         return ""
-    decomposed = unicodedata.normalize("NFKD", value)
-    folded = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+    if value.isascii():
+        folded = value.casefold()
+    else:
+        decomposed = unicodedata.normalize("NFKD", value)
+        if max(decomposed) <= "\uffff":
+            folded = decomposed.translate(_strip_combining()).casefold()
+        else:
+            folded = "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
     return " ".join(_NON_WORD.sub(" ", folded).replace("_", " ").split())
 
 

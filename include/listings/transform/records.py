@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from listings.transform.clean import InvalidValue, clean_multiline, clean_text, parse_coordinate, split_list
@@ -36,7 +37,7 @@ class CanonicalRecord:
     images: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
 
-    @property
+    @cached_property
     def record_hash(self) -> str:
         v = self.values
         return record_hash(v.get("name"), v.get("address1"), v.get("city"), v.get("zip"))
@@ -66,7 +67,9 @@ def build_record(
     """Map and clean one source record. Raises RecordError when it cannot become a listing."""
     missing_columns = sorted({col for col in mappings.values() if col not in source})
     if missing_columns and len(missing_columns) == len(set(mappings.values())):
-        raise RecordError("mapping_error", f"none of the mapped source fields exist ({', '.join(missing_columns)})")
+        raise RecordError(
+            "mapping_error", f"none of the mapped source fields exist ({', '.join(missing_columns)})"
+        )
     raw = {canonical: source.get(column) for canonical, column in mappings.items()}
     values: dict[str, Any] = {}
     flags: list[str] = []
@@ -85,7 +88,9 @@ def build_record(
             values[name] = clean_text(raw.get(name))
     if values["name"] is None:
         column = mappings.get("name", "name")
-        raise RecordError("missing_field", f"row {row_no}: the name (source field {column!r}) is empty", "name")
+        raise RecordError(
+            "missing_field", f"row {row_no}: the name (source field {column!r}) is empty", "name"
+        )
     if (values["lat"] is None) != (values["lng"] is None):
         flags.append("partial_coordinates: one of lat/lng missing, both dropped")
         values["lat"] = values["lng"] = None
@@ -105,7 +110,10 @@ def merge_records(group: list[CanonicalRecord]) -> CanonicalRecord:
     if len(group) == 1:
         return group[0]
     ranked = sorted(group, key=lambda r: (r.completeness(), max(r.row_nos)), reverse=True)
-    values = {name: next((r.values[name] for r in ranked if r.values.get(name) is not None), None) for name in SCALAR_FIELDS}
+    values = {
+        name: next((r.values[name] for r in ranked if r.values.get(name) is not None), None)
+        for name in SCALAR_FIELDS
+    }
     by_row = sorted(group, key=lambda r: min(r.row_nos))
     images = list(dict.fromkeys(img for r in by_row for img in r.images))
     flags = list(dict.fromkeys(f for r in by_row for f in r.flags))
@@ -136,7 +144,10 @@ def merge_in_file(records: Iterable[CanonicalRecord]) -> MergeResult:
         if sid is not None and sid in seen_ids:
             first = seen_ids[sid]
             conflicts.append(
-                (rec, f"source id {sid!r} is also used by row {first.row_nos[0]} for a different place ({first.values['name']!r})")
+                (
+                    rec,
+                    f"source id {sid!r} is also used by row {first.row_nos[0]} for a different place ({first.values['name']!r})",
+                )
             )
             continue
         if sid is not None:

@@ -5,8 +5,8 @@ Revises:
 Create Date: 2026-11-28 10:29:33.535627
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.types import UserDefinedType
 
