@@ -3,7 +3,9 @@ cloned from a template, isolated settings, and an Airflow home for the few tests
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -15,6 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 # Airflow reads its configuration at import: point it at a private home before any test imports it.
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="listings-airflow-"))
+atexit.register(shutil.rmtree, _AIRFLOW_HOME, ignore_errors=True)
 os.environ.update(
     {
         "AIRFLOW_HOME": str(_AIRFLOW_HOME),
@@ -51,7 +54,7 @@ def pg_admin_url() -> Iterator[str]:
         yield pg.url("postgres")
     finally:
         pg.destroy()
-        root.rmdir() if root.exists() and not any(root.iterdir()) else None
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def _server_conn(admin_url: str):  # type: ignore[no-untyped-def]
