@@ -18,6 +18,7 @@ from listings.cli import main
 from listings.config.store import apply_config, parse_config
 from listings.pipeline import steps
 from listings.pipeline.runner import JobFailed, run_job
+from listings.sources.base import SourceError
 from listings.storage import DataKey
 
 HEADER = [
@@ -416,8 +417,11 @@ def test_unreadable_file_fails_the_job_with_a_clear_error(engine: Engine, dmo: i
     assert err.value.step == "extract"
     (job,) = q(engine, "select status, error_summary from pipeline.jobs")
     assert job.status == "failed" and "DMO 101" in job.error_summary and "empty" in job.error_summary.lower()
-    # the payload is kept even though it could not be parsed
-    assert q(engine, "select count(*) from pipeline.job_files where stage = 'raw'")[0][0] == 1
+    # the payload is kept even though it could not be parsed, and a retry fails the same way
+    (raw,) = q(engine, "select status, record_count, metadata from pipeline.job_files where stage = 'raw'")
+    assert raw.status == "failed" and raw.record_count is None and "empty" in raw.metadata["error"].lower()
+    with pytest.raises(SourceError, match="empty"):
+        steps.extract(err.value.job_id)
     assert table_counts(engine)["listings"] == 0
 
 

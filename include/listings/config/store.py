@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, Select, func, select
 from sqlalchemy.dialects.postgresql import insert
 
-from listings.config.models import DmoConfig
+from listings.config.models import DmoConfig, DmoTypeId
 from listings.db import tables as t
 
 
@@ -170,9 +170,6 @@ def apply_paths(
     return results, errors
 
 
-_TYPE_NAMES = {1: "SCRAPED", 2: "TRAVEL_SITE", 3: "CLIENT", 4: "PARTNER"}
-
-
 @dataclass(frozen=True)
 class StoredConfig:
     config_id: int
@@ -213,7 +210,7 @@ def _stored(row: Any) -> StoredConfig:
             "dmo": {
                 "id": row.dmo_id,
                 "name": row.name,
-                "dmo_type": _TYPE_NAMES[row.dmo_type_id],
+                "dmo_type": DmoTypeId(row.dmo_type_id).name,
                 "country": row.country,
                 "state": row.state,
             },

@@ -22,7 +22,7 @@ from listings.matching import bridge
 from listings.pipeline import jobs
 from listings.settings import get_settings
 from listings.sources import get_source
-from listings.sources.base import ParseResult
+from listings.sources.base import ParseResult, SourceError
 from listings.storage import DataKey, ObjectExistsError, ObjectStore, open_store
 from listings.storage.formats import CONTENT_TYPES, dump_json_gz, gunzip_bytes, gzip_bytes, load_json_gz
 from listings.transform.records import CanonicalRecord, RecordError, build_record, merge_in_file
@@ -105,6 +105,8 @@ def extract(job_id: int) -> StepResult:
         job = jobs.load_job(conn, job_id)
         done = jobs.job_file(conn, job_id, "raw")
     if done is not None:
+        if done.status == "failed":
+            raise SourceError(done.metadata.get("error", f"raw file {done.s3_path} could not be parsed"))
         return StepResult(int(done.record_count or 0), skipped=True)
     source = get_source(job.config.source_type.value)
     file = job.params.get("file")
@@ -112,42 +114,27 @@ def extract(job_id: int) -> StepResult:
         job.config, file=Path(file) if file else None, project_dir=get_settings().project_dir
     )
     data = gzip_bytes(payload.data)
-    store = get_store()
+    # Parse once here so that a payload that cannot be read at all fails the run now; it is stored anyway.
+    error: SourceError | None = None
+    try:
+        parsed = source.parse(payload.data, job.config)
+        status, count, metadata = "success", parsed.total, {**payload.metadata, **parsed.metadata}
+    except SourceError as exc:
+        error = exc
+        status, count, metadata = "failed", None, {**payload.metadata, "error": str(exc)}
     with engine.begin() as conn:
         # One writer per DMO allocates the day's next batch number.
         conn.execute(text("select pg_advisory_xact_lock(:k)"), {"k": job.dmo_id})
-        key = _data_key(
-            job, "raw", jobs.next_batch(conn, job.dmo_id, "raw", job.created_at.date()), payload.fmt
-        )
-        sha = _put_once(store, key.path, data, CONTENT_TYPES[payload.fmt])
-        file_id = _insert_file(
-            conn,
-            job,
-            key,
-            data,
-            sha,
-            record_count=None,
-            source_uri=payload.source_uri,
-            metadata=payload.metadata,
-        )
-    # Parse once here so a file that cannot be read at all fails the run early, after it is safely stored.
-    parsed = source.parse(payload.data, job.config)
-    with engine.begin() as conn:
-        conn.execute(
-            t.job_files.update()
-            .where(t.job_files.c.id == file_id)
-            .values(
-                record_count=parsed.total, metadata=t.job_files.c.metadata.op("||")(_jsonb(parsed.metadata))
-            )
-        )
-    return StepResult(parsed.total)
-
-
-def _jsonb(value: dict[str, Any]) -> Any:
-    from sqlalchemy import cast, literal
-    from sqlalchemy.dialects.postgresql import JSONB
-
-    return cast(literal(value, JSONB), JSONB)
+        batch = jobs.next_batch(conn, job.dmo_id, "raw", job.created_at.date())
+        key = _data_key(job, "raw", batch, payload.fmt)
+        sha = _put_once(get_store(), key.path, data, CONTENT_TYPES[payload.fmt])
+        _insert_file(
+            conn, job, key, data, sha, record_count=count, status=status,
+            source_uri=payload.source_uri, metadata=metadata,
+        )  # fmt: skip
+    if error is not None:
+        raise error
+    return StepResult(count or 0)
 
 
 def _insert_file(
@@ -158,6 +145,7 @@ def _insert_file(
     sha: str,
     *,
     record_count: int | None,
+    status: str = "success",
     source_uri: str | None = None,
     metadata: dict[str, Any] | None = None,
 ) -> int:
@@ -177,6 +165,7 @@ def _insert_file(
                 format=key.fmt,
                 file_size=len(data),
                 record_count=record_count,
+                status=status,
                 sha256=sha,
                 source_uri=source_uri,
                 metadata=metadata or {},
