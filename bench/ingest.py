@@ -38,20 +38,13 @@ import psutil
 import yaml
 
 from listings.devdata import CSV_COLUMNS, generate_listings, write_csv
+from listings.pipeline.jobs import RESULT_COUNTS as COUNTS
+from listings.pipeline.steps import STEPS
 
 DMO_ID = 9001
 DATABASE = "listings_bench"
 CHUNK = 100_000  # rows generated at a time, so a million-row CSV does not need a million dicts in memory
-STAGES = ("snapshot_config", "extract", "transform", "stage", "promote", "finalize")
-COUNTS = (
-    "records_total",
-    "records_new",
-    "records_updated",
-    "records_unchanged",
-    "records_duplicates",
-    "records_error",
-    "records_deleted",
-)
+STAGES = ("snapshot_config", *STEPS)
 
 FIELD_MAPPINGS = {
     "source_id": "ID",

@@ -144,15 +144,17 @@ def upsert_results(conn: Connection, job_id: int, **counts: int) -> None:
     )
 
 
+RESULT_COUNTS = (
+    "records_total",
+    "records_new",
+    "records_updated",
+    "records_unchanged",
+    "records_duplicates",
+    "records_error",
+    "records_deleted",
+)
+
+
 def results(conn: Connection, job_id: int) -> dict[str, int]:
     row: Any = conn.execute(select(t.job_results).where(t.job_results.c.job_id == job_id)).mappings().first()
-    keys = (
-        "records_total",
-        "records_new",
-        "records_updated",
-        "records_unchanged",
-        "records_duplicates",
-        "records_error",
-        "records_deleted",
-    )
-    return {k: int(row[k] or 0) if row is not None else 0 for k in keys}
+    return {k: int(row[k] or 0) if row is not None else 0 for k in RESULT_COUNTS}
