@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import sys
@@ -136,6 +137,22 @@ def config_apply(paths: tuple[Path, ...]) -> None:
         click.echo(f"{r.action:9} dmo {r.dmo_id} {r.data_domain} v{r.version}  ({r.source})")
     for e in errors:
         click.echo(f"invalid   {e}", err=True)
+    settings = get_settings()
+    if settings.airflow_api_url and any(r.action != "unchanged" for r in results):
+        from listings.orchestration.pools import active_pools_document, sync_pools_rest
+
+        try:
+            pools = sync_pools_rest(
+                active_pools_document(),
+                settings.airflow_api_url,
+                settings.airflow_api_user,
+                settings.airflow_api_password,
+            )
+            click.echo(f"pools synced in Airflow: {', '.join(pools)}")
+        except Exception as exc:  # Airflow may be down: pools are synced again when it starts
+            click.echo(
+                f"warning: could not sync Airflow pools at {settings.airflow_api_url}: {exc}", err=True
+            )
     sys.exit(1 if errors else 0)
 
 
@@ -170,6 +187,26 @@ def config_export(dmo_id: int, domain: str) -> None:
 
     with get_engine().connect() as conn:
         click.echo(to_yaml(get_config(conn, dmo_id, domain).config), nl=False)
+
+
+@config.command("preview")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--limit", default=5, show_default=True)
+@click.option(
+    "--file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Upload to preview."
+)
+def config_preview(path: Path, limit: int, file: Path | None) -> None:
+    """Fetch and map the first records of a config file without writing anything (JSON on stdout)."""
+    from listings.config.store import ConfigError, load_config_file
+    from listings.sources.base import SourceError
+    from listings.sources.preview import preview
+
+    try:
+        result = preview(load_config_file(path), limit=limit, file=file)
+    except (ConfigError, SourceError) as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(result.to_dict(), indent=2, ensure_ascii=False, default=str))
 
 
 # --- run ---------------------------------------------------------------------------------------
@@ -234,6 +271,16 @@ def airflow_start(port: int, trigger: bool) -> None:
     click.echo(f"DMO DAGs: {', '.join(dag_ids)}   logs: {af.home / 'logs'}   stop: make stop")
 
 
+@airflow.command("pools-file")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def airflow_pools_file(path: Path) -> None:
+    """Write the pools every active config needs, for `airflow pools import PATH`."""
+    from listings.orchestration.pools import active_pools_document
+
+    path.write_text(json.dumps(active_pools_document(), indent=2))
+    click.echo(f"wrote {path}")
+
+
 @airflow.command("stop")
 @_PORT
 def airflow_stop(port: int) -> None:
@@ -250,6 +297,84 @@ def airflow_status(port: int) -> None:
     for component, pid in status.items():
         click.echo(f"{component:14} {f'running (pid {pid})' if pid else 'stopped'}")
     sys.exit(0 if all(status.values()) else 3)
+
+
+# --- demo sites ------------------------------------------------------------------------------------
+@main.group("demo-sites")
+def demo_sites() -> None:
+    """Local stand-ins for every source type (WordPress, Drupal, HTML, affiliate API, ArcGIS, HERE)."""
+
+
+_SITES_PORT = click.option("--port", default=8765, show_default=True, envvar="LISTINGS_DEMO_SITES_PORT")
+
+
+def _sites_pidfile() -> Path:
+    return get_settings().home / "demo-sites.pid"
+
+
+@demo_sites.command("serve")
+@_SITES_PORT
+def demo_sites_serve(port: int) -> None:
+    """Serve the demo sites in the foreground."""
+    from listings.demo_sites import DemoSites
+
+    sites = DemoSites(port=port)
+    click.echo(f"demo sites on {sites.base_url}/", err=True)
+    sites.serve_forever()
+
+
+@demo_sites.command("start")
+@_SITES_PORT
+def demo_sites_start(port: int) -> None:
+    """Serve the demo sites in the background (pid in $LISTINGS_HOME/demo-sites.pid)."""
+    import subprocess
+    import time
+
+    import requests
+
+    url = f"http://127.0.0.1:{port}/"
+    pidfile = _sites_pidfile()
+    try:
+        if requests.get(url, timeout=2).ok and pidfile.exists():
+            click.echo(f"demo sites already running on {url}")
+            return
+    except requests.RequestException:
+        pass
+    pidfile.parent.mkdir(parents=True, exist_ok=True)
+    log = (get_settings().home / "demo-sites.log").open("ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "listings.cli", "demo-sites", "serve", "--port", str(port)],
+        stdout=log,
+        stderr=log,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    pidfile.write_text(str(proc.pid))
+    for _ in range(100):
+        try:
+            if requests.get(url, timeout=2).ok:
+                click.echo(f"demo sites running on {url}")
+                return
+        except requests.RequestException:
+            time.sleep(0.1)
+    click.echo(f"demo sites did not start; see {get_settings().home / 'demo-sites.log'}", err=True)
+    sys.exit(1)
+
+
+@demo_sites.command("stop")
+def demo_sites_stop() -> None:
+    """Stop the background demo sites."""
+    import os
+    import signal
+
+    pidfile = _sites_pidfile()
+    if not pidfile.exists():
+        click.echo("demo sites: not running")
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(int(pidfile.read_text()), signal.SIGTERM)
+    pidfile.unlink()
+    click.echo("demo sites stopped")
 
 
 if __name__ == "__main__":

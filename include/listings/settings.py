@@ -38,6 +38,12 @@ class Settings(BaseSettings):
         default=Environment.dev, description="Deployment environment, part of bucket names."
     )
     project_dir: Path = Field(default=PROJECT_DIR, description="Checkout root: dbt/, include/config/ ...")
+    airflow_api_url: str | None = Field(
+        default=None,
+        description="Airflow API server, e.g. http://127.0.0.1:8080: config apply syncs pools there.",
+    )
+    airflow_api_user: str = Field(default="admin")
+    airflow_api_password: str = Field(default="admin")
 
     @model_validator(mode="after")
     def _resolve(self) -> Settings:

@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from listings.transform.clean import InvalidValue, clean_multiline, clean_text, parse_coordinate, split_list
+from listings.transform.clean import InvalidValue, clean_multiline, clean_text, parse_coordinate
 from listings.transform.hashing import normalize_key, normalize_postal, record_hash
+from listings.transform.mapping import MISSING, as_list, as_text, resolve_path
 from listings.transform.records import RecordError, build_record, merge_in_file
 
 MAPPING = {
@@ -45,9 +46,30 @@ def test_parse_coordinate() -> None:
         parse_coordinate("NaN", kind="lng")
 
 
-def test_split_list() -> None:
-    assert split_list(" a.jpg | b.jpg||a.jpg ", "|") == ["a.jpg", "b.jpg"]
-    assert split_list(None, "|") == []
+def test_as_list() -> None:
+    assert as_list(" a.jpg | b.jpg||a.jpg ", "|") == ["a.jpg", "b.jpg"]
+    assert as_list(None, "|") == [] and as_list(MISSING, "|") == []
+    assert as_list([{"source_url": "x.jpg"}, "y.jpg", {"url": "x.jpg"}, ""], "|") == ["x.jpg", "y.jpg"]
+
+
+def test_resolve_path_and_as_text() -> None:
+    post = {
+        "id": 7,
+        "title": {"rendered": "Caf&eacute;"},
+        "acf": {"location": {"lat": 45.5, "lng": -73.6}},
+        "_embedded": {"wp:featuredmedia": [{"source_url": "a.jpg"}, {"other": 1}, {"source_url": "b.jpg"}]},
+        "terms": [[{"name": "Food"}, {"name": "Bar"}]],
+        "Addr.1": "literal key with a dot",
+    }
+    assert resolve_path(post, "acf.location.lat") == 45.5
+    assert resolve_path(post, "Addr.1") == "literal key with a dot"
+    assert resolve_path(post, "_embedded.wp:featuredmedia.*.source_url") == ["a.jpg", "b.jpg"]
+    assert resolve_path(post, "_embedded.wp:featuredmedia.0.source_url") == "a.jpg"
+    assert resolve_path(post, "_embedded.wp:featuredmedia.9.source_url") is MISSING
+    assert resolve_path(post, "acf.nothing") is MISSING and resolve_path(post, "id.x") is MISSING
+    assert as_text(resolve_path(post, "title")) == "Caf&eacute;"
+    assert as_text(resolve_path(post, "terms.0.*.name")) == "Food, Bar"
+    assert as_text(7) == "7" and as_text(True) == "true" and as_text(MISSING) is None
 
 
 def test_record_hash_is_the_seed_formula() -> None:

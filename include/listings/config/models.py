@@ -112,22 +112,6 @@ class Dmo(BaseModel):
         return v.upper()
 
 
-class CsvParams(BaseModel):
-    """`config_params` of a csv source."""
-
-    model_config = _STRICT
-
-    file: str | None = Field(
-        default=None, description="Path of the uploaded file (relative: to the project dir)."
-    )
-    encoding: str | None = Field(default=None, description="Force an encoding instead of detecting it.")
-    delimiter: str | None = Field(default=None, min_length=1, max_length=1)
-    image_separator: str = Field(default="|", min_length=1)
-
-
-PARAMS_MODELS: dict[SourceType, type[BaseModel]] = {SourceType.csv: CsvParams}
-
-
 class DmoConfig(BaseModel):
     """One DMO's pipeline config, as written in YAML and stored in `pipeline.configs`."""
 
@@ -139,39 +123,52 @@ class DmoConfig(BaseModel):
     schedule: Schedule = Schedule.manual
     active: bool = True
     base_url: HttpUrl | None = None
-    field_mappings: dict[str, str] = Field(default_factory=dict)
+    # canonical field -> path in the source record (a column name, or dotted: `acf.location.lat`);
+    # overrides the connector's default mapping; null removes a default.
+    field_mappings: dict[str, str | None] = Field(default_factory=dict)
     config_params: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("field_mappings")
     @classmethod
-    def _mappings(cls, v: dict[str, str]) -> dict[str, str]:
+    def _mappings(cls, v: dict[str, str | None]) -> dict[str, str | None]:
         unknown = sorted(set(v) - set(CANONICAL_FIELDS))
         if unknown:
             raise ValueError(
                 f"unknown canonical field(s) {', '.join(unknown)}; allowed: {', '.join(CANONICAL_FIELDS)}"
             )
-        empty = sorted(k for k, col in v.items() if not str(col).strip())
+        empty = sorted(k for k, path in v.items() if path is not None and not str(path).strip())
         if empty:
-            raise ValueError(f"empty source field for {', '.join(empty)}")
+            raise ValueError(f"empty source field for {', '.join(empty)} (use null to unmap)")
         return v
 
     @model_validator(mode="after")
     def _params(self) -> DmoConfig:
-        model = PARAMS_MODELS.get(self.source_type)
-        if model is not None:
-            # Validate, and store normalised (defaults filled) so the content hash is stable.
-            self.config_params = model.model_validate(self.config_params).model_dump(mode="json")
-        if self.source_type in (SourceType.csv, SourceType.xls) and "name" not in self.field_mappings:
-            raise ValueError("field_mappings must map `name` for file sources")
+        from listings.sources.registry import get_source
+
+        source = get_source(self.source_type.value)
+        # Validate, and store normalised (defaults filled) so the content hash is stable.
+        self.config_params = source.params_model.model_validate(self.config_params).model_dump(mode="json")
+        if not self.mappings().get("name"):
+            raise ValueError(
+                f"field_mappings must map `name` ({self.source_type.value} has no default for it)"
+            )
         return self
+
+    def mappings(self) -> dict[str, str]:
+        """The effective field mapping: the connector's defaults, overridden by this config."""
+        from listings.sources.registry import default_mappings
+
+        merged: dict[str, str | None] = {**default_mappings(self.source_type.value), **self.field_mappings}
+        return {k: v for k, v in merged.items() if v}
 
     @property
     def dag_id(self) -> str:
         return f"dmo_{self.dmo.id}_{self.data_domain.value}"
 
-    def params(self) -> BaseModel | None:
-        model = PARAMS_MODELS.get(self.source_type)
-        return model.model_validate(self.config_params) if model else None
+    def params(self) -> BaseModel:
+        from listings.sources.registry import params_model
+
+        return params_model(self.source_type.value).model_validate(self.config_params)
 
     def document(self) -> dict[str, Any]:
         """The canonical JSON form: what is hashed, versioned, snapshotted and exported."""

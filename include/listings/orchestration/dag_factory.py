@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import DAG, Param, get_parsing_context, task
 
+from listings.orchestration.pools import PROMOTION_POOL, host_pool
+
 if TYPE_CHECKING:
     from listings.config.store import StoredConfig
 
 log = logging.getLogger(__name__)
 
 OWNER = "data-engineering"
-PROMOTION_POOL = "listings_promotion"
 SCHEDULES: dict[str, str | None] = {
     "manual": None,
     "hourly": "@hourly",
@@ -119,7 +120,8 @@ def build_dmo_dag(stored: StoredConfig) -> DAG:
                 params={"file": file} if file else {},
             )
 
-        @task
+        # Requests to one site share its pool, across every DMO that reads from it.
+        @task(pool=host_pool(cfg) or "default_pool")
         def extract(job_id: int) -> int:
             from listings.pipeline import steps
 

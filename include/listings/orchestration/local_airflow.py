@@ -24,7 +24,6 @@ from listings.settings import Settings
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 DEMO_USERS = {"admin": "admin", "viewer": "viewer"}
-POOLS = {"listings_promotion": (1, "dbt promotion into public: one job at a time")}
 
 
 @dataclass(frozen=True)
@@ -93,6 +92,13 @@ class LocalAirflow:
         if res.returncode != 0:
             raise RuntimeError(f"airflow {' '.join(args)} failed:\n{res.stderr[-3000:]}")
 
+    def import_pools(self, env: dict[str, str]) -> None:
+        from listings.orchestration.pools import active_pools_document
+
+        path = self.home / "pools.json"
+        path.write_text(json.dumps(active_pools_document(), indent=2))
+        self._airflow("pools", "import", str(path), env=env)
+
     def _pidfile(self, component: str) -> Path:
         return self.home / f"{component}.pid"
 
@@ -111,8 +117,7 @@ class LocalAirflow:
     def start(self, timeout: float = 240) -> None:
         env = self.env()
         self._airflow("db", "migrate", env=env)
-        for name, (slots, description) in POOLS.items():
-            self._airflow("pools", "set", name, str(slots), description, env=env)
+        self.import_pools(env)
         logs = self.home / "logs"
         logs.mkdir(exist_ok=True)
         for component in COMPONENTS:

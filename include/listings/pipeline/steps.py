@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 
 from listings.db import tables as t
 from listings.db.engine import get_engine
@@ -22,7 +22,7 @@ from listings.matching import bridge
 from listings.pipeline import jobs
 from listings.settings import get_settings
 from listings.sources import get_source
-from listings.sources.base import ParseResult, SourceError
+from listings.sources.base import FetchContext, ParseResult, SourceError
 from listings.storage import DataKey, ObjectExistsError, ObjectStore, open_store
 from listings.storage.formats import CONTENT_TYPES, dump_json_gz, gunzip_bytes, gzip_bytes, load_json_gz
 from listings.transform.records import CanonicalRecord, RecordError, build_record, merge_in_file
@@ -109,10 +109,9 @@ def extract(job_id: int) -> StepResult:
             raise SourceError(done.metadata.get("error", f"raw file {done.s3_path} could not be parsed"))
         return StepResult(int(done.record_count or 0), skipped=True)
     source = get_source(job.config.source_type.value)
-    file = job.params.get("file")
-    payload = source.fetch(
-        job.config, file=Path(file) if file else None, project_dir=get_settings().project_dir
-    )
+    with engine.connect() as conn:
+        ctx = fetch_context(conn, job)
+    payload = source.fetch(ctx)
     data = gzip_bytes(payload.data)
     # Parse once here so that a payload that cannot be read at all fails the run now; it is stored anyway.
     error: SourceError | None = None
@@ -135,6 +134,30 @@ def extract(job_id: int) -> StepResult:
     if error is not None:
         raise error
     return StepResult(count or 0)
+
+
+def fetch_context(conn: Any, job: jobs.Job) -> FetchContext:
+    """What the connector gets: the snapshot config, the run's upload, and for incremental sources the
+    start of the DMO's last good run (what changed since then is fetched)."""
+    params = job.config.params()
+    since = None
+    if getattr(params, "incremental", False):
+        since = conn.execute(
+            select(func.max(t.jobs.c.started_at)).where(
+                t.jobs.c.dmo_id == job.dmo_id,
+                t.jobs.c.data_domain == job.data_domain,
+                t.jobs.c.status.in_(("succeeded", "partial")),
+                t.jobs.c.id != job.id,
+            )
+        ).scalar()
+    file = job.params.get("file")
+    return FetchContext(
+        config=job.config,
+        params=params,
+        project_dir=get_settings().project_dir,
+        file=Path(file) if file else None,
+        since=since.replace(tzinfo=UTC) if since else None,
+    )
 
 
 def _insert_file(
@@ -183,6 +206,7 @@ def _transformed_record(no: int, rec: CanonicalRecord, match: bridge.BridgeMatch
         **rec.values,
         "images": rec.images,
         "flags": rec.flags,
+        "provenance": rec.provenance,
         **rec.hashes(),
         "listing_id": match.listing_id if match else None,
         "listing_info_id": match.listing_info_id if match else None,
@@ -212,16 +236,18 @@ def transform(job_id: int) -> StepResult:
     ]
     built: list[CanonicalRecord] = []
     separator = str(cfg.config_params.get("image_separator", "|"))
+    mappings = cfg.mappings()
     for rec in parsed.records:
         try:
             built.append(
                 build_record(
                     rec.row_no,
                     rec.values,
-                    cfg.field_mappings,
+                    mappings,
                     country=cfg.dmo.country,
                     state=cfg.dmo.state,
                     image_separator=separator,
+                    provenance=rec.provenance,
                 )
             )
         except RecordError as exc:

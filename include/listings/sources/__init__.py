@@ -1,27 +1,23 @@
 """Source connectors: one module per source type, each fetching a raw payload and parsing it into records."""
 
-from __future__ import annotations
-
-from listings.sources.base import ParseResult, RawPayload, Source, SourceRecord, SourceRecordError
-from listings.sources.csv_source import CsvSource
-
-SOURCES: dict[str, Source] = {"csv": CsvSource()}
-
-
-def get_source(source_type: str) -> Source:
-    try:
-        return SOURCES[source_type]
-    except KeyError:
-        raise NotImplementedError(
-            f"source type {source_type!r} has no connector yet (available: {', '.join(sorted(SOURCES))})"
-        ) from None
-
+from listings.sources.base import (
+    FetchContext,
+    ParseResult,
+    RawPayload,
+    Source,
+    SourceError,
+    SourceRecord,
+    SourceRecordError,
+)
+from listings.sources.registry import CONNECTORS, get_source
 
 __all__ = [
-    "SOURCES",
+    "CONNECTORS",
+    "FetchContext",
     "ParseResult",
     "RawPayload",
     "Source",
+    "SourceError",
     "SourceRecord",
     "SourceRecordError",
     "get_source",

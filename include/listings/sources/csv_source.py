@@ -4,62 +4,95 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
-from listings.config.models import CsvParams, DmoConfig
-from listings.sources.base import ParseResult, RawPayload, SourceError, SourceRecord, SourceRecordError
+from pydantic import BaseModel, ConfigDict, Field
+
+from listings.sources.base import (
+    FetchContext,
+    ParseResult,
+    RawPayload,
+    SourceError,
+    SourceRecord,
+    SourceRecordError,
+)
 from listings.sources.csv_reader import CsvFormatError, read_csv
 
+if TYPE_CHECKING:
+    from listings.config.models import DmoConfig
 
-def _params(config: DmoConfig) -> CsvParams:
-    return CsvParams.model_validate(config.config_params)
+
+class CsvParams(BaseModel):
+    """`config_params` of a csv source."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    file: str | None = Field(
+        default=None, description="Path of the uploaded file (relative: to the project dir)."
+    )
+    encoding: str | None = Field(default=None, description="Force an encoding instead of detecting it.")
+    delimiter: str | None = Field(default=None, min_length=1, max_length=1)
+    image_separator: str = Field(default="|", min_length=1)
+
+
+def read_upload(ctx: FetchContext, configured: str | None, what: str) -> tuple[bytes, dict[str, object], str]:
+    """The bytes of an uploaded file (the run's file, else the configured one), its metadata and URI."""
+    path = ctx.file or (ctx.resolve(configured) if configured else None)
+    dmo = ctx.config.dmo.id
+    if path is None:
+        raise SourceError(
+            f"DMO {dmo}: no {what} file given (pass --file / the run's `file` conf, or set config_params.file)"
+        )
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise SourceError(f"DMO {dmo}: cannot read {path}: {exc.strerror}") from None
+    stat = path.stat()
+    metadata: dict[str, object] = {
+        "file_name": path.name,
+        "file_size": stat.st_size,
+        "file_modified_at": datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(),
+        "fetched_at": datetime.now(UTC).isoformat(),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+    return data, metadata, path.resolve().as_uri()
 
 
 class CsvSource:
-    source_type = "csv"
+    source_type: ClassVar[str] = "csv"
+    params_model: ClassVar[type[BaseModel]] = CsvParams
+    default_mappings: ClassVar[dict[str, str]] = {}  # CSV columns are the DMO's own: the config maps them
 
-    def fetch(self, config: DmoConfig, *, file: Path | None, project_dir: Path) -> RawPayload:
-        configured = _params(config).file
-        path = file or (Path(configured) if configured else None)
-        if path is None:
-            raise SourceError(
-                f"DMO {config.dmo.id}: no CSV file given (pass --file / the run's `file` conf, or set config_params.file)"
-            )
-        if not path.is_absolute():
-            path = project_dir / path
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise SourceError(f"DMO {config.dmo.id}: cannot read {path}: {exc.strerror}") from None
-        stat = path.stat()
-        return RawPayload(
-            data=data,
-            fmt="csv",
-            source_uri=path.resolve().as_uri(),
-            metadata={
-                "file_name": path.name,
-                "file_size": stat.st_size,
-                "file_modified_at": datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(),
-                "fetched_at": datetime.now(UTC).isoformat(),
-                "sha256": hashlib.sha256(data).hexdigest(),
-            },
-        )
+    def fetch(self, ctx: FetchContext) -> RawPayload:
+        params = ctx.params
+        assert isinstance(params, CsvParams)
+        data, metadata, uri = read_upload(ctx, params.file, "CSV")
+        return RawPayload(data=data, fmt="csv", source_uri=uri, metadata=metadata)
 
     def parse(self, data: bytes, config: DmoConfig) -> ParseResult:
-        params = _params(config)
+        params = CsvParams.model_validate(config.config_params)
         try:
             result = read_csv(data, encoding=params.encoding, delimiter=params.delimiter)
         except CsvFormatError as exc:
             raise SourceError(f"DMO {config.dmo.id}: unreadable CSV: {exc}") from None
+        id_column = config.field_mappings.get("source_id")
         records = [
-            SourceRecord(row.row_no, dict(row.values), {"row_no": row.row_no, "line_no": row.line_no})
+            SourceRecord(
+                row.row_no,
+                dict(row.values),
+                {
+                    "row_no": row.row_no,
+                    "line_no": row.line_no,
+                    "original_id": row.values.get(id_column) if id_column else None,
+                },
+            )
             for row in result.rows
         ]
         errors = [
             SourceRecordError(e.row_no, e.error_type, e.message, {**e.original, "_line_no": e.line_no})
             for e in result.errors
         ]
-        unmapped = sorted(set(config.field_mappings.values()) - set(result.header))
+        unmapped = sorted({c for c in config.field_mappings.values() if c} - set(result.header))
         return ParseResult(
             records=records,
             errors=errors,

@@ -53,16 +53,3 @@ def parse_coordinate(value: object, *, kind: str) -> Decimal | None:
     # Canonical text form: at most 8 decimals (the column's scale), no trailing zeros, no exponent.
     rounded = round(number, 8) if number.as_tuple().exponent < -8 else number  # type: ignore[operator]
     return Decimal(format(rounded.normalize(), "f"))
-
-
-def split_list(value: object, separator: str) -> list[str]:
-    """Split a multi-value cell (e.g. image URLs), dropping empties and exact repeats, keeping order."""
-    text = clean_text(value)
-    if text is None:
-        return []
-    seen: dict[str, None] = {}
-    for part in text.split(separator):
-        item = part.strip()
-        if item:
-            seen.setdefault(item, None)
-    return list(seen)

@@ -10,8 +10,9 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
-from listings.transform.clean import InvalidValue, clean_multiline, clean_text, parse_coordinate, split_list
+from listings.transform.clean import InvalidValue, clean_multiline, clean_text, parse_coordinate
 from listings.transform.hashing import record_hash, sha256_fields
+from listings.transform.mapping import MISSING, as_list, as_text, resolve_path
 
 LOCATION_FIELDS = ("address1", "address2", "city", "state", "zip", "country", "lat", "lng")
 SOCIAL_FIELDS = ("facebook", "instagram", "youtube", "tiktok", "twitter", "pinterest", "tripadvisor", "yelp")
@@ -36,6 +37,7 @@ class CanonicalRecord:
     values: dict[str, Any]
     images: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
+    provenance: list[dict[str, Any]] = field(default_factory=list)  # one entry per source record merged
 
     @cached_property
     def record_hash(self) -> str:
@@ -63,34 +65,34 @@ def build_record(
     country: str,
     state: str | None,
     image_separator: str = "|",
+    provenance: Mapping[str, Any] | None = None,
 ) -> CanonicalRecord:
     """Map and clean one source record. Raises RecordError when it cannot become a listing."""
-    missing_columns = sorted({col for col in mappings.values() if col not in source})
-    if missing_columns and len(missing_columns) == len(set(mappings.values())):
+    raw = {canonical: resolve_path(source, path) for canonical, path in mappings.items()}
+    if raw and all(v is MISSING for v in raw.values()):
         raise RecordError(
-            "mapping_error", f"none of the mapped source fields exist ({', '.join(missing_columns)})"
+            "mapping_error",
+            f"none of the mapped source fields exist ({', '.join(sorted(set(mappings.values())))})",
         )
-    raw = {canonical: source.get(column) for canonical, column in mappings.items()}
     values: dict[str, Any] = {}
     flags: list[str] = []
     for name in SCALAR_FIELDS:
+        text = as_text(raw.get(name))
         if name in ("lat", "lng"):
             try:
-                coord: Decimal | None = parse_coordinate(raw.get(name), kind=name)
+                coord: Decimal | None = parse_coordinate(text, kind=name)
             except InvalidValue as exc:
                 # Keep the place; drop the unusable coordinate and say so.
                 flags.append(f"invalid_{name}: {exc}")
                 coord = None
             values[name] = None if coord is None else str(coord)
         elif name == "description":
-            values[name] = clean_multiline(raw.get(name))
+            values[name] = clean_multiline(text)
         else:
-            values[name] = clean_text(raw.get(name))
+            values[name] = clean_text(text)
     if values["name"] is None:
-        column = mappings.get("name", "name")
-        raise RecordError(
-            "missing_field", f"row {row_no}: the name (source field {column!r}) is empty", "name"
-        )
+        path = mappings.get("name", "name")
+        raise RecordError("missing_field", f"row {row_no}: the name (source field {path!r}) is empty", "name")
     if (values["lat"] is None) != (values["lng"] is None):
         flags.append("partial_coordinates: one of lat/lng missing, both dropped")
         values["lat"] = values["lng"] = None
@@ -100,8 +102,10 @@ def build_record(
         source_country = None
     values["country"] = (source_country or country).upper()
     values["state"] = values["state"] or state
-    images = split_list(raw.get("images"), image_separator)
-    return CanonicalRecord(row_nos=[row_no], values=values, images=images, flags=flags)
+    images = as_list(raw.get("images"), image_separator)
+    return CanonicalRecord(
+        row_nos=[row_no], values=values, images=images, flags=flags, provenance=[dict(provenance or {})]
+    )
 
 
 def merge_records(group: list[CanonicalRecord]) -> CanonicalRecord:
@@ -118,7 +122,8 @@ def merge_records(group: list[CanonicalRecord]) -> CanonicalRecord:
     images = list(dict.fromkeys(img for r in by_row for img in r.images))
     flags = list(dict.fromkeys(f for r in by_row for f in r.flags))
     row_nos = sorted(n for r in group for n in r.row_nos)
-    return CanonicalRecord(row_nos=row_nos, values=values, images=images, flags=flags)
+    provenance = [p for r in by_row for p in r.provenance]
+    return CanonicalRecord(row_nos=row_nos, values=values, images=images, flags=flags, provenance=provenance)
 
 
 @dataclass
