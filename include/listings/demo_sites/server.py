@@ -85,7 +85,7 @@ class Faults:
     """Scripted misbehaviour for tests: `add("/wp-json/", 429, 500)` makes the next two requests under that
     prefix answer 429 (with Retry-After: 1) then 500; later requests are served normally.
 
-    Faults: an HTTP status (int); "malformed" (a truncated JSON body, status 200); "empty" (200 with an
+    Faults: an HTTP status (int); "pass" (serve normally: to aim a fault at a later request); "malformed" (a truncated JSON body, status 200); "empty" (200 with an
     empty JSON list/collection); "slow:<seconds>" (answer normally after a delay); "retry-after:<s>" (429
     with that Retry-After).
     """

@@ -25,7 +25,10 @@ def host_pool(config: DmoConfig) -> str | None:
     """`site_<host>` for a config that fetches from a site; None for uploads."""
     if config.base_url is None:
         return None
-    host = urlsplit(str(config.base_url)).netloc.lower()
+    parts = urlsplit(str(config.base_url))
+    host = (parts.hostname or "").lower()
+    if parts.port and parts.port != {"http": 80, "https": 443}.get(parts.scheme):
+        host += f":{parts.port}"
     return "site_" + re.sub(r"[^a-z0-9]+", "_", host).strip("_")
 
 
