@@ -231,7 +231,8 @@ def transform(job_id: int) -> StepResult:
     parsed: ParseResult = source.parse(gunzip_bytes(store.get(_object_path(raw.s3_path))), cfg)
 
     errors: list[dict[str, Any]] = [
-        _error(raw.id, e.row_no, f"row:{e.row_no}", e.original, e.error_type, e.message)
+        # row 0: the payload's own problems (a page that failed, a malformed response), not one record's
+        _error(raw.id, e.row_no, f"row:{e.row_no}" if e.row_no else None, e.original, e.error_type, e.message)
         for e in parsed.errors
     ]
     built: list[CanonicalRecord] = []
@@ -302,7 +303,7 @@ def transform(job_id: int) -> StepResult:
 
 
 def _error(
-    file_id: int, record_no: int, record_id: str, original: dict[str, Any], error_type: str, message: str
+    file_id: int, record_no: int, record_id: str | None, original: dict[str, Any], error_type: str, message: str
 ) -> dict[str, Any]:
     return {
         "file_id": file_id,
