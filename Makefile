@@ -11,6 +11,9 @@ PG_MAJOR ?= 15
 POSTGIS_CONTROL := /usr/share/postgresql/$(PG_MAJOR)/extension/postgis.control
 export LISTINGS_HOME ?= $(CURDIR)/.listings
 export DO_NOT_TRACK := 1
+# Credentials of the local demo sources: not secrets, the demo sites accept only these.
+export AIRFLOW_CONN_LISTINGS_DEMO_AFFILIATE ?= {"conn_type": "http", "password": "demo-key"}
+export AIRFLOW_CONN_LISTINGS_DEMO_HERE ?= {"conn_type": "http", "password": "demo-key"}
 export GX_ANALYTICS_ENABLED := false
 
 .PHONY: help install system-deps demo stop status test test-fast lint format bench lock clean
@@ -32,16 +35,18 @@ system-deps:  ## Debian packages the pipeline needs (PostGIS for PostgreSQL $(PG
 	  echo "Installing postgresql-$(PG_MAJOR)-postgis-3 ..."; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-$(PG_MAJOR)-postgis-3; }
 
-demo: install  ## Local PostgreSQL, migrate, load the sample DMOs, run them end to end, then serve Airflow
+demo: install  ## Local PostgreSQL and demo source sites, migrate, load and run every sample DMO, serve Airflow
 	$(LISTINGS) db start --database listings --database airflow
+	$(LISTINGS) demo-sites start
 	$(LISTINGS) db migrate
 	$(LISTINGS) config apply include/config/dmos
 	@for dmo in $$($(LISTINGS) config list --json | $(BIN)/python -c 'import json,sys; print(" ".join(str(c["dmo"]["id"]) for c in json.load(sys.stdin) if c["active"]))'); do \
 	  echo "== listings run $$dmo"; $(LISTINGS) run $$dmo || exit 1; echo; done
 	$(LISTINGS) airflow start
 
-stop:  ## Stop Airflow and the local PostgreSQL (all data is kept under .listings/)
+stop:  ## Stop Airflow, the demo sites and the local PostgreSQL (all data is kept under .listings/)
 	-$(LISTINGS) airflow stop
+	-$(LISTINGS) demo-sites stop
 	-$(LISTINGS) db stop
 
 status:  ## Show what runs

@@ -303,7 +303,12 @@ def transform(job_id: int) -> StepResult:
 
 
 def _error(
-    file_id: int, record_no: int, record_id: str | None, original: dict[str, Any], error_type: str, message: str
+    file_id: int,
+    record_no: int,
+    record_id: str | None,
+    original: dict[str, Any],
+    error_type: str,
+    message: str,
 ) -> dict[str, Any]:
     return {
         "file_id": file_id,

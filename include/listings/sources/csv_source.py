@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,6 +13,7 @@ from listings.sources.base import (
     SourceError,
     SourceRecord,
     SourceRecordError,
+    read_upload,
 )
 from listings.sources.csv_reader import CsvFormatError, read_csv
 
@@ -33,29 +32,6 @@ class CsvParams(BaseModel):
     encoding: str | None = Field(default=None, description="Force an encoding instead of detecting it.")
     delimiter: str | None = Field(default=None, min_length=1, max_length=1)
     image_separator: str = Field(default="|", min_length=1)
-
-
-def read_upload(ctx: FetchContext, configured: str | None, what: str) -> tuple[bytes, dict[str, object], str]:
-    """The bytes of an uploaded file (the run's file, else the configured one), its metadata and URI."""
-    path = ctx.file or (ctx.resolve(configured) if configured else None)
-    dmo = ctx.config.dmo.id
-    if path is None:
-        raise SourceError(
-            f"DMO {dmo}: no {what} file given (pass --file / the run's `file` conf, or set config_params.file)"
-        )
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SourceError(f"DMO {dmo}: cannot read {path}: {exc.strerror}") from None
-    stat = path.stat()
-    metadata: dict[str, object] = {
-        "file_name": path.name,
-        "file_size": stat.st_size,
-        "file_modified_at": datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(),
-        "fetched_at": datetime.now(UTC).isoformat(),
-        "sha256": hashlib.sha256(data).hexdigest(),
-    }
-    return data, metadata, path.resolve().as_uri()
 
 
 class CsvSource:

@@ -69,10 +69,11 @@ class HttpParams(BaseModel):
 
 
 class HttpError(SourceError):
-    def __init__(self, message: str, *, url: str, status: int | None = None) -> None:
+    def __init__(self, message: str, *, url: str, status: int | None = None, body: str | None = None) -> None:
         super().__init__(message)
         self.url = url
         self.status = status
+        self.body = body  # the start of an error response: APIs explain themselves there
 
 
 @dataclass(frozen=True)
@@ -191,7 +192,12 @@ class HttpClient:
                 reason = f"HTTP {resp.status_code} {resp.reason or ''}".strip()
                 if resp.status_code not in RETRY_STATUSES:
                     hint = _HINTS.get(resp.status_code, "the server refused the request")
-                    raise HttpError(f"{reason} for GET {full}: {hint}", url=full, status=resp.status_code)
+                    raise HttpError(
+                        f"{reason} for GET {full}: {hint}",
+                        url=full,
+                        status=resp.status_code,
+                        body=resp.text[:2000],
+                    )
                 problem = reason
                 retry_after = _retry_after(resp.headers.get("Retry-After"))
             if attempt + 1 < attempts:

@@ -22,6 +22,8 @@ def resolve_path(record: Any, path: str) -> Any:
 
 def _walk(current: Any, steps: list[str]) -> Any:
     for i, step in enumerate(steps):
+        if current is None:
+            return None  # the path exists but is empty here (e.g. `field_website: null`): empty, not missing
         if isinstance(current, Mapping):
             if step not in current:
                 return MISSING

@@ -1,0 +1,953 @@
+"""Spreadsheet uploads (.xls, .xlsx, .xlsm): the file is stored byte for byte as raw `.xls.gz`, then one sheet
+of it is read into records, one per data row.
+
+Shape expected: a workbook of one or more sheets; the listings sheet has a header row (column names) and a
+data row per place below it. What real exports add around that is handled:
+
+- the format comes from the magic bytes, never from the file name: OLE2 (`D0 CF 11 E0`) is a legacy BIFF
+  `.xls` read with xlrd, ZIP (`PK`) an `.xlsx`/`.xlsm` read with openpyxl in read-only mode (streamed, so big
+  files stay cheap). Anything else (an HTML table or a CSV renamed `.xls`, an `.ods`, an `.xlsb`) is a
+  `SourceError` that says what the file is.
+- the sheet: `sheet` (a name, matched ignoring case and spaces, or a 0-based index) or, by default, the
+  first visible sheet with a detectable header row, preferring one whose header has the column mapped to
+  `name` (so an empty sheet, a "Lisez-moi" notes sheet or a column dictionary before the data is passed
+  over; hidden sheets are skipped unless named).
+- the header row: `header_row` (1-based, as Excel numbers rows) or detected: the first of the first 30 rows
+  with at least two non-empty cells that are mostly (80 %) distinct texts, at least half as wide as the
+  rows that follow it. A cell merged across columns is not a duplicate of itself, but a row made mostly of
+  such spans (a merged title, group headings like "Adresse" over five columns) is no header; a header cell
+  merged down (a two-row header) makes the row it ends on the header. So title rows, export notes and
+  group headings above the header are skipped.
+- merged cells: a merged header cell names every column it covers (the vertical part of a two-row header;
+  a cell merged across columns names them `Adresse`, `Adresse (2)`, ...); a merged data cell fills the
+  rows below it in its first column (a city merged down a block of rows), not the columns beside it.
+- header names are trimmed with inner whitespace (Alt+Enter line breaks) collapsed. Two columns with the
+  same name are a `SourceError` naming both column letters (a mapping to either would be a guess). A
+  column without a name that holds data (a helper column, notes right of the table, a ragged row) is kept
+  under `_col_<letter>` (`_col_H`), which a mapping can use, and listed in the metadata; an unnamed column
+  that is empty everywhere is ignored. Cells are placed by column, so unlike CSV a longer row is no error.
+
+Every cell becomes text as a person reads it in Excel: whole numbers without ".0" (5145550123.0 →
+"5145550123"), other numbers to 15 significant digits and never in scientific notation, numbers shown
+through a digit mask keep it ("00000" → "05830", Excel's phone format → "(819) 555-0123"), dates as ISO
+("2024-05-14", "2024-05-14T09:30:00"), times "09:30:00", booleans "true"/"false", empty and error cells
+(#N/A) empty. In identifier columns (a header naming an id, number, code, phone, fax, postal or zip code,
+or a column mapped to source_id, phone or zip) a date, time, boolean or error cell is a value Excel
+converted by mistake: the row becomes an `invalid_cell` error instead of a wrong phone number.
+
+Records: `values` = header name -> text for every named column; `row_no` = 1..N over non-blank data rows
+(blank rows are skipped and not counted); provenance = row_no, sheet, sheet_row (the row number Excel
+shows) and original_id (the mapped source_id column). The parse metadata records the real format, every
+sheet's name, the chosen sheet, the header row, the header and the unnamed columns kept.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import unicodedata
+import zipfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from itertools import islice
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from listings.sources.base import (
+    FetchContext,
+    ParseResult,
+    RawPayload,
+    SourceError,
+    SourceRecord,
+    SourceRecordError,
+    read_upload,
+)
+
+if TYPE_CHECKING:
+    from listings.config.models import DmoConfig
+
+__all__ = [
+    "CellError",
+    "SheetRow",
+    "SheetRowError",
+    "WorkbookFormatError",
+    "WorkbookReadResult",
+    "XlsParams",
+    "XlsSource",
+    "cell_text",
+    "detect_format",
+    "is_identifier_column",
+    "read_workbook",
+    "unnamed_key",
+]
+
+HEADER_SCAN_ROWS = 30  # the header is looked for in this many rows from the top
+_FOLLOW_ROWS = 10  # non-blank rows after a candidate header that it must be about as wide as
+_DISTINCT_SHARE = 0.8
+_MIN_WIDTH_SHARE = 0.5
+
+OLE2_MAGIC = b"\xd0\xcf\x11\xe0"
+ZIP_MAGIC = b"PK"
+# Excel 2.x-4.0 saved a bare BIFF stream, not wrapped in OLE2: it starts with a BOF record.
+BIFF_STREAM_MAGIC = (b"\x09\x00", b"\x09\x02", b"\x09\x04")
+
+
+class XlsParams(BaseModel):
+    """`config_params` of an xls source (.xls, .xlsx and .xlsm uploads)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    file: str | None = Field(
+        default=None, description="Path of the uploaded workbook (relative: to the project dir)."
+    )
+    sheet: str | Annotated[int, Field(ge=0, strict=True)] | None = Field(
+        default=None,
+        description="The sheet to read: its name, or its 0-based position among the worksheets. Default: "
+        "the first visible sheet with a header row (preferring one with the column mapped to `name`).",
+    )
+    header_row: int | None = Field(
+        default=None,
+        ge=1,
+        description="1-based row number of the header, as Excel shows it. Default: detected in the first "
+        f"{HEADER_SCAN_ROWS} rows (title rows above it are skipped).",
+    )
+    image_separator: str = Field(
+        default="|", min_length=1, description="Separator between image URLs in one cell."
+    )
+
+
+# -- cell values ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CellError:
+    """An Excel error value (#N/A, #REF!, ...): a formula that failed, not data."""
+
+    code: str
+
+
+# One cell as read: its value and, for numbers, its number format (which can hold a digit mask).
+Cell = tuple[Any, str]
+
+_MASK_CONDITION = re.compile(r"\[(<=|>=|<>|<|>|=)(-?\d+(?:\.\d+)?)\]")
+_MASK_TOKENS = re.compile(r'"([^"]*)"|\\(.)|([0#])|([-+() ])|(.)')
+_COMPARE = {
+    "<=": lambda a, b: a <= b,
+    ">=": lambda a, b: a >= b,
+    "<>": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    ">": lambda a, b: a > b,
+    "=": lambda a, b: a == b,
+}
+
+
+def _mask_section(n: int, fmt: str) -> str | None:
+    """The section of a number format that applies to a non-negative integer, without its [tags]."""
+    sections = fmt.split(";")
+    matches = [_MASK_CONDITION.match(s) for s in sections]
+    if any(matches):
+        for section, m in zip(sections, matches, strict=True):
+            if m is None:
+                return re.sub(r"\[[^\]]*\]", "", section)
+            if _COMPARE[m.group(1)](n, float(m.group(2))):
+                return re.sub(r"\[[^\]]*\]", "", section[m.end() :])
+        return None
+    section = sections[2] if n == 0 and len(sections) >= 3 else sections[0]
+    return re.sub(r"\[[^\]]*\]", "", section)
+
+
+def _masked(n: int, fmt: str) -> str | None:
+    """`n` shown through a digit mask such as "00000" or "(###) ###-####", as Excel shows it; None when the
+    format is not a pure digit mask (General, decimals, thousands separators, percentages, text)."""
+    if n < 0 or not fmt or fmt == "General":
+        return None
+    section = _mask_section(n, fmt)
+    if not section:
+        return None
+    tokens: list[tuple[bool, str]] = []  # (is placeholder, text)
+    for m in _MASK_TOKENS.finditer(section):
+        quoted, escaped, placeholder, literal, other = m.groups()
+        if other is not None:
+            return None
+        if placeholder is not None:
+            tokens.append((True, placeholder))
+        else:
+            tokens.append((False, quoted if quoted is not None else escaped or literal))
+    placeholders = [i for i, (is_ph, _) in enumerate(tokens) if is_ph]
+    if not placeholders:
+        return None
+    digits = str(n)
+    left = len(digits)
+    out: list[str] = []
+    for i in range(len(tokens) - 1, -1, -1):
+        is_ph, text = tokens[i]
+        if not is_ph:
+            out.append(text)
+        elif i == placeholders[0]:  # the leftmost placeholder takes every digit still unplaced
+            out.append(digits[:left] if left > 0 else ("0" if text == "0" else ""))
+            left = 0
+        elif left > 0:
+            left -= 1
+            out.append(digits[left])
+        elif text == "0":
+            out.append("0")
+    return "".join(reversed(out))
+
+
+def _number_text(value: float) -> str:
+    # Excel keeps 15 significant digits; more would show binary noise (0.30000000000000004).
+    text = f"{value:.15g}"
+    if "e" in text:
+        text = format(Decimal(text), "f")
+    return text
+
+
+def _round_second(value: datetime) -> datetime:
+    if value.microsecond:
+        value = (value + timedelta(microseconds=500_000)).replace(microsecond=0)
+    return value
+
+
+def cell_text(value: Any, number_format: str = "") -> str:
+    """A cell's value as text, as a person reads it in the spreadsheet (see the module docstring)."""
+    if value is None or isinstance(value, CellError):
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return _masked(value, number_format) or str(value)
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return _masked(int(value), number_format) or str(int(value))
+        return _number_text(value)
+    if isinstance(value, datetime):
+        moment = _round_second(value)
+        if moment.time() == time(0):
+            return moment.date().isoformat()
+        return moment.isoformat(timespec="seconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, time):
+        return _round_second(datetime.combine(date(2000, 1, 1), value)).time().isoformat(timespec="seconds")
+    if isinstance(value, timedelta):
+        seconds = round(value.total_seconds())
+        sign, seconds = ("-", -seconds) if seconds < 0 else ("", seconds)
+        return f"{sign}{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+    return str(value)
+
+
+# Cell types that are no identifier as typed: Excel converted what was typed (or a formula failed).
+_CONVERTED = (datetime, date, time, timedelta, bool, CellError)
+
+
+def _describe(value: Any, number_format: str = "") -> str:
+    """A cell's value for an error message: what Excel made of it, and what it looks like."""
+    if isinstance(value, CellError):
+        return f"the error value {value.code}"
+    if isinstance(value, bool):
+        return f"the boolean {cell_text(value)}"
+    if isinstance(value, datetime | date):
+        return f"the date {cell_text(value)}"
+    if isinstance(value, time | timedelta):
+        return f"the time {cell_text(value)}"
+    return repr(cell_text(value, number_format))
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+# -- identifier columns ----------------------------------------------------------------------------------
+
+_ID_WORDS = frozenset(
+    re.split(
+        r"\s+",
+        "id ids identifiant identifier ident uid uuid guid code codes ref reference no nos num numero numeros "
+        "number nr nbr tel telephone telephones phone phones fax cell cellulaire mobile postal zip zipcode "
+        "postcode cp citq neq sku",
+    )
+)
+_ID_PHRASES = ("sans frais", "toll free")
+_CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])")
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKD", _CAMEL.sub(" ", text))
+    return "".join(c for c in text if not unicodedata.combining(c)).casefold()
+
+
+def is_identifier_column(name: str) -> bool:
+    """Whether a header names identifiers whose text must be kept exactly (ids, phones, postal codes)."""
+    folded = _fold(name)
+    words = re.findall(r"[a-z0-9]+", folded)
+    return "#" in name or any(w in _ID_WORDS for w in words) or any(p in folded for p in _ID_PHRASES)
+
+
+# -- workbook access -------------------------------------------------------------------------------------
+
+
+class WorkbookFormatError(ValueError):
+    """The file as a whole cannot be read as a workbook, or has no usable sheet/header."""
+
+
+@dataclass(frozen=True)
+class SheetInfo:
+    name: str
+    hidden: bool
+
+
+# A merged range, 0-based and end-exclusive: (first row, last row + 1, first column, last column + 1).
+Merge = tuple[int, int, int, int]
+
+
+def _why(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+class _Book:
+    """One workbook, whatever its format: sheet names, rows of cells from spreadsheet row 1, merges."""
+
+    format: str
+    sheets: list[SheetInfo]
+
+    def rows(self, index: int) -> Iterator[list[Cell]]:
+        try:
+            yield from self._rows(index)
+        except Exception as exc:  # the libraries fail in many ways on a damaged sheet; all mean the same
+            raise WorkbookFormatError(
+                f"sheet {self.sheets[index].name!r} cannot be read ({_why(exc)})"
+            ) from None
+
+    def merges(self, index: int) -> list[Merge]:
+        try:
+            return self._merges(index)
+        except Exception as exc:
+            raise WorkbookFormatError(
+                f"sheet {self.sheets[index].name!r} cannot be read ({_why(exc)})"
+            ) from None
+
+    def _rows(self, index: int) -> Iterator[list[Cell]]:
+        raise NotImplementedError
+
+    def _merges(self, index: int) -> list[Merge]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        pass
+
+
+def _printable_start(data: bytes) -> str:
+    return data[:24].decode("latin-1").encode("unicode_escape").decode("ascii")
+
+
+def detect_format(data: bytes) -> str:
+    """The format from the magic bytes, "xls" or "xlsx"; anything else raises WorkbookFormatError saying
+    what the file is instead."""
+    if not data:
+        raise WorkbookFormatError("the file is empty")
+    if data.startswith(OLE2_MAGIC) or data.startswith(BIFF_STREAM_MAGIC):
+        return "xls"
+    if data.startswith(ZIP_MAGIC):
+        return "xlsx"
+    head = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if head.startswith(b"<"):
+        what = "an HTML/XML document (many 'export to Excel' buttons produce an HTML table)"
+    elif head.startswith(b"%pdf"):
+        what = "a PDF document"
+    elif b"\x00" not in data[:4096]:
+        what = "a text file (a CSV/TSV export? use source_type csv)"
+    else:
+        what = "an unknown binary format"
+    raise WorkbookFormatError(
+        f"not an Excel workbook: it is {what}; expected an .xls (bytes D0 CF 11 E0) or .xlsx/.xlsm "
+        f"(bytes 50 4B 'PK'), the file starts with {_printable_start(data)!r}"
+    )
+
+
+class _Discard(io.StringIO):
+    def write(self, text: str) -> int:
+        return len(text)
+
+
+_QUIET = _Discard()  # xlrd writes its diagnostics (stream dumps of corrupt files) to stdout by default
+
+
+# A password-protected .xlsx is an OLE2 file holding the encrypted ZIP in this stream (names are UTF-16).
+_ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")
+_ENCRYPTED = "a password-protected (encrypted) workbook: remove the password in Excel and upload it again"
+
+
+class _XlsBook(_Book):
+    """Legacy BIFF .xls, through xlrd (which reads, but cannot write, these files)."""
+
+    def __init__(self, data: bytes) -> None:
+        import xlrd
+
+        self.format = "xls"
+        if _ENCRYPTED_STREAM in data:
+            raise WorkbookFormatError(_ENCRYPTED)
+        try:
+            self._book = xlrd.open_workbook(
+                file_contents=data, formatting_info=True, on_demand=True, ragged_rows=True, logfile=_QUIET
+            )
+        except NotImplementedError:  # formatting_info is not supported for some BIFF versions
+            self._book = self._open_plain(data)
+        except Exception as exc:  # xlrd raises several types for a broken file; all mean the same here
+            if "encrypted" in str(exc).lower():
+                raise WorkbookFormatError(_ENCRYPTED) from None
+            raise WorkbookFormatError(f"unreadable .xls workbook ({_why(exc)})") from None
+        self._datemode = self._book.datemode
+        self._formats: dict[int, str] = {}
+        for i, xf in enumerate(getattr(self._book, "xf_list", [])):
+            fmt = self._book.format_map.get(xf.format_key)
+            self._formats[i] = fmt.format_str if fmt is not None else ""
+        self.sheets = [
+            SheetInfo(name, self._book.sheet_by_index(i).visibility != 0)
+            for i, name in enumerate(self._book.sheet_names())
+        ]
+
+    @staticmethod
+    def _open_plain(data: bytes) -> Any:
+        import xlrd
+
+        try:
+            return xlrd.open_workbook(file_contents=data, on_demand=True, ragged_rows=True, logfile=_QUIET)
+        except Exception as exc:
+            raise WorkbookFormatError(f"unreadable .xls workbook ({_why(exc)})") from None
+
+    def _cell(self, ctype: int, value: Any, xf_index: int | None) -> Cell:
+        import xlrd
+
+        fmt = self._formats.get(xf_index, "") if xf_index is not None else ""
+        if ctype in (xlrd.XL_CELL_EMPTY, xlrd.XL_CELL_BLANK):
+            return (None, "")
+        if ctype == xlrd.XL_CELL_TEXT:
+            return (value, "")
+        if ctype == xlrd.XL_CELL_BOOLEAN:
+            return (bool(value), "")
+        if ctype == xlrd.XL_CELL_ERROR:
+            from xlrd.biffh import error_text_from_code
+
+            return (CellError(error_text_from_code.get(value, f"#ERROR{value}")), "")
+        if ctype == xlrd.XL_CELL_DATE:
+            try:
+                moment = xlrd.xldate.xldate_as_datetime(value, self._datemode)
+            except (ValueError, OverflowError, xlrd.xldate.XLDateError):
+                return (value, fmt)  # a date format on a number that is no valid date: show the number
+            return (moment.time() if 0 <= value < 1 else moment, fmt)
+        return (value, fmt)
+
+    def _rows(self, index: int) -> Iterator[list[Cell]]:
+        sheet = self._book.sheet_by_index(index)
+        for r in range(sheet.nrows):
+            types = sheet.row_types(r)
+            values = sheet.row_values(r)
+            xfs: Sequence[int | None]
+            try:
+                xfs = [sheet.cell_xf_index(r, c) for c in range(len(values))]
+            except Exception:  # no formatting info: numbers then show without their digit masks
+                xfs = [None] * len(values)
+            yield [self._cell(t, v, x) for t, v, x in zip(types, values, xfs, strict=True)]
+
+    def _merges(self, index: int) -> list[Merge]:
+        return [tuple(m) for m in self._book.sheet_by_index(index).merged_cells]
+
+    def close(self) -> None:
+        self._book.release_resources()
+
+
+_MERGE_REF = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]+)([0-9]+)(?::([A-Z]+)([0-9]+))?"')
+
+
+def _column_index(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    return n - 1
+
+
+def _column_letter(index: int) -> str:
+    out = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        out = chr(65 + rem) + out
+    return out
+
+
+class _XlsxBook(_Book):
+    """.xlsx/.xlsm through openpyxl in read-only mode: rows are streamed from the sheet's XML."""
+
+    def __init__(self, data: bytes) -> None:
+        import openpyxl
+
+        self.format = "xlsx"
+        try:
+            self._zip = zipfile.ZipFile(io.BytesIO(data))
+            names = set(self._zip.namelist())
+        except (zipfile.BadZipFile, ValueError) as exc:
+            raise WorkbookFormatError(f"a damaged ZIP archive, not a readable .xlsx ({exc})") from None
+        if "mimetype" in names and b"opendocument" in self._zip.read("mimetype"):
+            raise WorkbookFormatError(
+                "an OpenDocument spreadsheet (.ods) is not supported: save it as .xlsx from LibreOffice"
+            )
+        if "xl/workbook.bin" in names:
+            raise WorkbookFormatError("a binary .xlsb workbook is not supported: save it as .xlsx")
+        if not any(n.startswith("xl/") for n in names):
+            raise WorkbookFormatError("a ZIP archive that is not an Excel workbook (it has no xl/ folder)")
+        if "xl/workbook.xml" in names and b"purl.oclc.org/ooxml" in self._head("xl/workbook.xml"):
+            raise WorkbookFormatError(
+                "a Strict Open XML workbook is not supported: save it as 'Excel Workbook (.xlsx)'"
+            )
+        if "xl/vbaProject.bin" in names:
+            self.format = "xlsm"
+        try:
+            self._wb = openpyxl.load_workbook(
+                io.BytesIO(data), read_only=True, data_only=True, keep_links=False
+            )
+        except Exception as exc:  # openpyxl raises many types for a broken file; all mean the same here
+            raise WorkbookFormatError(f"unreadable .xlsx workbook ({_why(exc)})") from None
+        self._sheets = list(self._wb.worksheets)
+        self.sheets = [SheetInfo(ws.title, ws.sheet_state != "visible") for ws in self._sheets]
+
+    def _head(self, name: str) -> bytes:
+        try:
+            with self._zip.open(name) as fh:
+                return fh.read(2000)
+        except (zipfile.BadZipFile, OSError, ValueError):
+            return b""  # openpyxl reports the damage, below
+
+    def _rows(self, index: int) -> Iterator[list[Cell]]:
+        ws = self._sheets[index]
+        ws.reset_dimensions()  # some writers declare a wrong used range; read what is there
+        for row in ws.iter_rows(min_row=1, min_col=1):
+            cells: list[Cell] = []
+            for c in row:
+                value = c.value
+                if value is None:
+                    cells.append((None, ""))
+                elif getattr(c, "data_type", None) == "e":
+                    cells.append((CellError(str(value)), ""))
+                else:
+                    fmt = (c.number_format or "") if isinstance(value, int | float) else ""
+                    cells.append((value, fmt))
+            yield cells
+
+    def _merges(self, index: int) -> list[Merge]:
+        # Read-only mode does not expose merged ranges: they are listed after the cells in the sheet's XML.
+        path = getattr(self._sheets[index], "_worksheet_path", None)
+        if not path:
+            return []
+        found: set[Merge] = set()
+        tail = b""
+        with self._zip.open(path) as fh:
+            while chunk := fh.read(1 << 20):
+                window = tail + chunk
+                for m in _MERGE_REF.finditer(window):
+                    c1, r1, c2, r2 = m.groups()
+                    found.add(
+                        (
+                            int(r1) - 1,
+                            int(r2 or r1),
+                            _column_index(c1),
+                            _column_index(c2 or c1) + 1,
+                        )
+                    )
+                tail = window[-256:]
+        return sorted(found)
+
+    def close(self) -> None:
+        self._wb.close()
+        self._zip.close()
+
+
+def _open_book(data: bytes) -> _Book:
+    return _XlsBook(data) if detect_format(data) == "xls" else _XlsxBook(data)
+
+
+# -- reading a sheet -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SheetRow:
+    row_no: int  # 1-based over non-blank data rows: shown to users
+    sheet_row: int  # the spreadsheet's own 1-based row number
+    values: dict[str, str]  # header name -> cell text
+
+
+@dataclass(frozen=True)
+class SheetRowError:
+    row_no: int
+    sheet_row: int
+    error_type: str  # "invalid_cell"
+    message: str
+    original: dict[str, Any]  # the row's values, "_sheet" and "_sheet_row"
+
+
+@dataclass
+class WorkbookReadResult:
+    format: str  # xls | xlsx | xlsm
+    sheets: list[str]
+    sheet: str
+    sheet_index: int
+    header_row: int  # 1-based
+    header: list[str]
+    rows: list[SheetRow] = field(default_factory=list)
+    errors: list[SheetRowError] = field(default_factory=list)
+    blank_rows: int = 0
+    merged_ranges: int = 0
+    identifier_columns: list[str] = field(default_factory=list)
+    unnamed_columns: dict[str, int] = field(default_factory=dict)  # key -> first spreadsheet row with data
+
+
+def unnamed_key(column: int) -> str:
+    """The key of a column without a header name that holds data: `_col_` and its letter(s)."""
+    return f"_col_{_column_letter(column)}"
+
+
+def _fill_all(rows: list[list[Cell]], merges: list[Merge]) -> list[list[Any]]:
+    """Values of the top rows with every merged range's value copied into each of its cells."""
+    grid = [[v for v, _ in row] for row in rows]
+    for r0, r1, c0, c1 in merges:
+        if r0 >= len(grid) or c0 >= len(grid[r0]):
+            continue
+        value = grid[r0][c0]
+        for r in range(r0, min(r1, len(grid))):
+            if len(grid[r]) < c1:
+                grid[r].extend([None] * (c1 - len(grid[r])))
+            for c in range(c0, c1):
+                if (r, c) != (r0, c0):
+                    grid[r][c] = value
+    return grid
+
+
+def _width(row: list[Any]) -> int:
+    return sum(1 for v in row if not _is_blank(v))
+
+
+def _detect_header(grid: list[list[Any]], merges: list[Merge]) -> int | None:
+    """0-based index of the header row in `grid` (the top rows, merged ranges filled in), or None.
+
+    A cell merged across columns counts as cells, but its copies are not duplicates, unless the row is
+    mostly such copies: a merged title or a row of group headings ("Adresse" over five columns) is no
+    header. A header cell merged down (two-row headers) makes the row it ends on the header.
+    """
+    copies: dict[int, int] = {}  # row -> cells that repeat a merged cell to their left
+    for r0, r1, c0, c1 in merges:
+        for r in range(r0, min(r1, len(grid))):
+            copies[r] = copies.get(r, 0) + c1 - c0 - 1
+    nonblank = [i for i, row in enumerate(grid) if _width(row)]
+    for pos, i in enumerate(nonblank):
+        if i >= HEADER_SCAN_ROWS:
+            break
+        cells = [v for v in grid[i] if not _is_blank(v)]
+        if len(cells) < 2:
+            continue
+        texts = {v.strip().casefold() for v in cells if isinstance(v, str)}
+        repeated = copies.get(i, 0)
+        if sum(1 for v in cells if isinstance(v, str)) < _DISTINCT_SHARE * len(cells):
+            continue
+        if len(texts) < _DISTINCT_SHARE * (len(cells) - repeated) or repeated >= len(texts):
+            continue
+        following = nonblank[pos + 1 : pos + 1 + _FOLLOW_ROWS]
+        if following and len(cells) < _MIN_WIDTH_SHARE * max(_width(grid[j]) for j in following):
+            continue  # a subtitle or a group heading: the rows below are much wider
+        header = i
+        while any(r0 <= header and r1 > header + 1 and r1 - r0 <= 3 for r0, r1, _, _ in merges):
+            header += 1
+        return header if header < len(grid) else None
+    return None
+
+
+def _header_names(grid_row: list[Any], merges: list[Merge], header: int) -> tuple[list[str | None], str]:
+    """Column names of the header row (None: unnamed; columns a merged cell spans sideways get (2), (3)...)
+    and what is wrong with them ("" when nothing)."""
+    copies: dict[int, int] = {}
+    for r0, r1, c0, c1 in merges:
+        if r0 <= header < r1:
+            for c in range(c0 + 1, c1):
+                copies[c] = c - c0 + 1
+    names: list[str | None] = []
+    for c, value in enumerate(grid_row):
+        text = " ".join(cell_text(value).split())
+        if text and c in copies:
+            text = f"{text} ({copies[c]})"
+        names.append(text or None)
+    while names and names[-1] is None:
+        names.pop()
+    seen: dict[str, int] = {}
+    for c, name in enumerate(names):
+        if name is None:
+            continue
+        if name in seen:
+            return names, (
+                f"header row {header + 1}: column {_column_letter(c)} {name!r} duplicates column "
+                f"{_column_letter(seen[name])}; every column needs a unique name"
+            )
+        seen[name] = c
+    return names, ""
+
+
+@dataclass
+class _Candidate:
+    index: int
+    header: int  # 0-based
+    names: list[str | None]
+    problem: str  # why this header cannot be used (duplicate names), "" when it can
+
+
+def _head(book: _Book, index: int, size: int) -> list[list[Cell]]:
+    rows = book.rows(index)
+    try:
+        return list(islice(rows, size))
+    finally:
+        close = getattr(rows, "close", None)
+        if close is not None:
+            close()
+
+
+def _candidate(
+    book: _Book, index: int, header_row: int | None, merges: list[Merge]
+) -> tuple[_Candidate | None, str]:
+    """The sheet's header, or None and why not."""
+    size = max(HEADER_SCAN_ROWS, header_row or 0) + _FOLLOW_ROWS + 1
+    grid = _fill_all(_head(book, index, size), merges)
+    if not any(_width(row) for row in grid):
+        return None, "empty"
+    if header_row is not None:
+        if header_row > len(grid) or not _width(grid[header_row - 1]):
+            return None, f"row {header_row} (header_row) is empty"
+        header = header_row - 1
+    else:
+        found = _detect_header(grid, merges)
+        if found is None:
+            return None, f"no header row in the first {HEADER_SCAN_ROWS} rows"
+        header = found
+    names, problem = _header_names(grid[header], merges, header)
+    return _Candidate(index, header, names, problem), ""
+
+
+def _choose(
+    book: _Book, sheet: str | int | None, header_row: int | None, prefer_column: str | None
+) -> tuple[_Candidate, list[Merge]]:
+    names = [s.name for s in book.sheets]
+    listing = ", ".join(repr(n) for n in names)
+    if not names:
+        raise WorkbookFormatError("the workbook has no worksheet")
+    if sheet is not None:
+        if isinstance(sheet, int):
+            if sheet >= len(names):
+                raise WorkbookFormatError(
+                    f"sheet index {sheet} is out of range: the workbook has {len(names)} sheet(s) ({listing})"
+                )
+            index = sheet
+        else:
+            folded = [" ".join(n.split()).casefold() for n in names]
+            wanted = " ".join(sheet.split()).casefold()
+            exact = [i for i, n in enumerate(names) if n == sheet]
+            loose = [i for i, n in enumerate(folded) if n == wanted]
+            if not (exact or loose):
+                raise WorkbookFormatError(f"no sheet named {sheet!r} (sheets: {listing})")
+            index = (exact or loose)[0]
+        merges = book.merges(index)
+        found, why = _candidate(book, index, header_row, merges)
+        if found is None:
+            raise WorkbookFormatError(f"sheet {names[index]!r}: {why}")
+        return found, merges
+    tried: list[str] = []
+    fallback: tuple[_Candidate, list[Merge]] | None = None
+    for index, info in enumerate(book.sheets):
+        if info.hidden:
+            tried.append(f"{info.name!r} (hidden)")
+            continue
+        merges = book.merges(index)
+        found, why = _candidate(book, index, header_row, merges)
+        if found is None:
+            tried.append(f"{info.name!r} ({why})")
+            continue
+        if prefer_column is None or prefer_column in found.names:
+            return found, merges
+        fallback = fallback or (found, merges)
+    if fallback is not None:
+        return fallback
+    raise WorkbookFormatError(f"no sheet has a header row: {'; '.join(tried)}")
+
+
+def read_workbook(
+    data: bytes,
+    *,
+    sheet: str | int | None = None,
+    header_row: int | None = None,
+    identifier_columns: Sequence[str] = (),
+    prefer_column: str | None = None,
+) -> WorkbookReadResult:
+    """Read one sheet of an .xls/.xlsx workbook into rows of text (see the module docstring).
+
+    `identifier_columns` are columns to treat as identifiers whatever their header says; `prefer_column`
+    steers the default sheet choice to a sheet whose header has that column. Whole-file problems raise
+    WorkbookFormatError; row problems become SheetRowErrors.
+    """
+    book = _open_book(data)
+    try:
+        chosen, merges = _choose(book, sheet, header_row, prefer_column)
+        if chosen.problem:
+            raise WorkbookFormatError(f"sheet {book.sheets[chosen.index].name!r}, {chosen.problem}")
+        return _read_rows(book, chosen, merges, set(identifier_columns))
+    finally:
+        book.close()
+
+
+def _read_rows(
+    book: _Book, chosen: _Candidate, merges: list[Merge], extra_ids: set[str]
+) -> WorkbookReadResult:
+    sheet = book.sheets[chosen.index].name
+    names = chosen.names
+    columns = [(c, n) for c, n in enumerate(names) if n is not None]
+    ids = {c for c, n in columns if n in extra_ids or is_identifier_column(n)}
+    span = len(names)
+    result = WorkbookReadResult(
+        format=book.format,
+        sheets=[s.name for s in book.sheets],
+        sheet=sheet,
+        sheet_index=chosen.index,
+        header_row=chosen.header + 1,
+        header=[n for _, n in columns],
+        merged_ranges=len(merges),
+        identifier_columns=[n for c, n in columns if c in ids],
+    )
+    # A merged data cell fills the rows below it in its first column, which is how a reader takes a city
+    # merged down a block of rows; the columns beside it keep their own cells.
+    starts: dict[int, list[tuple[int, int]]] = {}
+    for r0, r1, c0, _ in merges:
+        if r0 > chosen.header and r1 - r0 > 1:
+            starts.setdefault(r0, []).append((c0, r1))
+    carry: dict[int, tuple[int, Cell]] = {}  # column -> (end row, top cell)
+    unnamed: dict[str, int] = {}  # key of an unnamed column -> first spreadsheet row with data in it
+
+    row_no = 0
+    for r, row in enumerate(book.rows(chosen.index)):
+        if r <= chosen.header:
+            continue
+        # Judged on the row's own cells: a row holding nothing but part of a merged cell is blank.
+        blank = all(_is_blank(v) for v, _ in row)
+        if carry:
+            for c, (end, cell) in list(carry.items()):
+                if r >= end:
+                    del carry[c]
+                    continue
+                if len(row) <= c:
+                    row = [*row, *([(None, "")] * (c + 1 - len(row)))]
+                row[c] = cell
+        for c, end in starts.get(r, ()):
+            if c < len(row):
+                carry[c] = (end, row[c])
+        if blank:
+            result.blank_rows += 1
+            continue
+        row_no += 1
+        sheet_row = r + 1
+        values: dict[str, str] = {}
+        problems: list[str] = []
+        for c in range(max(span, len(row))):
+            name = names[c] if c < span else None
+            value, fmt = row[c] if c < len(row) else (None, "")
+            if name is None:
+                if _is_blank(value):
+                    continue
+                name = unnamed_key(c)
+                unnamed.setdefault(name, sheet_row)
+            values[name] = cell_text(value, fmt)
+            if (c in ids or name in extra_ids) and isinstance(value, _CONVERTED):
+                problems.append(
+                    f"cell {_column_letter(c)}{sheet_row} ({name!r}) holds {_describe(value)}, not the "
+                    "identifier typed: Excel converted it; format the column as Text and retype it"
+                )
+                values[name] = value.code if isinstance(value, CellError) else cell_text(value)
+        if problems:
+            result.errors.append(
+                SheetRowError(
+                    row_no,
+                    sheet_row,
+                    "invalid_cell",
+                    f"row {row_no} (sheet {sheet!r}, row {sheet_row}): " + "; ".join(problems),
+                    {**values, "_sheet": sheet, "_sheet_row": sheet_row},
+                )
+            )
+        else:
+            result.rows.append(SheetRow(row_no, sheet_row, values))
+    # Every record gets every column that has data somewhere, so a mapping finds an empty value, not none.
+    result.unnamed_columns = unnamed
+    for key in unnamed:
+        for rec in result.rows:
+            rec.values.setdefault(key, "")
+        for err in result.errors:
+            err.original.setdefault(key, "")
+    return result
+
+
+# -- the connector ---------------------------------------------------------------------------------------
+
+
+class XlsSource:
+    source_type: ClassVar[str] = "xls"
+    params_model: ClassVar[type[BaseModel]] = XlsParams
+    default_mappings: ClassVar[dict[str, str]] = {}  # the columns are the DMO's own: the config maps them
+
+    def fetch(self, ctx: FetchContext) -> RawPayload:
+        params = ctx.params
+        assert isinstance(params, XlsParams)
+        data, metadata, uri = read_upload(ctx, params.file, "spreadsheet")
+        return RawPayload(data=data, fmt="xls", source_uri=uri, metadata=metadata)
+
+    def parse(self, data: bytes, config: DmoConfig) -> ParseResult:
+        params = XlsParams.model_validate(config.config_params)
+        mappings = config.mappings()
+        id_column = mappings.get("source_id")
+        try:
+            result = read_workbook(
+                data,
+                sheet=params.sheet,
+                header_row=params.header_row,
+                identifier_columns=[mappings[k] for k in ("source_id", "phone", "zip") if k in mappings],
+                prefer_column=mappings.get("name"),
+            )
+        except WorkbookFormatError as exc:
+            raise SourceError(f"DMO {config.dmo.id}: unreadable spreadsheet: {exc}") from None
+        records = [
+            SourceRecord(
+                row.row_no,
+                dict(row.values),
+                {
+                    "row_no": row.row_no,
+                    "sheet": result.sheet,
+                    "sheet_row": row.sheet_row,
+                    "original_id": (row.values.get(id_column) or None) if id_column else None,
+                },
+            )
+            for row in result.rows
+        ]
+        errors = [
+            SourceRecordError(e.row_no, e.error_type, e.message, dict(e.original)) for e in result.errors
+        ]
+        unmapped = sorted({c for c in config.field_mappings.values() if c} - set(result.header))
+        return ParseResult(
+            records=records,
+            errors=errors,
+            metadata={
+                "format": result.format,
+                "sheets": result.sheets,
+                "sheet": result.sheet,
+                "sheet_index": result.sheet_index,
+                "header_row": result.header_row,
+                "header": result.header,
+                "blank_rows": result.blank_rows,
+                "identifier_columns": result.identifier_columns,
+                "unnamed_columns": result.unnamed_columns,
+                "mapped_columns_missing": unmapped,
+            },
+        )
