@@ -20,9 +20,10 @@ from listings.demo_sites import DemoSites
 from listings.demo_sites import drupal as site_module
 from listings.pipeline.runner import JobFailed, run_job
 from listings.sources.base import FetchContext, SourceError
-from listings.sources.drupal import DrupalParams, DrupalSource, _rebase, html_to_text
+from listings.sources.drupal import DrupalParams, DrupalSource, _rebase
 from listings.sources.http import RawPages
 from listings.sources.preview import preview
+from listings.transform.html import html_to_text
 
 DMO_ID = 105
 SIZE = 25
@@ -229,7 +230,7 @@ def test_parse_real_shapes_media_styles_geolocation_and_bad_items() -> None:
     assert first.values["_source_id"] == "uuid-1" and first.row_no == 1  # no nid: the uuid
     assert first.values["_images"] == [f"{base}/sites/default/files/a.jpg"]  # via the media entity; no PDF
     assert first.values["_terms"] == ["Café"]
-    assert first.values["_description"] == "Un café « culte »\n\na\nb"  # NBSPs fold like any space
+    assert first.values["_description"] == "Un café « culte »\n\n- a\n- b"  # NBSPs fold like any space
     assert (first.values["_lat"], first.values["_lng"]) == ("45.5", "-73.6")
     assert first.provenance["etag"] == '"e1"' and first.provenance["source_url"].endswith("/uuid-1")
     assert second.values["_source_id"] == "7" and (second.values["_lat"], second.values["_lng"]) == (

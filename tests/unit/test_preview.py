@@ -10,7 +10,14 @@ from listings.sources.preview import preview
 CONFIG = {
     "dmo": {"id": 101, "name": "Visit Example", "dmo_type": "CLIENT", "country": "CA", "state": "QC"},
     "source_type": "csv",
-    "field_mappings": {"source_id": "ID", "name": "Name", "lat": "Lat", "lng": "Lng", "phone": "Tel", "images": "Photos"},
+    "field_mappings": {
+        "source_id": "ID",
+        "name": "Name",
+        "lat": "Lat",
+        "lng": "Lng",
+        "phone": "Tel",
+        "images": "Photos",
+    },
 }
 
 
@@ -27,9 +34,15 @@ def test_preview_maps_each_field_and_reports_problems(tmp_path: Path) -> None:
     result = preview(parse_config(CONFIG), limit=3, file=upload)
     assert [r.row_no for r in result.records] == [1, 2, 3]
     first = {f.field: f for f in result.records[0].fields}
-    assert first["name"].raw == "  Café  Olimpico " and first["name"].value == "Café Olimpico" and first["name"].status == "ok"
+    assert (
+        first["name"].raw == "  Café  Olimpico "
+        and first["name"].value == "Café Olimpico"
+        and first["name"].status == "ok"
+    )
     assert first["images"].value == ["a.jpg", "b.jpg"]
-    assert first["phone"].status == "missing" and first["phone"].path == "Tel"  # mapped column not in the file
+    assert (
+        first["phone"].status == "missing" and first["phone"].path == "Tel"
+    )  # mapped column not in the file
     assert first["email"].status == "unmapped"
     assert result.records[0].record_hash and result.records[0].provenance["original_id"] == "1"
     assert result.records[1].error and "name" in result.records[1].error

@@ -68,12 +68,9 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC
-from html import unescape
-from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -96,6 +93,7 @@ from listings.sources.http import (
     keep_partial,
     provenance,
 )
+from listings.transform.html import html_to_text
 from listings.transform.mapping import MISSING, resolve_path
 
 if TYPE_CHECKING:
@@ -183,55 +181,9 @@ class AffiliateApiParams(HttpParams):
 
 
 # ------------------------------------------------------------------------------------------------
-class _HtmlText(HTMLParser):
-    """HTML to plain text: blocks become paragraphs, <br> a line break, list items "- " lines."""
-
-    _BLOCKS = frozenset(
-        {"p", "div", "ul", "ol", "table", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article"}
-    )
-    _SKIPPED = frozenset({"script", "style"})
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self._SKIPPED:
-            self._skip += 1
-        elif tag in self._BLOCKS:
-            self.parts.append("\n\n")
-        elif tag == "li":
-            self.parts.append("\n- ")
-        elif tag in ("br", "tr"):
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self._SKIPPED:
-            self._skip = max(0, self._skip - 1)
-        elif tag in self._BLOCKS:
-            self.parts.append("\n\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data)
-
-
-def html_to_text(value: Any) -> str | None:
-    """A description as the API sends it (HTML, or plain text) as plain text; None stays None."""
-    if value is None or isinstance(value, (dict, list)):
-        return None
-    text = str(value)
-    if "<" not in text:
-        return unescape(text)
-    parser = _HtmlText()
-    parser.feed(text)
-    parser.close()
-    out = "".join(parser.parts)
-    # Inline whitespace is HTML formatting, not content; paragraphs stay apart with one blank line.
-    out = re.sub(r"[^\S\n]+", " ", out)
-    out = re.sub(r" *\n *", "\n", out)
-    return re.sub(r"\n{3,}", "\n\n", out).strip() or None
+def _description(value: Any) -> str | None:
+    """A description as the API sends it (HTML or plain text) as plain text."""
+    return html_to_text(value) if isinstance(value, str) else None
 
 
 def _reset_seconds(value: str | None) -> float | None:
@@ -482,7 +434,7 @@ def _derive(item: dict[str, Any], id_key: str) -> dict[str, Any]:
         "_category": item.get("property_type") or item.get("category"),
         "_address": address if isinstance(address, Mapping) else meeting.get("address"),
         "_location": location if isinstance(location, Mapping) else meeting.get("location"),
-        "_description": html_to_text(item.get("description")),
+        "_description": _description(item.get("description")),
     }
 
 

@@ -40,7 +40,6 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from datetime import datetime
-from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import unquote, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -65,6 +64,7 @@ from listings.sources.http import (
     keep_partial,
     provenance,
 )
+from listings.transform.html import html_to_text
 
 if TYPE_CHECKING:
     from listings.config.models import DmoConfig
@@ -281,68 +281,6 @@ def _count(doc: Mapping[str, Any]) -> int:
 
 
 # ------------------------------------------------------------------------------------------------
-class _Text(HTMLParser):
-    BLOCK = frozenset(
-        [
-            "p",
-            "div",
-            "section",
-            "article",
-            "header",
-            "footer",
-            "aside",
-            "blockquote",
-            "pre",
-            "ul",
-            "ol",
-            "dl",
-            "table",
-            "h1",
-            "h2",
-            "h3",
-            "h4",
-            "h5",
-            "h6",
-            "figure",
-        ]
-    )
-    LINE = frozenset(["br", "li", "tr", "dt", "dd", "figcaption"])
-    SKIP = frozenset(["script", "style", "template", "noscript"])
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self.skipping = 0
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self.SKIP:
-            self.skipping += 1
-        elif tag in self.BLOCK:
-            self.out.append("\n\n")
-        elif tag in self.LINE:
-            self.out.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self.SKIP:
-            self.skipping = max(0, self.skipping - 1)
-        elif tag in self.BLOCK:
-            self.out.append("\n\n")
-
-    def handle_data(self, data: str) -> None:
-        if not self.skipping:
-            self.out.append(re.sub(r"\s+", " ", data))
-
-
-def html_to_text(markup: str) -> str | None:
-    """Rendered text of an HTML fragment: tags dropped, entities decoded, paragraphs on their own lines."""
-    parser = _Text()
-    parser.feed(markup)
-    parser.close()
-    lines = [line.strip() for line in "".join(parser.out).split("\n")]
-    # Entities are already decoded (convert_charrefs); decoding again would turn "&amp;lt;" into "<".
-    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() or None
-
-
 def _first(value: Any) -> Any:
     return (value[0] if value else None) if isinstance(value, list) else value
 

@@ -68,7 +68,6 @@ import html
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, timedelta
-from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -92,6 +91,7 @@ from listings.sources.http import (
     keep_partial,
     provenance,
 )
+from listings.transform.html import html_to_text as _html_text
 from listings.transform.mapping import MISSING, resolve_path
 
 if TYPE_CHECKING:
@@ -212,12 +212,6 @@ class WordPressParams(HttpParams):
 
 # ------------------------------------------------------------------------------------------------
 # HTML to text
-_BLOCK_TAGS = frozenset({
-    "address", "article", "aside", "blockquote", "dd", "div", "dl", "dt", "figcaption", "figure", "footer",
-    "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main", "nav", "ol", "p", "pre", "section",
-    "table", "tbody", "td", "th", "thead", "tr", "ul",
-})  # fmt: skip
-_SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "iframe", "svg"})
 # A shortcode left unrendered when its plugin is gone ([vc_row], [/et_pb_section], [gallery ids="1,2"]):
 # page-builder names (with _ or -) or the core ones, with attributes only as name=value, so that bracketed
 # prose ("[Fermé le lundi]", "[…]") is kept.
@@ -225,62 +219,19 @@ _SHORTCODE = re.compile(
     r"\[/?(?:[a-z][a-z0-9]*[_-][a-z0-9_-]*|caption|gallery|embed|audio|video|playlist|button|row|column)"
     r"(?:\s+[^\[\]=]+=[^\[\]]*)?\s*/?\]"
 )
-_INLINE_WS = re.compile(r"\s+")
-
-
-class _TextExtractor(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self._skip = 0
-
-    def _break(self, lines: int) -> None:
-        # Paragraphs end with a blank line, other blocks (list items, divs) with one line break; nested
-        # blocks must not pile them up.
-        tail = "".join(self.parts[-4:]).rstrip(" ")
-        have = len(tail) - len(tail.rstrip("\n")) if tail or not self.parts else lines
-        if have < lines:
-            self.parts.append("\n" * (lines - have))
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIP_TAGS:
-            self._skip += 1
-        elif tag == "br":
-            self.parts.append("\n")
-        elif tag in _BLOCK_TAGS:
-            self._break(2 if tag == "p" else 1)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "br":
-            self.parts.append("\n")
-        elif tag in _BLOCK_TAGS:
-            self._break(1)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIP_TAGS:
-            self._skip = max(0, self._skip - 1)
-        elif tag in _BLOCK_TAGS:
-            self._break(2 if tag == "p" else 1)
-
-    def handle_data(self, data: str) -> None:
-        if not self._skip:
-            # Newlines in HTML source are spaces; only tags make line breaks.
-            self.parts.append(_INLINE_WS.sub(" ", data))
 
 
 def html_to_text(value: Any) -> str | None:
-    """Rendered HTML (entities, tags, unrendered shortcodes) as plain text with paragraphs as lines."""
+    """Rendered HTML (a `{"rendered": ...}` object or a string) as plain text, unrendered shortcodes removed."""
     if isinstance(value, Mapping):
         value = value.get("rendered")
-    if not isinstance(value, str) or not value.strip():
+    if not isinstance(value, str):
         return None
-    parser = _TextExtractor()
-    parser.feed(value)
-    parser.close()
-    text = _SHORTCODE.sub("", "".join(parser.parts))
-    lines = [" ".join(line.split()) for line in text.split("\n")]
-    out = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
-    return out or None
+    text = _html_text(value)
+    if text is None:
+        return None
+    lines = (" ".join(line.split()) for line in _SHORTCODE.sub("", text).split("\n"))
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() or None
 
 
 def html_to_line(value: Any) -> str | None:
