@@ -54,10 +54,10 @@ status:  ## Show what runs
 	-$(LISTINGS) airflow status
 
 test: install  ## The whole test suite (starts its own PostgreSQL and S3 server)
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 test-fast: install  ## Tests without the Airflow ones
-	$(BIN)/pytest -m "not airflow"
+	$(BIN)/pytest -n auto --dist loadfile -m "not airflow"
 
 lint: install  ## ruff (incl. Airflow 3 rules) and mypy
 	$(BIN)/ruff check .

@@ -63,6 +63,7 @@ def test_restart_moves_to_a_free_port_when_its_port_is_taken(home: Path) -> None
     port = pg.start().port
     pg.stop()
     with socket.socket() as blocker:
+        blocker.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # the old server's TIME_WAITs
         blocker.bind(("127.0.0.1", port))
         blocker.listen()
         new_port = pg.start().port
