@@ -39,6 +39,13 @@ def configs(engine: Engine) -> None:
             conn, parse_config({**CONFIG, "dmo": {**CONFIG["dmo"], "id": 102}, "schedule": "manual"})
         )  # type: ignore[dict-item]
         apply_config(conn, parse_config({**CONFIG, "dmo": {**CONFIG["dmo"], "id": 103}, "active": False}))  # type: ignore[dict-item]
+        wordpress = {
+            "dmo": {**CONFIG["dmo"], "id": 104},  # type: ignore[dict-item]
+            "source_type": "wordpress",
+            "base_url": "https://www.dmo.example/",
+            "config_params": {"post_type": "listing", "concurrency": 2},
+        }
+        apply_config(conn, parse_config(wordpress))
 
 
 def _dagbag():  # type: ignore[no-untyped-def]
@@ -52,7 +59,7 @@ def test_dagbag_policy(configs: None) -> None:
 
     bag = _dagbag()
     assert bag.import_errors == {}
-    assert sorted(bag.dags) == ["dmo_101_listings", "dmo_102_listings"]  # inactive 103 is not built
+    assert sorted(bag.dags) == ["dmo_101_listings", "dmo_102_listings", "dmo_104_listings"]  # not inactive 103
     for dag_id, dag in bag.dags.items():
         assert dag.tags and set(dag.tags) <= ALLOWED_TAGS, dag_id
         assert dag.doc_md and "DMO" in dag.doc_md, dag_id
@@ -67,6 +74,8 @@ def test_generated_dag_shape_is_pinned(configs: None) -> None:
     dag = bag.dags["dmo_101_listings"]
     assert {t.task_id: sorted(t.downstream_task_ids) for t in dag.tasks} == EXPECTED_EDGES
     assert dag.task_dict["promote"].pool == "listings_promotion"
+    assert dag.task_dict["extract"].pool == "default_pool"  # an upload reads no site
+    assert bag.dags["dmo_104_listings"].task_dict["extract"].pool == "site_www_dmo_example"
     assert dag.schedule == "@daily"
     assert bag.dags["dmo_102_listings"].schedule is None  # manual
     assert sorted(dag.tags) == ["csv", "dmo", "listings", "listings-domain"]
