@@ -59,7 +59,11 @@ def test_dagbag_policy(configs: None) -> None:
 
     bag = _dagbag()
     assert bag.import_errors == {}
-    assert sorted(bag.dags) == ["dmo_101_listings", "dmo_102_listings", "dmo_104_listings"]  # not inactive 103
+    assert sorted(bag.dags) == [
+        "dmo_101_listings",
+        "dmo_102_listings",
+        "dmo_104_listings",
+    ]  # not inactive 103
     for dag_id, dag in bag.dags.items():
         assert dag.tags and set(dag.tags) <= ALLOWED_TAGS, dag_id
         assert dag.doc_md and "DMO" in dag.doc_md, dag_id
