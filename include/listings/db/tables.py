@@ -109,6 +109,8 @@ locations = Table(
     Column("geog", Geography()),
     Column("location_hash", Text),
     Index("ix_locations_geog", "geog", postgresql_using="gist"),
+    # matching blocks candidates by postal code when a record has no coordinates
+    Index("ix_locations_postal_key", text("upper(regexp_replace(zip, '[^A-Za-z0-9]', '', 'g'))")),
 )
 
 listings = Table(
@@ -125,7 +127,8 @@ listings = Table(
     Column("listing_visible", Boolean, server_default=text("true")),
     Column("listing_status", String, nullable=False, server_default=text("'active'")),
     Column("last_job_id", BigInteger),
-    CheckConstraint("listing_status in ('active', 'archived', 'invalid')", name="listing_status"),
+    Column("merged_into_id", Integer, ForeignKey("listings.id")),  # set with listing_status 'merged'
+    CheckConstraint("listing_status in ('active', 'archived', 'invalid', 'merged')", name="listing_status"),
     Index("ix_listings_location_id", "location_id"),
     Index("ix_listings_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
 )
@@ -167,10 +170,12 @@ listing_info = Table(
     Column("info_status", String, nullable=False, server_default=text("'active'")),
     Column("external_source_id", String),
     Column("name", String),
-    Column("category", String),
+    Column("category", String),  # a vocabulary id (include/listings/data/categories.yaml), or null
     Column("last_seen_at", DateTime),
     Column("last_job_id", BigInteger),
     Column("content_hash", Text),
+    Column("source_category", String),  # the category as the source wrote it, mapped or not
+    Column("opening_hours_text", String),  # the hours as the source wrote them (parsed: opening_dates/hours)
     CheckConstraint("info_status in ('active', 'removed', 'pending')", name="info_status"),
     Index("ix_listing_info_listing_id", "listing_id"),
     Index("ix_listing_info_dmo_id_external_source_id", "dmo_id", "external_source_id"),
@@ -445,6 +450,21 @@ geocode_cache = Table(
     schema="pipeline",
 )
 
+api_usage = Table(
+    "api_usage",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("provider", Text, nullable=False),
+    Column("day", Date, nullable=False),
+    Column("job_id", BigInteger),  # null: calls made outside a job (preview)
+    Column("calls", Integer, nullable=False, server_default=text("0")),
+    Column("cache_hits", Integer, nullable=False, server_default=text("0")),
+    Column("failures", Integer, nullable=False, server_default=text("0")),
+    Column("budget_refusals", Integer, nullable=False, server_default=text("0")),
+    UniqueConstraint("provider", "day", "job_id", name="uq_api_usage_provider_day_job_id"),
+    schema="pipeline",
+)
+
 # ------------------------------------------------------------------------------------------------
 # staging: mirrors of the public tables for one batch, keyed by (job_id, record_no).
 # No foreign keys to public: promotion resolves public ids.
@@ -534,6 +554,12 @@ stg_listing_info = Table(
     Column("description", String),
     Column("category", String),
     Column("seen_at", DateTime, nullable=False),
+    Column("source_category", String),
+    Column("opening_hours_text", String),
+    # the match step's decision for records without a deterministic hit
+    Column("certainty", Numeric(5, 4)),
+    Column("match_reason", Text),
+    Column("pending_review", Boolean, nullable=False, server_default=text("false")),
     PrimaryKeyConstraint("job_id", "record_no", name="listing_info_pkey"),
     _staging_fk("listings"),
     schema="staging",
