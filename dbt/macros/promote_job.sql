@@ -65,8 +65,9 @@ select
 from _chg
 where new_location_id is not null;
 
+-- A record waiting in the review queue still becomes a listing, hidden until a reviewer decides.
 insert into public.listings (id, name, location_id, listing_status, listing_visible, created_at, updated_at, last_job_id)
-select final_listing_id, listing_name, new_location_id, 'active', true, now(), now(), job_id
+select final_listing_id, listing_name, new_location_id, 'active', not pending_review, now(), now(), job_id
 from _chg
 where is_new_listing;
 
@@ -100,12 +101,13 @@ from _chg
 where new_contact_info_id is not null;
 
 insert into public.listing_info (
-    id, listing_id, dmo_id, contact_info_id, name, description, category, external_source_id,
-    info_visible, info_status, last_seen_at, last_job_id, content_hash, created_at, updated_at
+    id, listing_id, dmo_id, contact_info_id, name, description, category, source_category, opening_hours_text,
+    external_source_id, info_visible, info_status, last_seen_at, last_job_id, content_hash, created_at, updated_at
 )
 select
     final_listing_info_id, final_listing_id, dmo_id, new_contact_info_id, info_name, description, category,
-    source_id, true, 'active', seen_at, job_id, content_hash, now(), now()
+    source_category, opening_hours_text, source_id, not pending_review,
+    case when pending_review then 'pending' else 'active' end, seen_at, job_id, content_hash, now(), now()
 from _chg
 where is_new_listing_info;
 
@@ -114,6 +116,8 @@ set
     name = c.info_name,
     description = c.description,
     category = c.category,
+    source_category = c.source_category,
+    opening_hours_text = c.opening_hours_text,
     content_hash = c.content_hash,
     contact_info_id = coalesce(c.new_contact_info_id, li.contact_info_id),
     external_source_id = coalesce(c.source_id, li.external_source_id),
@@ -135,25 +139,56 @@ inner join {{ source('staging', 'listing_images') }} as si
     on c.job_id = si.job_id and c.record_no = si.record_no
 where c.content_changed;
 
+-- Opening hours follow their listing_info's contact details (the contact hash covers them).
+delete from public.opening_hours as oh
+using public.opening_dates as od, _chg as c
+where oh.opening_date_id = od.id and od.listing_info_id = c.final_listing_info_id
+    and c.contact_changed and not c.is_new_listing_info;
+
+delete from public.opening_dates as od
+using _chg as c
+where od.listing_info_id = c.final_listing_info_id and c.contact_changed and not c.is_new_listing_info;
+
+create temporary table _dates on commit drop as
+select
+    nextval(pg_get_serial_sequence('public.opening_dates', 'id'))::integer as id,
+    c.final_listing_info_id, sd.record_no, sd.seq, sd.start_date, sd.end_date
+from _chg as c
+inner join {{ source('staging', 'opening_dates') }} as sd
+    on c.job_id = sd.job_id and c.record_no = sd.record_no
+where c.contact_changed;
+
+insert into public.opening_dates (id, start_date, end_date, listing_info_id, created_at, updated_at)
+select id, start_date, end_date, final_listing_info_id, now(), now()
+from _dates;
+
+insert into public.opening_hours (opening_date_id, day_id, open_time, close_time, created_at, updated_at)
+select d.id, sh.day_id, sh.open_time, sh.close_time, now(), now()
+from _dates as d
+inner join {{ source('staging', 'opening_hours') }} as sh
+    on sh.job_id = {{ job_id }} and d.record_no = sh.record_no and d.seq = sh.seq;
+
 insert into pipeline.bridge_source_listing (
     job_file_id, job_id, dmo_id, source_record_hash, source_id, listing_id, listing_info_id,
     certainty_score, match_method, reason
 )
 select
-    file_id, job_id, dmo_id, record_hash, source_id, final_listing_id, final_listing_info_id, 1.0,
+    file_id, job_id, dmo_id, record_hash, source_id, final_listing_id, final_listing_info_id,
+    coalesce(certainty, 1.0),
     coalesce(match_method, 'new'),
-    case coalesce(match_method, 'new')
+    coalesce(match_reason, case coalesce(match_method, 'new')
         when 'source_id' then 'same source id as an existing listing_info of this DMO'
         when 'bridge' then 'same record hash as an earlier record of this DMO'
         when 'bridge_other_dmo' then 'same record hash as a record of another DMO'
-        else 'no deterministic match: new listing'
-    end
+        else 'no candidate: new listing'
+    end)
 from _chg
 on conflict (job_file_id, source_record_hash) do update
 set listing_id = excluded.listing_id,
     listing_info_id = excluded.listing_info_id,
     match_method = excluded.match_method,
     reason = excluded.reason,
+    certainty_score = excluded.certainty_score,
     mapped_at = now();
 
 update pipeline.job_results as r

@@ -11,5 +11,10 @@ select
     name as info_name,
     description,
     category,
-    seen_at
+    source_category,
+    opening_hours_text,
+    seen_at,
+    certainty,
+    match_reason,
+    pending_review
 from {{ source('staging', 'listing_info') }}

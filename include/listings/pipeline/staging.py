@@ -13,7 +13,13 @@ from listings.transform.records import SOCIAL_FIELDS
 Row = dict[str, Any]
 
 # staging table -> (columns, row builder). Staging keys are (job_id, record_no); no ids from public.
-_CONTACT_COLUMNS = ("email", "local_phone", "website_url", *(f"{s}_url" for s in SOCIAL_FIELDS))
+_CONTACT_COLUMNS = (
+    "email",
+    "local_phone",
+    "international_phone",
+    "website_url",
+    *(f"{s}_url" for s in SOCIAL_FIELDS),
+)
 
 
 def _listings(r: Row) -> tuple[Any, ...]:
@@ -32,6 +38,7 @@ def _contact(r: Row) -> tuple[Any, ...]:
         r["name"],
         r["email"],
         r["phone"],
+        r.get("phone_e164"),
         r["website"],
         *(r[s] for s in SOCIAL_FIELDS),
         r["contact_hash"],
@@ -66,22 +73,47 @@ def load_staging(conn: Connection, job: Job, file_id: int, records: Sequence[Row
                     copy.write_row((job.id, r["record_no"], *build(r)))
         with cur.copy(
             "copy staging.listing_info (job_id, record_no, dmo_id, listing_info_id, file_id, source_id,"
-            " record_hash, content_hash, match_method, name, description, category, seen_at) from stdin"
+            " record_hash, content_hash, match_method, name, description, category, seen_at,"
+            " source_category, opening_hours_text) from stdin"
         ) as copy:
             for r in records:
                 copy.write_row(
                     (
                         job.id, r["record_no"], job.dmo_id, r["listing_info_id"], file_id, r["source_id"],
                         r["record_hash"], r["content_hash"], r["match_method"], r["name"], r["description"],
-                        r["category"], seen_at,
+                        r["category"], seen_at, r.get("category_raw"), r.get("opening_hours"),
                     )
                 )  # fmt: skip
         with cur.copy("copy staging.listing_images (job_id, record_no, rank, image) from stdin") as copy:
             for r in records:
                 for rank, url in enumerate(r["images"], start=1):
                     copy.write_row((job.id, r["record_no"], rank, url))
+        # Parsed opening hours: one opening_dates row per period, its opening_hours rows below it.
+        with cur.copy(
+            "copy staging.opening_dates (job_id, record_no, seq, start_date, end_date) from stdin"
+        ) as copy:
+            for r in records:
+                for seq, start, end in {(row[0], row[1], row[2]) for row in r.get("hours", [])}:
+                    copy.write_row((job.id, r["record_no"], seq, start, end))
+        with cur.copy(
+            "copy staging.opening_hours (job_id, record_no, seq, hours_seq, day_id, open_time, close_time) from stdin"
+        ) as copy:
+            for r in records:
+                for seq, _start, _end, hours_seq, day_id, open_time, close_time in r.get("hours", []):
+                    if day_id is not None:
+                        copy.write_row(
+                            (job.id, r["record_no"], seq, hours_seq, day_id, open_time, close_time)
+                        )
     # Fresh statistics after a bulk load, so that promotion's plans fit the batch just loaded.
-    for table in ("listings", "locations", "contact_info", "listing_info", "listing_images"):
+    for table in (
+        "listings",
+        "locations",
+        "contact_info",
+        "listing_info",
+        "listing_images",
+        "opening_dates",
+        "opening_hours",
+    ):
         conn.execute(text(f"analyze staging.{table}"))
 
 
