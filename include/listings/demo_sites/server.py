@@ -33,6 +33,7 @@ SITE_MODULES: dict[str, str] = {
     "api": "listings.demo_sites.affiliate",
     "esri": "listings.demo_sites.esri",
     "here": "listings.demo_sites.here",
+    "places": "listings.demo_sites.places",  # Google Places stand-in for geotagging
 }
 ROBOTS_TXT = "User-agent: *\nDisallow: /directory/private/\n"
 
@@ -227,7 +228,10 @@ class DemoSites:
         return Handler
 
     def start(self) -> str:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="demo-sites", daemon=True)
+        # A short poll interval: stop() waits for the loop to notice, and tests start and stop it often.
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="demo-sites", daemon=True
+        )
         self._thread.start()
         return self.base_url
 

@@ -129,9 +129,13 @@ def find_candidates(
     raw = conn.connection.driver_connection
     assert raw is not None
     with raw.cursor() as cur:
-        with cur.copy("copy _match_incoming (record_no, name, geog, postal_key, city_key) from stdin") as copy:
+        with cur.copy(
+            "copy _match_incoming (record_no, name, geog, postal_key, city_key) from stdin"
+        ) as copy:
             for r in incoming:
-                point = f"SRID=4326;POINT({r.lng} {r.lat})" if r.lat is not None and r.lng is not None else None
+                point = (
+                    f"SRID=4326;POINT({r.lng} {r.lat})" if r.lat is not None and r.lng is not None else None
+                )
                 copy.write_row((r.record_no, r.name, point, r.postal_key, (r.city or "").lower()))
         cur.execute("analyze _match_incoming")
     conn.execute(text("set local pg_trgm.similarity_threshold = 0.35"))
@@ -139,8 +143,8 @@ def find_candidates(
         text(CANDIDATE_SQL), {"radius": radius_m, "k_near": k_near, "k_postal": k_postal, "k_name": k_name}
     ).all()
     found: dict[int, dict[int, set[str]]] = {}
-    for record_no, listing_id, via in rows:
-        found.setdefault(record_no, {}).setdefault(listing_id, set()).add(via)
+    for row in rows:
+        found.setdefault(int(row.record_no), {}).setdefault(int(row.listing_id), set()).add(str(row.via))
     ids = sorted({lid for per in found.values() for lid in per})
     details: dict[int, Candidate] = {}
     for start in range(0, len(ids), 20_000):

@@ -28,7 +28,9 @@ def upgrade() -> None:
         sa.Column("failures", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.Column("budget_refusals", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("api_usage_pkey")),
-        sa.UniqueConstraint("provider", "day", "job_id", name="uq_api_usage_provider_day_job_id"),
+        sa.UniqueConstraint(
+            "provider", "day", "job_id", name="uq_api_usage_provider_day_job_id", postgresql_nulls_not_distinct=True
+        ),
         schema="pipeline",
     )
     op.add_column("listing_info", sa.Column("source_category", sa.String(), nullable=True))
