@@ -42,6 +42,27 @@ class Settings(BaseSettings):
         default=None,
         description="Airflow API server, e.g. http://127.0.0.1:8080: config apply syncs pools there.",
     )
+    match_auto_threshold: float = Field(
+        default=0.8, ge=0, le=1, description="Confidence above which a match auto-merges."
+    )
+    match_review_threshold: float = Field(
+        default=0.5, ge=0, le=1, description="Confidence from which a match is reviewed."
+    )
+    match_margin: float = Field(
+        default=0.1, ge=0, le=1, description="Candidates this close to the best go to review."
+    )
+    geotag: bool = Field(default=True, description="Geocode records with no coordinates and no match.")
+    geocoder_url: str = Field(
+        default="https://maps.googleapis.com", description="Google Places API base URL."
+    )
+    geocoder_conn_id: str = Field(
+        default="google_places", description="Airflow connection with the Places key."
+    )
+    geocode_min_interval_ms: int = Field(
+        default=100, ge=0, description="Minimum time between two Places calls."
+    )
+    geocode_run_budget: int = Field(default=1000, ge=0, description="Places calls allowed per job.")
+    geocode_day_budget: int = Field(default=10000, ge=0, description="Places calls allowed per day (UTC).")
     airflow_api_user: str = Field(default="admin")
     airflow_api_password: str = Field(default="admin")
 

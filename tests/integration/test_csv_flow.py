@@ -165,13 +165,13 @@ def test_first_import_then_unchanged_then_one_phone_change(engine: Engine, dmo: 
     # The merged duplicate: the more complete, later row wins per field; images merged.
     (olimpico,) = q(
         engine,
-        """select l.name, c.local_phone, li.external_source_id, loc.zip, loc.lat, st_y(loc.geog::geometry) as gy,
+        """select l.name, c.local_phone, c.international_phone, li.external_source_id, loc.zip, loc.lat, st_y(loc.geog::geometry) as gy,
                   array(select image from public.listing_images i where i.listing_info_id = li.id order by rank) as images
            from public.listings l join public.listing_info li on li.listing_id = l.id
            join public.contact_info c on c.id = li.contact_info_id join public.locations loc on loc.id = l.location_id
            where li.external_source_id = 'A1'""",
     )
-    assert olimpico.local_phone == "514-555-0101"
+    assert olimpico.local_phone == "(514) 555-0101" and olimpico.international_phone == "+15145550101"
     assert olimpico.images == ["https://img.example.org/a.jpg", "https://img.example.org/a2.jpg"]
     assert float(olimpico.lat) == pytest.approx(45.5235) and olimpico.gy == pytest.approx(45.5235)
 
@@ -211,9 +211,9 @@ def test_first_import_then_unchanged_then_one_phone_change(engine: Engine, dmo: 
     ]
     assert len(changed) == 1
     (new_phone,) = q(
-        engine, "select local_phone from public.contact_info where id = :i", i=changed[0][1].contact_info_id
+        engine, "select international_phone from public.contact_info where id = :i", i=changed[0][1].contact_info_id
     )
-    assert new_phone[0] == "514-555-0199"
+    assert new_phone[0] == "+15145550199"
     assert table_counts(engine)["contact_info"] == 5  # a new row; the old one is kept
     # staging keeps the DMO's latest batch only
     assert [r[0] for r in q(engine, "select distinct job_id from staging.listing_info")] == [third["job_id"]]
@@ -332,7 +332,7 @@ def test_files_follow_the_seed_naming_and_are_immutable(
     assert all(len(r["record_hash"]) == 64 and r["listing_id"] is None for r in transformed)
 
     # every step re-run is a no-op with the same result; objects are never rewritten
-    for name in ("extract", "transform", "stage", "promote"):
+    for name in ("extract", "transform", "stage", "match", "promote"):
         assert getattr(steps, name)(res["job_id"]).skipped is True
     assert q(engine, "select count(*) from pipeline.job_files")[0][0] == 2
     second = run_job(dmo, file=src)
@@ -433,7 +433,15 @@ def test_cli_run_prints_job_and_counts_as_json(engine: Engine, dmo: int, tmp_pat
     out = json.loads(res.stdout)
     assert out["status"] == "partial" and out["dmo_id"] == 101 and isinstance(out["job_id"], int)
     assert out["counts"]["records_new"] == 2 and out["counts"]["records_error"] == 1
-    assert list(out["stages"]) == ["snapshot_config", "extract", "transform", "stage", "promote", "finalize"]
+    assert list(out["stages"]) == [
+        "snapshot_config",
+        "extract",
+        "transform",
+        "stage",
+        "match",
+        "promote",
+        "finalize",
+    ]
     assert out["stages"]["transform"]["records"] == 2
 
 

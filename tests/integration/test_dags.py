@@ -25,7 +25,8 @@ EXPECTED_EDGES = {
     "snapshot_config": ["extract"],
     "extract": ["transform"],
     "transform": ["stage"],
-    "stage": ["promote"],
+    "stage": ["match"],
+    "match": ["promote"],
     "promote": ["finalize"],
     "finalize": [],
 }

@@ -72,13 +72,14 @@ def test_resolve_path_and_as_text() -> None:
     assert as_text(7) == "7" and as_text(True) == "true" and as_text(MISSING) is None
 
 
-def test_record_hash_is_the_seed_formula() -> None:
+def test_record_hash_is_the_seed_formula_on_matching_keys() -> None:
     assert normalize_key("  Café  Olé, Inc. ") == "cafe ole inc"
     assert normalize_postal("h2x 1y4") == "H2X1Y4"
-    expected = hashlib.sha256(b"cafe ole|12 rue st denis|montreal|H2X1Y4").hexdigest()
+    # name|address|city|postal, each as its matching key (legal suffix, "St-", accents, spacing folded)
+    expected = hashlib.sha256(b"cafe ole|12 rue saint denis|montreal|H2X1Y4").hexdigest()
     assert record_hash("Café Olé", "12, rue St-Denis", "Montréal", "h2x 1y4") == expected
-    # formatting noise does not change identity; a different place does
-    assert record_hash("CAFÉ OLÉ", "12 rue St Denis", "MONTREAL", "H2X1Y4") == expected
+    # formatting noise, a legal suffix, a unit and an abbreviation do not change identity; another place does
+    assert record_hash("CAFÉ OLÉ INC.", "12 rue Saint Denis, bureau 3", "MONTREAL", "H2X1Y4") == expected
     assert record_hash("Café Olé", "14 rue St-Denis", "Montréal", "H2X 1Y4") != expected
 
 

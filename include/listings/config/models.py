@@ -127,6 +127,18 @@ class DmoConfig(BaseModel):
     # overrides the connector's default mapping; null removes a default.
     field_mappings: dict[str, str | None] = Field(default_factory=dict)
     config_params: dict[str, Any] = Field(default_factory=dict)
+    # this DMO's own category words -> vocabulary id (include/listings/data/categories.yaml); checked first
+    category_synonyms: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("category_synonyms")
+    @classmethod
+    def _synonyms(cls, v: dict[str, str]) -> dict[str, str]:
+        from listings.transform.categories import load_vocabulary
+
+        problems = load_vocabulary().check_synonyms(v)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return v
 
     @field_validator("field_mappings")
     @classmethod

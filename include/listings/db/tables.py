@@ -463,7 +463,11 @@ api_usage = Table(
     Column("budget_refusals", Integer, nullable=False, server_default=text("0")),
     # NULLS NOT DISTINCT: one row per provider and day for the calls made outside a job, too
     UniqueConstraint(
-        "provider", "day", "job_id", name="uq_api_usage_provider_day_job_id", postgresql_nulls_not_distinct=True
+        "provider",
+        "day",
+        "job_id",
+        name="uq_api_usage_provider_day_job_id",
+        postgresql_nulls_not_distinct=True,
     ),
     schema="pipeline",
 )

@@ -72,7 +72,8 @@ Source **{c.source_type.value}**, schedule **{c.schedule.value}**, config versio
 Steps: `snapshot_config` (copy the config into `pipeline.job_configs`) → `extract` (raw payload, gzipped and
 immutable, in object storage) → `transform` (mapping, cleaning, hashes, in-file merge, bridge lookup;
 transformed `.json.gz`; record errors in `pipeline.job_errors`) → `stage` (COPY into `staging.*`) →
-`promote` (dbt: hash-compared change set applied to `public` in one transaction) → `finalize`
+`match` (records without a deterministic hit scored against candidate listings: auto-merge, review
+queue or new) → `promote` (dbt: hash-compared change set applied to `public` in one transaction) → `finalize`
 (`pipeline.job_results`, job status).
 
 Field mappings: {mapped}.
@@ -142,6 +143,14 @@ def build_dmo_dag(stored: StoredConfig) -> DAG:
             steps.stage(job_id)
             return job_id
 
+        # Matching reads public listings that promotions change: it shares the promotion pool.
+        @task(pool=PROMOTION_POOL)
+        def match(job_id: int) -> int:
+            from listings.pipeline import steps
+
+            steps.match(job_id)
+            return job_id
+
         @task(pool=PROMOTION_POOL)
         def promote(job_id: int) -> int:
             from listings.pipeline import steps
@@ -159,7 +168,7 @@ def build_dmo_dag(stored: StoredConfig) -> DAG:
                 return jobs.results(conn, job_id)
 
         # Each step hands the job id to the next: the XCom chain is also the dependency chain.
-        finalize(promote(stage(transform(extract(snapshot_config())))))  # type: ignore[arg-type]  # XComArgs
+        finalize(promote(match(stage(transform(extract(snapshot_config()))))))  # type: ignore[arg-type]  # XComArgs
     return dag
 
 

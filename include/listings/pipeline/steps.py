@@ -20,12 +20,14 @@ from listings.db import tables as t
 from listings.db.engine import get_engine
 from listings.matching import bridge
 from listings.pipeline import jobs
+from listings.pipeline.geotag import geotag_records
 from listings.settings import get_settings
 from listings.sources import get_source
 from listings.sources.base import FetchContext, ParseResult, SourceError
 from listings.storage import DataKey, ObjectExistsError, ObjectStore, open_store
 from listings.storage.formats import CONTENT_TYPES, dump_json_gz, gunzip_bytes, gzip_bytes, load_json_gz
-from listings.transform.records import CanonicalRecord, RecordError, build_record, merge_in_file
+from listings.transform.categories import CategoryStats
+from listings.transform.records import CanonicalRecord, RecordError, build_record, enrich, merge_in_file
 
 log = logging.getLogger(__name__)
 
@@ -199,7 +201,9 @@ def _insert_file(
 
 
 # ------------------------------------------------------------------------------------------------
-def _transformed_record(no: int, rec: CanonicalRecord, match: bridge.BridgeMatch | None) -> dict[str, Any]:
+def _transformed_record(
+    no: int, rec: CanonicalRecord, match: bridge.BridgeMatch | None, hashes: dict[str, str]
+) -> dict[str, Any]:
     return {
         "record_no": no,
         "row_nos": rec.row_nos,
@@ -207,7 +211,7 @@ def _transformed_record(no: int, rec: CanonicalRecord, match: bridge.BridgeMatch
         "images": rec.images,
         "flags": rec.flags,
         "provenance": rec.provenance,
-        **rec.hashes(),
+        **hashes,
         "listing_id": match.listing_id if match else None,
         "listing_info_id": match.listing_info_id if match else None,
         "match_method": match.method if match else None,
@@ -215,7 +219,8 @@ def _transformed_record(no: int, rec: CanonicalRecord, match: bridge.BridgeMatch
 
 
 def transform(job_id: int) -> StepResult:
-    """Map, clean, validate, hash, merge in-file duplicates and look up the bridge; write the transformed file."""
+    """Map, clean, merge in-file duplicates, normalise (phones, postal codes, URLs, categories, hours),
+    hash, look up the bridge, geotag what needs it, validate (Great Expectations); write the transformed file."""
     engine = get_engine()
     with engine.connect() as conn:
         job = jobs.load_job(conn, job_id)
@@ -267,13 +272,23 @@ def transform(job_id: int) -> StepResult:
                 message,
             )
         )
+    categories = CategoryStats()
+    synonyms = cfg.category_synonyms or None
+    for canonical in merged.records:
+        enrich(canonical, source_type=cfg.source_type.value, category_synonyms=synonyms, stats=categories)
+    # Hashes describe the source's data: computed before geotagging, so that a re-run (which finds the
+    # record in the bridge and does not geotag it) sees the same location hash.
+    hashes = {r.record_hash: r.hashes() for r in merged.records}
     with engine.connect() as conn:
         matches = bridge.resolve(
             conn, job.dmo_id, [(r.record_hash, r.values.get("source_id")) for r in merged.records]
         )
+    geotagging = geotag_records(merged.records, set(matches), job_id)
     out = [
-        _transformed_record(i, r, matches.get(r.record_hash)) for i, r in enumerate(merged.records, start=1)
+        _transformed_record(i, r, matches.get(r.record_hash), hashes[r.record_hash])
+        for i, r in enumerate(merged.records, start=1)
     ]
+    validation = _validate(raw.id, out)
     data = dump_json_gz(out)
     key = _data_key(job, "transformed", raw.batch, "json")
     sha = _put_once(store, key.path, data, CONTENT_TYPES["json"])
@@ -289,9 +304,14 @@ def transform(job_id: int) -> StepResult:
                 "raw_file_id": raw.id,
                 "matched": sum(1 for r in out if r["listing_id"] is not None),
                 "flagged": sum(1 for r in out if r["flags"]),
+                "categories": categories.as_dict(top=50),
+                "geotagging": geotagging,
+                "validation": validation["summary"],
             },
         )
         jobs.replace_errors(conn, job_id, "transform", errors)
+        # Validation failures flag records; they are stored with the errors but reject nothing.
+        jobs.replace_errors(conn, job_id, "validation", validation["errors"])
         jobs.upsert_results(
             conn,
             job_id,
@@ -300,6 +320,28 @@ def transform(job_id: int) -> StepResult:
             records_error=len(errors),
         )
     return StepResult(len(out))
+
+
+def _validate(file_id: int, out: list[dict[str, Any]]) -> dict[str, Any]:
+    """Run the Great Expectations suite on the transformed records; flag each failing record."""
+    from listings.validation import validate_transformed
+
+    report = validate_transformed(out)
+    by_no = {r["record_no"]: r for r in out}
+    rows = []
+    for record_no, failures in report.failures.items():
+        record = by_no[record_no]
+        for f in failures:
+            record["flags"].append(f"validation:{f.expectation} ({f.severity})")
+            rows.append(
+                _error(file_id, record_no, record["record_hash"], {"name": record.get("name"), f.column: record.get(f.column)},
+                       f"validation:{f.expectation}", f"[{f.severity}] {f.message}")
+            )  # fmt: skip
+    summary = [
+        {"expectation": e.name, "column": e.column, "severity": e.severity, "unexpected": e.unexpected_count}
+        for e in report.summary
+    ]
+    return {"errors": rows, "summary": summary}
 
 
 def _error(
@@ -339,6 +381,41 @@ def stage(job_id: int) -> StepResult:
     return StepResult(len(records))
 
 
+def match(job_id: int) -> StepResult:
+    """Score the staged records that found no deterministic hit against candidate listings: auto-merge,
+    queue for review, or leave new (DESIGN §4 step 5). Re-running decides again from scratch."""
+    from listings.matching.engine import Thresholds, match_records, reset_decisions, write_decisions
+
+    engine = get_engine()
+    with engine.connect() as conn:
+        job = jobs.load_job(conn, job_id)
+        transformed = jobs.job_file(conn, job_id, "transformed")
+    if transformed is None:
+        raise RuntimeError(f"job {job_id}: no transformed file; run transform first")
+    if job.promoted_at is not None:
+        return StepResult(0, skipped=True)
+    records = {
+        int(r["record_no"]): r for r in load_json_gz(get_store().get(_object_path(transformed.s3_path)))
+    }
+    settings = get_settings()
+    thresholds = Thresholds(
+        settings.match_auto_threshold, settings.match_review_threshold, settings.match_margin
+    )
+    with engine.begin() as conn:
+        reset_decisions(conn, job_id)
+        rows = conn.execute(
+            text(
+                "select record_no from staging.listings where job_id = :j and listing_id is null order by record_no"
+            ),
+            {"j": job_id},
+        )
+        todo = [records[int(row.record_no)] for row in rows if int(row.record_no) in records]
+        outcomes = match_records(conn, todo, thresholds)
+        counts = write_decisions(conn, job_id, job.dmo_id, records, outcomes)
+    log.info("job %s matching: %s", job_id, counts)
+    return StepResult(len(todo))
+
+
 def promote(job_id: int) -> StepResult:
     """Apply the job's change set to `public` with dbt, in one transaction (a re-run after commit is a no-op)."""
     from listings.pipeline.promote import promote_job
@@ -373,4 +450,4 @@ def fail(job_id: int, message: str) -> None:
         jobs.set_status(conn, job_id, "failed", error_summary=message[:4000], finished=True)
 
 
-STEPS = ("extract", "transform", "stage", "promote", "finalize")
+STEPS = ("extract", "transform", "stage", "match", "promote", "finalize")

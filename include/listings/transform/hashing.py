@@ -1,7 +1,7 @@
 """Record hashes: identity (`record_hash`) and change detection (location, contact, content hashes).
 
-`record_hash` is the seed's SHA-256 of normalised name|address|city|postal; it keys the bridge table, so
-its normalisation must stay stable. The other hashes are computed once here and compared by promotion.
+`record_hash` is the seed's SHA-256 of normalised name|address|city|postal (the matching keys of
+`listings.transform.normalize`); it keys the bridge table, so its normalisation must stay stable.
 """
 
 from __future__ import annotations
@@ -46,7 +46,19 @@ def sha256_fields(parts: Iterable[object]) -> str:
     return hashlib.sha256(joined.encode("utf-8")).hexdigest()
 
 
-def record_hash(name: str | None, address1: str | None, city: str | None, zip_code: str | None) -> str:
+def record_hash(
+    name: str | None, address1: str | None, city: str | None, zip_code: str | None, country: str | None = None
+) -> str:
+    """SHA-256 of the matching keys of name|address|city|postal: formatting, accents, legal suffixes,
+    street-type and direction abbreviations and unit numbers do not change a place's identity."""
+    from listings.transform import normalize as norm
+
+    cc = country or "CA"
     return sha256_fields(
-        [normalize_key(name), normalize_key(address1), normalize_key(city), normalize_postal(zip_code)]
+        [
+            norm.name_key(name),
+            norm.address_key(address1, country=cc),
+            norm.city_key(city),
+            norm.postal_key(zip_code, country=cc),
+        ]
     )

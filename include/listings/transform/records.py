@@ -1,5 +1,6 @@
-"""From a source record to a canonical transformed record: field mapping, cleaning, validation, hashes,
-and the in-file merge of records that describe the same place.
+"""From a source record to a canonical transformed record: field mapping, cleaning, validation, the
+in-file merge of records that describe the same place, then normalisation (E.164 phones, postal codes,
+URLs, social profiles), categories to the vocabulary, parsed opening hours, and the hashes.
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
+from listings.transform import normalize as norm
+from listings.transform.categories import CategoryStats, load_vocabulary
 from listings.transform.clean import InvalidValue, clean_multiline, clean_text, parse_coordinate
 from listings.transform.hashing import record_hash, sha256_fields
+from listings.transform.hours import parse_hours, rows, to_text
 from listings.transform.mapping import MISSING, as_list, as_text, resolve_path
 
 LOCATION_FIELDS = ("address1", "address2", "city", "state", "zip", "country", "lat", "lng")
@@ -42,18 +46,22 @@ class CanonicalRecord:
     @cached_property
     def record_hash(self) -> str:
         v = self.values
-        return record_hash(v.get("name"), v.get("address1"), v.get("city"), v.get("zip"))
+        return record_hash(v.get("name"), v.get("address1"), v.get("city"), v.get("zip"), v.get("country"))
 
     def completeness(self) -> int:
         return sum(1 for k in SCALAR_FIELDS if self.values.get(k) is not None) + (1 if self.images else 0)
 
     def hashes(self) -> dict[str, str]:
+        """Change-detection hashes over the normalised values (call after `enrich`)."""
         v = self.values
+        contact = [v.get("phone_e164") or v.get("phone"), *(v.get(k) for k in CONTACT_FIELDS[1:-1])]
         return {
             "record_hash": self.record_hash,
             "location_hash": sha256_fields(v.get(k) for k in LOCATION_FIELDS),
-            "contact_hash": sha256_fields(v.get(k) for k in CONTACT_FIELDS),
-            "content_hash": sha256_fields([*(v.get(k) for k in INFO_FIELDS), *self.images]),
+            "contact_hash": sha256_fields([*contact, v.get("hours_text") or v.get("opening_hours")]),
+            "content_hash": sha256_fields(
+                [*(v.get(k) for k in INFO_FIELDS), v.get("category_raw"), *self.images]
+            ),
         }
 
 
@@ -78,6 +86,9 @@ def build_record(
     flags: list[str] = []
     for name in SCALAR_FIELDS:
         text = as_text(raw.get(name))
+        if name == "opening_hours" and raw.get(name) not in (None, MISSING):
+            # Structured hours (schema.org, HERE) are parsed from their structure, not from their text.
+            values["_hours_source"] = raw[name]
         if name in ("lat", "lng"):
             try:
                 coord: Decimal | None = parse_coordinate(text, kind=name)
@@ -114,9 +125,9 @@ def merge_records(group: list[CanonicalRecord]) -> CanonicalRecord:
     if len(group) == 1:
         return group[0]
     ranked = sorted(group, key=lambda r: (r.completeness(), max(r.row_nos)), reverse=True)
+    names = dict.fromkeys(name for r in group for name in r.values)
     values = {
-        name: next((r.values[name] for r in ranked if r.values.get(name) is not None), None)
-        for name in SCALAR_FIELDS
+        name: next((r.values[name] for r in ranked if r.values.get(name) is not None), None) for name in names
     }
     by_row = sorted(group, key=lambda r: min(r.row_nos))
     images = list(dict.fromkeys(img for r in by_row for img in r.images))
@@ -159,3 +170,66 @@ def merge_in_file(records: Iterable[CanonicalRecord]) -> MergeResult:
             seen_ids[sid] = rec
         kept.append(rec)
     return MergeResult(records=kept, duplicates=duplicates, conflicts=conflicts)
+
+
+def enrich(
+    rec: CanonicalRecord,
+    *,
+    source_type: str | None = None,
+    category_synonyms: Mapping[str, str] | None = None,
+    stats: CategoryStats | None = None,
+) -> CanonicalRecord:
+    """Normalise a (merged) record in place: postal code, unit, phone (E.164), website and social
+    profiles, e-mail, description; category to the vocabulary; opening hours parsed. Never raises:
+    what cannot be normalised is kept as the source wrote it and flagged."""
+    v, flags = rec.values, rec.flags
+    country = v.get("country") or "CA"
+    if v.get("zip"):
+        postal = norm.normalize_postal(v["zip"], country=country)
+        if postal:
+            v["zip"] = postal
+        else:
+            flags.append(f"invalid_postal: {v['zip']!r} is not a {country} postal code")
+    if v.get("address1") and not v.get("address2"):
+        civic, unit = norm.split_unit(v["address1"], country=country)
+        if civic and unit:
+            v["address1"], v["address2"] = civic, unit
+    v["phone_e164"] = None
+    if v.get("phone"):
+        phone = norm.normalize_phone(v["phone"], country=country)
+        if phone is not None and phone.e164:
+            v["phone"], v["phone_e164"] = phone.national or v["phone"], phone.e164
+        else:
+            flags.append(f"invalid_phone: {v['phone']!r} is not a phone number of {country}")
+    website, socials = norm.split_contacts(v.get("website"), {f: v.get(f) for f in SOCIAL_FIELDS})
+    if v.get("website") and website is None and not socials:
+        flags.append(f"invalid_website: {v['website']!r}")
+    v["website"] = website
+    for f in SOCIAL_FIELDS:
+        v[f] = socials.get(f)
+    if v.get("email"):
+        email = norm.normalize_email(v["email"])
+        if email is None:
+            flags.append(f"invalid_email: {v['email']!r}")
+        v["email"] = email
+    v["description"] = norm.safe_description(v.get("description"))
+
+    match = load_vocabulary().map(
+        v.get("category"), source_type=source_type, extra_synonyms=category_synonyms
+    )
+    if stats is not None:
+        stats.add(match)
+    v["category"], v["category_raw"], v["category_method"] = match.category, match.raw, match.method
+    if match.method == "unmapped":
+        flags.append(f"unmapped_category: {match.raw!r}")
+
+    hours_source = v.pop("_hours_source", None)
+    if hours_source is not None or v.get("opening_hours"):
+        parsed = parse_hours(hours_source if hours_source is not None else v["opening_hours"])
+        v["hours_status"] = parsed.status
+        v["hours_text"] = to_text(parsed) if parsed.periods else None
+        v["hours"] = [list(row) for row in rows(parsed)]
+        if parsed.status in ("unparsed", "partial"):
+            flags.append(f"hours_{parsed.status}: {', '.join(parsed.flags) or v.get('opening_hours')}")
+    rec.flags = list(dict.fromkeys(flags))
+    return rec

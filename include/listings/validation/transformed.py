@@ -21,6 +21,7 @@ Design notes a reviewer needs:
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import threading
@@ -336,6 +337,8 @@ def _build() -> _Validator:
         ProgressBarsConfig,
     )
 
+    # GX logs its own set-up at INFO on every context: noise in a job's log.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     # In-memory stores: nothing is written to disk (no gx/ folder); no analytics; no tqdm bars on stderr.
     config = DataContextConfig(
         store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),

@@ -6,9 +6,8 @@ Revises: 0001
 Create Date: 2026-11-28 11:51:59.076610
 """
 
-from alembic import op
 import sqlalchemy as sa
-
+from alembic import op
 
 revision = "0002"
 down_revision = "0001"
@@ -29,7 +28,11 @@ def upgrade() -> None:
         sa.Column("budget_refusals", sa.Integer(), server_default=sa.text("0"), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("api_usage_pkey")),
         sa.UniqueConstraint(
-            "provider", "day", "job_id", name="uq_api_usage_provider_day_job_id", postgresql_nulls_not_distinct=True
+            "provider",
+            "day",
+            "job_id",
+            name="uq_api_usage_provider_day_job_id",
+            postgresql_nulls_not_distinct=True,
         ),
         schema="pipeline",
     )

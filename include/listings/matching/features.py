@@ -1,0 +1,255 @@
+"""Pair features for fuzzy matching: how alike two normalised place records are, field by field.
+
+This module owns `MatchRecord` (one place reduced to NORMALISED comparison keys), `build_match_record`
+(which fills one from raw field values with the normalisers of `listings.transform.normalize`, exactly as
+the scoring model was fitted: use it rather than filling the keys by hand) and
+`pair_features(a, b) -> Features`, a pure function with no database and no model. Every feature that
+cannot be computed because one side lacks the data is None (unknown): the scorer (`listings.matching.scoring`) gives unknowns no weight either way, so a DMO
+that publishes no phone is neither rewarded nor punished for it.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+import jellyfish
+from rapidfuzz import fuzz
+
+from listings.transform.normalize import (
+    address_tokens,
+    city_key,
+    house_number,
+    name_tokens,
+    normalize_phone,
+    postal_key,
+    website_host,
+)
+
+__all__ = [
+    "CategoryCompat",
+    "Features",
+    "MatchRecord",
+    "build_match_record",
+    "default_compat",
+    "haversine_m",
+    "image_similarity",
+    "pair_features",
+]
+
+EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG); the error against the ellipsoid is <0.5% at our distances
+
+_E164 = re.compile(r"\+[1-9]\d{6,14}")
+
+CategoryCompat = Callable[[str | None, str | None], float]
+
+
+@dataclass(frozen=True, slots=True)
+class MatchRecord:
+    """One place as matching sees it: every text value already normalised (see `build_match_record`).
+
+    Empty strings and None both mean "unknown". `name` is the display name (for explanations only).
+    `name_key` and `address_key` are the token forms without articles and street types
+    (`normalize.name_tokens` / `normalize.address_tokens` joined by spaces), so that "The Red Lion" and
+    "Red Lion", "1234, rue Saint-Denis" and "1234 Saint-Denis Street" compare equal.
+    """
+
+    name: str
+    name_key: str
+    address_key: str | None = None
+    house_number: str | None = None
+    city_key: str | None = None
+    postal_key: str | None = None
+    country: str | None = None
+    lat: float | None = None
+    lng: float | None = None
+    phone: str | None = None  # E.164
+    website_host: str | None = None  # host without "www."
+    category: str | None = None  # vocabulary id
+    image_hashes: tuple[str, ...] = ()  # 16-hex-digit 64-bit perceptual hashes (pHash/dHash)
+
+
+@dataclass(frozen=True, slots=True)
+class Features:
+    """How alike two records are. Similarities are in [0, 1]; None means one side lacks the data."""
+
+    name_jw: float | None = None
+    name_token: float | None = None
+    name_partial: float | None = None
+    address_sim: float | None = None
+    house_number_eq: bool | None = None
+    distance_m: float | None = None
+    same_postal: bool | None = None
+    same_city: bool | None = None
+    phone_eq: bool | None = None
+    website_eq: bool | None = None
+    category_compat: float | None = None
+    image_sim: float | None = None
+
+
+def _coordinate(value: float | str | Decimal | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return None
+    return out if math.isfinite(out) else None
+
+
+def build_match_record(
+    *,
+    name: str | None,
+    address1: str | None = None,
+    city: str | None = None,
+    postal: str | None = None,
+    country: str | None = None,
+    lat: float | str | Decimal | None = None,
+    lng: float | str | Decimal | None = None,
+    phone: str | None = None,
+    website: str | None = None,
+    category: str | None = None,
+    image_hashes: Iterable[str] = (),
+) -> MatchRecord:
+    """A MatchRecord from raw (or already cleaned) field values. Never raises on odd text.
+
+    `country` (ISO alpha-2, default "CA") drives postal, phone and address parsing; `phone` may be raw
+    text or E.164; `category` is a vocabulary id (map a DMO's wording with `Vocabulary.map` first). A pin
+    with only one coordinate, or a non-finite one, is no pin.
+    """
+    cc = (country or "").strip().upper() or "CA"
+    y, x = _coordinate(lat), _coordinate(lng)
+    if y is None or x is None or not (-90.0 <= y <= 90.0 and -180.0 <= x <= 180.0):
+        y = x = None
+    e164: str | None = None
+    if phone and _E164.fullmatch(phone.strip()):
+        e164 = phone.strip()  # already normalised (the catalogue stores E.164): skip libphonenumber
+    elif phone:
+        parsed = normalize_phone(phone, country=cc)
+        e164 = parsed.e164 if parsed is not None else None
+    return MatchRecord(
+        name=name or "",
+        name_key=" ".join(name_tokens(name)),
+        address_key=" ".join(address_tokens(address1, country=cc)) or None,
+        house_number=house_number(address1, country=cc),
+        city_key=city_key(city) or None,
+        postal_key=postal_key(postal, country=cc) or None,
+        country=cc,
+        lat=y,
+        lng=x,
+        phone=e164,
+        website_host=website_host(website),
+        category=(category or "").strip() or None,
+        image_hashes=tuple(h.strip() for h in image_hashes if h and h.strip()),
+    )
+
+
+def default_compat(a: str | None, b: str | None) -> float:
+    """1.0 for the same category, 0.5 when either is unknown, 0.0 for different ones.
+
+    The category vocabulary's `Vocabulary.compatible` replaces this in the pipeline (it knows that a
+    motel and a hotel are closer than a motel and a museum).
+    """
+    if not a or not b:
+        return 0.5
+    return 1.0 if a == b else 0.0
+
+
+def haversine_m(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
+    """Great-circle distance in metres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp = p2 - p1
+    dl = math.radians(lng2 - lng1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, max(0.0, h))))
+
+
+def _hash_bits(values: Iterable[str]) -> list[int]:
+    out: list[int] = []
+    for value in values:
+        text = value.strip().lower().removeprefix("0x")
+        # A hash of another width (or garbage) would make hamming distances meaningless: skip it.
+        if len(text) != 16:
+            continue
+        try:
+            out.append(int(text, 16))
+        except ValueError:
+            continue
+    return out
+
+
+def image_similarity(a: Iterable[str], b: Iterable[str]) -> float | None:
+    """Best match between two sets of 64-bit perceptual hashes: 1 - hamming / 64, None when a side has none."""
+    bits_a, bits_b = _hash_bits(a), _hash_bits(b)
+    if not bits_a or not bits_b:
+        return None
+    best = min((x ^ y).bit_count() for x in bits_a for y in bits_b)
+    return 1.0 - best / 64.0
+
+
+def _known(value: str | None) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def _eq(a: str | None, b: str | None) -> bool | None:
+    a, b = _known(a), _known(b)
+    if a is None or b is None:
+        return None
+    return a == b
+
+
+def _coord(value: float | None, limit: float) -> float | None:
+    # A hand-filled record may carry anything: an impossible coordinate is no coordinate.
+    if value is None or not math.isfinite(value) or abs(value) > limit:
+        return None
+    return float(value)
+
+
+def pair_features(a: MatchRecord, b: MatchRecord, *, compat: CategoryCompat = default_compat) -> Features:
+    """Compare two records. Symmetric except where `compat` is not; never raises on odd values."""
+    name_a, name_b = _known(a.name_key), _known(b.name_key)
+    name_jw = name_token = name_partial = None
+    if name_a is not None and name_b is not None:
+        name_jw = float(jellyfish.jaro_winkler_similarity(name_a, name_b))
+        # token_set ignores word order and words one side adds ("Café X" vs "Café X & Bistro");
+        # partial_ratio catches a name embedded in a longer one ("Hôtel X" vs "Hôtel X Montréal").
+        name_token = fuzz.token_set_ratio(name_a, name_b) / 100.0
+        name_partial = fuzz.partial_ratio(name_a, name_b) / 100.0
+
+    addr_a, addr_b = _known(a.address_key), _known(b.address_key)
+    address_sim = None
+    if addr_a is not None and addr_b is not None:
+        # token_sort, not token_set: a set ratio scores "12 rue x" vs "12 rue x 3e etage" at 1.0 but also
+        # "rue x" vs "120 rue x", and the civic number is the part that must not be ignored.
+        address_sim = fuzz.token_sort_ratio(addr_a, addr_b) / 100.0
+
+    lat_a, lng_a = _coord(a.lat, 90.0), _coord(a.lng, 180.0)
+    lat_b, lng_b = _coord(b.lat, 90.0), _coord(b.lng, 180.0)
+    distance = None
+    if lat_a is not None and lng_a is not None and lat_b is not None and lng_b is not None:
+        distance = haversine_m(lat_a, lng_a, lat_b, lng_b)
+
+    category_compat = None
+    if _known(a.category) is not None and _known(b.category) is not None:
+        category_compat = min(1.0, max(0.0, float(compat(a.category, b.category))))
+
+    return Features(
+        name_jw=name_jw,
+        name_token=name_token,
+        name_partial=name_partial,
+        address_sim=address_sim,
+        house_number_eq=_eq(a.house_number, b.house_number),
+        distance_m=distance,
+        same_postal=_eq(a.postal_key, b.postal_key),
+        same_city=_eq(a.city_key, b.city_key),
+        phone_eq=_eq(a.phone, b.phone),
+        website_eq=_eq(a.website_host, b.website_host),
+        category_compat=category_compat,
+        image_sim=image_similarity(a.image_hashes, b.image_hashes),
+    )
