@@ -280,7 +280,7 @@ def test_end_to_end_into_public_then_rerun_unchanged(engine: Engine, sites: Demo
     (row,) = q(
         engine,
         """select l.name, li.external_source_id, li.category, li.description, loc.city, loc.zip, loc.lat, loc.lng,
-                  st_y(loc.geog::geometry) as gy, c.local_phone,
+                  st_y(loc.geog::geometry) as gy, c.local_phone, c.international_phone,
                   array(select image from public.listing_images i where i.listing_info_id = li.id order by rank) as images
            from public.listing_info li join public.listings l on l.id = li.listing_id
            join public.locations loc on loc.id = l.location_id left join public.contact_info c on c.id = li.contact_info_id
@@ -288,7 +288,7 @@ def test_end_to_end_into_public_then_rerun_unchanged(engine: Engine, sites: Demo
         d=dmo,
     )
     assert row.name == place["title"] and row.city == place["address"]["locality"]
-    assert row.zip == place["address"]["postal_code"] and row.local_phone == place["phone"]
+    assert row.zip == place["address"]["postal_code"] and row.international_phone == "+1" + "".join(ch for ch in place["phone"] if ch.isdigit())[-10:]
     if place["location"]:
         assert float(row.lat) == pytest.approx(place["location"]["lat"]) and row.gy == pytest.approx(
             place["location"]["lat"]

@@ -87,7 +87,8 @@ def test_demo_workbook_end_to_end_then_unchanged(engine: Engine, demo: int, list
     assert len(rows) == 119 and all(k.isdigit() and len(k) == 5 for k in rows)  # "30001", never "30001.0"
     derby, newport, troy = rows["30119"], rows["30120"], rows["30121"]
     assert (derby.city, derby.state, derby.country, derby.zip) == ("Derby Line", "VT", "US", "05830")
-    assert newport.zip == "5855" and newport.local_phone == "8025550151"
+    # the reader keeps the cell's digits ("5855"); transform restores the ZIP's lost leading zero
+    assert newport.zip == "05855" and newport.local_phone == "(802) 555-0151"
     assert troy.zip == "05859" and float(troy.lat) == pytest.approx(44.9956)
     assert sum(1 for r in rows.values() if r.city == "Bromont") == 24  # the merged city cell fills its block
     phones = [r.local_phone for r in rows.values() if r.local_phone]
@@ -167,8 +168,8 @@ def test_legacy_xls_upload_end_to_end(engine: Engine, tmp_path: Path) -> None:
            join public.contact_info c on c.id = li.contact_info_id order by 1""",
     )
     assert [(r.external_source_id, r.local_phone) for r in rows] == [
-        ("501", "4185550101"),
-        ("502", "418-555-0102"),
+        ("501", "(418) 555-0101"),  # phones normalised: national format here, E.164 beside it
+        ("502", "(418) 555-0102"),
     ]
     (meta,) = q(engine, "select metadata from pipeline.job_files where stage = 'raw'")
     assert (meta[0]["format"], meta[0]["sheet"], meta[0]["header_row"]) == ("xls", "Fiches", 3)
