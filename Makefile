@@ -11,9 +11,6 @@ PG_MAJOR ?= 15
 POSTGIS_CONTROL := /usr/share/postgresql/$(PG_MAJOR)/extension/postgis.control
 export LISTINGS_HOME ?= $(CURDIR)/.listings
 export DO_NOT_TRACK := 1
-# Credentials of the local demo sources: not secrets, the demo sites accept only these.
-export AIRFLOW_CONN_LISTINGS_DEMO_AFFILIATE ?= {"conn_type": "http", "password": "demo-key"}
-export AIRFLOW_CONN_LISTINGS_DEMO_HERE ?= {"conn_type": "http", "password": "demo-key"}
 export GX_ANALYTICS_ENABLED := false
 
 .PHONY: help install system-deps demo stop status test test-fast lint format bench lock clean
@@ -35,6 +32,12 @@ system-deps:  ## Debian packages the pipeline needs (PostGIS for PostgreSQL $(PG
 	  echo "Installing postgresql-$(PG_MAJOR)-postgis-3 ..."; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-$(PG_MAJOR)-postgis-3; }
 
+# The demo's credentials for its local source sites (not secrets: only the demo sites accept them), and
+# geotagging against the local Places stand-in, never Google. Set for `make demo` only.
+demo: export AIRFLOW_CONN_LISTINGS_DEMO_AFFILIATE ?= {"conn_type": "http", "password": "demo-key"}
+demo: export AIRFLOW_CONN_LISTINGS_DEMO_HERE ?= {"conn_type": "http", "password": "demo-key"}
+demo: export AIRFLOW_CONN_GOOGLE_PLACES ?= {"conn_type": "http", "password": "demo-key"}
+demo: export LISTINGS_GEOCODER_URL ?= http://127.0.0.1:8765
 demo: install  ## Local PostgreSQL and demo source sites, migrate, load and run every sample DMO, serve Airflow
 	$(LISTINGS) db start --database listings --database airflow
 	$(LISTINGS) demo-sites start

@@ -29,8 +29,8 @@ os.environ.update(
         "GX_ANALYTICS_ENABLED": "false",
     }
 )
-for _key in [k for k in os.environ if k.startswith("LISTINGS_")]:
-    del os.environ[_key]  # tests never touch a developer's own data folder or database
+for _key in [k for k in os.environ if k.startswith(("LISTINGS_", "AIRFLOW_CONN_"))]:
+    del os.environ[_key]  # tests never touch a developer's own data folder, database or credentials
 
 
 def _admin_url_from_env() -> str | None:

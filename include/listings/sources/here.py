@@ -484,7 +484,7 @@ class HereSource:
         "phone": "_phone",
         "email": "_email",
         "website": "_website",
-        "opening_hours": "_hours",
+        "opening_hours": "openingHours",  # structured hours: the parser prefers them to their text
     }
 
     def __init__(self, sleep: Callable[[float], None] = time.sleep) -> None:

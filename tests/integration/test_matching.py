@@ -1,0 +1,158 @@
+"""Scored matching against a real catalogue: auto-merge, chains kept apart, neighbours not merged, the review
+queue, explanations in the bridge, idempotent re-runs."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+
+from listings.config.store import apply_config, parse_config
+from listings.pipeline import steps
+from listings.pipeline.runner import run_job
+
+# fmt: off
+HEADER = ["ID", "Name", "Category", "Address1", "City", "Postal", "Phone", "Latitude", "Longitude"]
+OLIMPICO = ["A", "Café Olimpico", "Café", "124 rue Saint-Viateur O", "Montréal", "H2T 2L1", "514-555-0101", "45.5235", "-73.6004"]
+TIM_1 = ["T1", "Tim Hortons", "Café", "1 rue Sainte-Catherine O", "Montréal", "H3B 1A1", "514-555-0120", "45.5000", "-73.5700"]
+TIM_2 = ["T2", "Tim Hortons", "Café", "900 boulevard René-Lévesque O", "Montréal", "H3B 4A5", "514-555-0121", "45.5001", "-73.5670"]
+GERMAIN = ["G", "Hôtel Le Germain", "Hôtel", "2050 rue Mansfield", "Montréal", "H3A 1Y9", "514-555-0102", "45.5020", "-73.5750"]
+
+TYPO = ["x1", "Caffe Olimpico", "Café", "124 Saint-Viateur Ouest", "Montreal", "H2T2L1", "(514) 555-0101", "45.52365", "-73.60050"]
+BRANCH = ["x2", "Café Tim Hortons", "Café", "900, boul. René-Lévesque Ouest", "Montréal", "H3B4A5", "", "45.50015", "-73.56705"]
+NEIGHBOUR = ["x3", "Café Olympia", "Café", "126 rue Saint-Viateur O", "Montréal", "H2T 2L1", "514-555-0177", "45.52352", "-73.60045"]
+VAGUE = ["x4", "Olimpico", "Café", "", "Montréal", "", "", "", ""]
+NEW_PLACE = ["x5", "Musée des beaux-arts", "Musée", "1380 rue Sherbrooke O", "Montréal", "H3G 1J5", "514-555-0103", "45.4985", "-73.5794"]
+# The same branch written differently: equal matching keys, so an exact hash hit (certainty 1, no scoring).
+SAME_KEYS = ["x6", "TIM HORTONS", "Café", "1, rue Ste-Catherine Ouest", "MONTREAL", "h3b1a1", "", "", ""]
+# fmt: on
+
+
+def config(dmo_id: int) -> Any:
+    return parse_config(
+        {
+            "dmo": {
+                "id": dmo_id,
+                "name": f"DMO {dmo_id}",
+                "dmo_type": "CLIENT",
+                "country": "CA",
+                "state": "QC",
+            },
+            "source_type": "csv",
+            "field_mappings": {
+                "source_id": "ID",
+                "name": "Name",
+                "category": "Category",
+                "address1": "Address1",
+                "city": "City",
+                "zip": "Postal",
+                "phone": "Phone",
+                "lat": "Latitude",
+                "lng": "Longitude",
+            },  # fmt: skip
+        }
+    )
+
+
+def write_csv(path: Path, rows: Sequence[Sequence[str]]) -> Path:
+    buf = io.StringIO()
+    csv.writer(buf).writerows([HEADER, *rows])
+    path.write_text(buf.getvalue(), encoding="utf-8")
+    return path
+
+
+def q(engine: Engine, sql: str, **params: Any) -> list[Any]:
+    with engine.connect() as conn:
+        return list(conn.execute(text(sql), params))
+
+
+@pytest.fixture
+def catalogue(engine: Engine, tmp_path: Path) -> dict[str, int]:
+    """DMO 101's listings, then DMO 102 configured; returns listing ids by source id."""
+    with engine.begin() as conn:
+        apply_config(conn, config(101))
+        apply_config(conn, config(102))
+    run_job(101, file=write_csv(tmp_path / "dmo101.csv", [OLIMPICO, TIM_1, TIM_2, GERMAIN]))
+    rows = q(engine, "select external_source_id, listing_id from public.listing_info where dmo_id = 101")
+    return {r.external_source_id: r.listing_id for r in rows}
+
+
+def test_scored_matching_decisions(engine: Engine, catalogue: dict[str, int], tmp_path: Path) -> None:
+    upload = write_csv(tmp_path / "dmo102.csv", [TYPO, BRANCH, NEIGHBOUR, VAGUE, NEW_PLACE, SAME_KEYS])
+    job_id = steps.start(102, params={"file": str(upload)})
+    for step in ("extract", "transform", "stage", "match"):
+        getattr(steps, step)(job_id)
+    first = q(
+        engine,
+        "select record_no, match_method, certainty, match_reason from staging.listing_info where job_id = :j order by 1",
+        j=job_id,
+    )
+    steps.match(job_id)  # a retried match task decides again, from scratch, the same way
+    again = q(
+        engine,
+        "select record_no, match_method, certainty, match_reason from staging.listing_info where job_id = :j order by 1",
+        j=job_id,
+    )
+    assert first == again
+    steps.promote(job_id)
+    steps.finalize(job_id)
+
+    info = {
+        r.external_source_id: r
+        for r in q(
+            engine,
+            """select li.external_source_id, li.listing_id, li.info_status, li.info_visible, l.listing_visible,
+                      b.match_method, b.certainty_score, b.reason
+               from public.listing_info li join public.listings l on l.id = li.listing_id
+               join pipeline.bridge_source_listing b on b.listing_info_id = li.id and b.job_id = :j
+               where li.dmo_id = 102""",
+            j=job_id,
+        )
+    }
+    # a typo'd name, the same phone and address: merged into DMO 101's listing, with its certainty and why
+    assert info["x1"].listing_id == catalogue["A"] and info["x1"].match_method == "auto_match"
+    assert 0.8 < float(info["x1"].certainty_score) < 1 and "phone" in info["x1"].reason
+    # a chain: the branch at its own address joins that branch, never the other one
+    assert info["x2"].listing_id == catalogue["T2"] and info["x2"].match_method == "auto_match"
+    assert info["x6"].listing_id == catalogue["T1"] and info["x6"].match_method == "bridge_other_dmo"
+    assert float(info["x6"].certainty_score) == 1.0
+    # the neighbour in the same building is a different business: a new listing
+    assert info["x3"].match_method == "new" and info["x3"].listing_id not in catalogue.values()
+    assert info["x5"].match_method == "new" and info["x5"].info_visible
+    # a bare name in the right city: neither merged nor lost; waiting for a reviewer, hidden meanwhile
+    vague = info["x4"]
+    assert vague.match_method == "review" and 0.5 <= float(vague.certainty_score) <= 0.8
+    assert (vague.info_status, vague.info_visible, vague.listing_visible) == ("pending", False, False)
+    (item,) = q(engine, "select * from pipeline.review_items where job_id = :j", j=job_id)
+    assert (item.item_type, item.status, item.dmo_id, item.listing_id) == (
+        "low_confidence_match", "open", 102, catalogue["A"],
+    )  # fmt: skip
+    best = item.candidates[0]
+    assert best["listing_id"] == catalogue["A"] and best["features"]["name_token"] == 1.0
+    assert best["explanation"] and best["reason"] and item.payload["record"]["name"] == "Olimpico"
+
+    counts = q(
+        engine,
+        "select records_new, records_updated, records_unchanged from pipeline.job_results where job_id = :j",
+        j=job_id,
+    )[0]
+    assert tuple(counts) == (6, 0, 0)  # six new listing_info for DMO 102, whatever their listing
+    assert q(engine, "select count(*) from public.listings")[0][0] == 7  # 4 + neighbour + museum + pending
+
+    # the same file again: deterministic hits now, nothing re-scored, no second review item
+    rerun = run_job(102, file=upload)
+    assert rerun["counts"]["records_unchanged"] == 6
+    assert q(engine, "select count(*) from pipeline.review_items")[0][0] == 1
+    assert {
+        r[0]
+        for r in q(
+            engine,
+            "select match_method from pipeline.bridge_source_listing where job_id = :j",
+            j=rerun["job_id"],
+        )
+    } == {"source_id"}
