@@ -54,7 +54,7 @@ def config(dmo_id: int) -> Any:
                 "phone": "Phone",
                 "lat": "Latitude",
                 "lng": "Longitude",
-            },  # fmt: skip
+            },
         }
     )
 
