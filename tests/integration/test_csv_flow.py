@@ -211,7 +211,9 @@ def test_first_import_then_unchanged_then_one_phone_change(engine: Engine, dmo: 
     ]
     assert len(changed) == 1
     (new_phone,) = q(
-        engine, "select international_phone from public.contact_info where id = :i", i=changed[0][1].contact_info_id
+        engine,
+        "select international_phone from public.contact_info where id = :i",
+        i=changed[0][1].contact_info_id,
     )
     assert new_phone[0] == "+15145550199"
     assert table_counts(engine)["contact_info"] == 5  # a new row; the old one is kept

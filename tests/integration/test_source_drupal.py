@@ -288,7 +288,10 @@ def test_end_to_end_into_public_then_rerun_unchanged(engine: Engine, sites: Demo
         d=dmo,
     )
     assert row.name == place["title"] and row.city == place["address"]["locality"]
-    assert row.zip == place["address"]["postal_code"] and row.international_phone == "+1" + "".join(ch for ch in place["phone"] if ch.isdigit())[-10:]
+    assert (
+        row.zip == place["address"]["postal_code"]
+        and row.international_phone == "+1" + "".join(ch for ch in place["phone"] if ch.isdigit())[-10:]
+    )
     if place["location"]:
         assert float(row.lat) == pytest.approx(place["location"]["lat"]) and row.gy == pytest.approx(
             place["location"]["lat"]
