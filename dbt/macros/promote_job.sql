@@ -54,20 +54,23 @@ create index on _chg (final_listing_id);
 analyze _chg;
 
 insert into public.locations (
-    id, address1, address2, city, state, zip, country, lat, lng, geog, location_hash, created_at, updated_at
+    id, address1, address2, city, state, zip, country, lat, lng, geog, location_hash,
+    address_key, house_number, city_key, created_at, updated_at
 )
 select
     new_location_id, address1, address2, city, state, zip, country, lat, lng,
     case when lat is not null and lng is not null
         then st_setsrid(st_makepoint(lng, lat), 4326)::geography
     end,
-    location_hash, now(), now()
+    location_hash, address_key, house_number, city_key, now(), now()
 from _chg
 where new_location_id is not null;
 
 -- A record waiting in the review queue still becomes a listing, hidden until a reviewer decides.
-insert into public.listings (id, name, location_id, listing_status, listing_visible, created_at, updated_at, last_job_id)
-select final_listing_id, listing_name, new_location_id, 'active', not pending_review, now(), now(), job_id
+insert into public.listings (
+    id, name, name_key, location_id, listing_status, listing_visible, created_at, updated_at, last_job_id
+)
+select final_listing_id, listing_name, name_key, new_location_id, 'active', not pending_review, now(), now(), job_id
 from _chg
 where is_new_listing;
 
@@ -76,6 +79,7 @@ update public.listings as l
 set
     location_id = coalesce(c.new_location_id, l.location_id),
     name = case when c.owns_listing then c.listing_name else l.name end,
+    name_key = case when c.owns_listing then c.name_key else l.name_key end,
     updated_at = now(),
     last_job_id = c.job_id
 from (
@@ -91,12 +95,12 @@ where l.id = c.final_listing_id;
 insert into public.contact_info (
     id, name, email, local_phone, international_phone, website_url, facebook_url, instagram_url,
     youtube_url, tiktok_url, twitter_url, pinterest_url, tripadvisor_url, yelp_url, contact_hash,
-    created_at, updated_at
+    website_host, created_at, updated_at
 )
 select
     new_contact_info_id, contact_name, email, local_phone, international_phone, website_url, facebook_url,
     instagram_url, youtube_url, tiktok_url, twitter_url, pinterest_url, tripadvisor_url, yelp_url,
-    contact_hash, now(), now()
+    contact_hash, website_host, now(), now()
 from _chg
 where new_contact_info_id is not null;
 
@@ -190,6 +194,12 @@ set listing_id = excluded.listing_id,
     reason = excluded.reason,
     certainty_score = excluded.certainty_score,
     mapped_at = now();
+
+-- The matching index follows every listing this job created or changed.
+select pipeline.refresh_listing_match(array(
+    select distinct final_listing_id from _chg
+    where change_type <> 'unchanged' or location_changed
+));
 
 update pipeline.job_results as r
 set

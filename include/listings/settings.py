@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     match_margin: float = Field(
         default=0.1, ge=0, le=1, description="Candidates this close to the best go to review."
     )
+    match_workers: int = Field(
+        default=2, ge=1, le=32, description="Processes matching a job's chunks in parallel."
+    )
     geotag: bool = Field(default=True, description="Geocode records with no coordinates and no match.")
     geocoder_url: str = Field(
         default="https://maps.googleapis.com", description="Google Places API base URL."

@@ -26,6 +26,7 @@ with staged as (
         li.pending_review,
         l.staged_listing_id,
         l.listing_name,
+        l.name_key,
         loc.address1,
         loc.address2,
         loc.city,
@@ -35,6 +36,9 @@ with staged as (
         loc.lat,
         loc.lng,
         loc.location_hash,
+        loc.address_key,
+        loc.house_number,
+        loc.city_key,
         ci.contact_name,
         ci.email,
         ci.local_phone,
@@ -48,7 +52,8 @@ with staged as (
         ci.pinterest_url,
         ci.tripadvisor_url,
         ci.yelp_url,
-        ci.contact_hash
+        ci.contact_hash,
+        ci.website_host
     from {{ ref('stg_staging__listing_info') }} as li
     inner join {{ ref('stg_staging__listings') }} as l
         on li.job_id = l.job_id and li.record_no = l.record_no

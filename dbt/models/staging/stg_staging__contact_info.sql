@@ -14,5 +14,6 @@ select
     pinterest_url,
     tripadvisor_url,
     yelp_url,
-    contact_hash
+    contact_hash,
+    website_host
 from {{ source('staging', 'contact_info') }}

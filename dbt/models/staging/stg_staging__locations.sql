@@ -9,5 +9,8 @@ select
     country,
     lat,
     lng,
-    location_hash
+    location_hash,
+    address_key,
+    house_number,
+    city_key
 from {{ source('staging', 'locations') }}

@@ -30,7 +30,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import CHAR, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, CHAR, JSONB
 from sqlalchemy.types import UserDefinedType
 
 NAMING = {
@@ -108,6 +108,10 @@ locations = Table(
     *_timestamps(),
     Column("geog", Geography()),
     Column("location_hash", Text),
+    # matching keys, computed once in transform (listings.matching.features.build_match_record)
+    Column("address_key", Text),
+    Column("house_number", Text),
+    Column("city_key", Text),
     Index("ix_locations_geog", "geog", postgresql_using="gist"),
     # matching blocks candidates by postal code when a record has no coordinates
     Index("ix_locations_postal_key", text("upper(regexp_replace(zip, '[^A-Za-z0-9]', '', 'g'))")),
@@ -127,6 +131,7 @@ listings = Table(
     Column("listing_visible", Boolean, server_default=text("true")),
     Column("listing_status", String, nullable=False, server_default=text("'active'")),
     Column("last_job_id", BigInteger),
+    Column("name_key", Text),  # matching key of the name, computed once in transform
     Column("merged_into_id", Integer, ForeignKey("listings.id")),  # set with listing_status 'merged'
     CheckConstraint("listing_status in ('active', 'archived', 'invalid', 'merged')", name="listing_status"),
     Index("ix_listings_location_id", "location_id"),
@@ -152,6 +157,7 @@ contact_info = Table(
     Column("tripadvisor_url", String),
     Column("yelp_url", String),
     Column("contact_hash", Text),
+    Column("website_host", Text),  # matching key: the website's host without "www."
 )
 
 listing_info = Table(
@@ -472,6 +478,38 @@ api_usage = Table(
     schema="pipeline",
 )
 
+listing_match = Table(
+    "listing_match",
+    metadata,
+    Column("listing_id", Integer, ForeignKey("listings.id"), primary_key=True, autoincrement=False),
+    Column("name", Text),
+    Column("name_key", Text),
+    Column("address1", Text),
+    Column("city", Text),
+    Column("zip", Text),
+    Column("country", CHAR(2)),
+    Column("lat", Numeric(10, 8)),
+    Column("lng", Numeric(11, 8)),
+    Column("geog", Geography()),
+    Column("postal_key", Text),
+    Column("address_key", Text),
+    Column("house_number", Text),
+    Column("city_key", Text),
+    Column("phones", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("website_hosts", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("websites", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("categories", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("updated_at", DateTime, nullable=False, server_default=func.now()),
+    Index("ix_listing_match_geog", "geog", postgresql_using="gist"),
+    Index("ix_listing_match_postal_key", "postal_key"),
+    Index(
+        "ix_listing_match_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}
+    ),
+    schema="pipeline",
+)
+"""The matching index: a listing's keys, location and every DMO's contacts in one row (migration 0004
+defines it and `pipeline.refresh_listing_match(ids)`, which promotion calls for the listings it touched)."""
+
 # ------------------------------------------------------------------------------------------------
 # staging: mirrors of the public tables for one batch, keyed by (job_id, record_no).
 # No foreign keys to public: promotion resolves public ids.
@@ -499,6 +537,7 @@ stg_listings = Table(
     *_staging_key(),
     Column("listing_id", Integer),  # resolved public.listings.id (null: new listing)
     Column("name", String),
+    Column("name_key", Text),
     Column("google_place_id", String),
     _ts("created_at"),
     PrimaryKeyConstraint("job_id", "record_no", name="listings_pkey"),
@@ -518,6 +557,9 @@ stg_locations = Table(
     Column("lat", Numeric(10, 8)),
     Column("lng", Numeric(11, 8)),
     Column("location_hash", Text, nullable=False),
+    Column("address_key", Text),
+    Column("house_number", Text),
+    Column("city_key", Text),
     PrimaryKeyConstraint("job_id", "record_no", name="locations_pkey"),
     _staging_fk("listings"),
     schema="staging",
@@ -541,6 +583,7 @@ stg_contact_info = Table(
     Column("tripadvisor_url", String),
     Column("yelp_url", String),
     Column("contact_hash", Text, nullable=False),
+    Column("website_host", Text),
     PrimaryKeyConstraint("job_id", "record_no", name="contact_info_pkey"),
     _staging_fk("listings"),
     schema="staging",

@@ -1,11 +1,12 @@
-"""Candidate canonical listings for incoming records, found in PostgreSQL in one set-based query.
+"""Candidate canonical listings for incoming records, found in PostgreSQL in one set-based query over the
+matching index `pipeline.listing_match` (one row per listing, kept by promotion).
 
 Blocking, so that no record is compared with the whole catalogue:
 - near: listings whose current location lies within `radius_m` of the record's coordinates (PostGIS
-  KNN on the GiST index of `locations.geog`, nearest first);
-- postal: listings with the same postal key (expression index), most similar names first (pg_trgm);
+  KNN on the GiST index, nearest first);
+- postal: listings with the same postal key, most similar names first (pg_trgm);
 - name: for records with neither coordinates nor a postal code, listings in the same city whose name is
-  trigram-similar (GIN index on `listings.name`).
+  trigram-similar (GIN trigram index).
 Merged listings are never candidates: they forward to the listing they were merged into.
 """
 
@@ -27,7 +28,7 @@ class Incoming:
     city: str | None
 
 
-@dataclass
+@dataclass(slots=True)
 class Candidate:
     listing_id: int
     name: str | None
@@ -37,73 +38,59 @@ class Candidate:
     country: str | None
     lat: float | None
     lng: float | None
+    # matching keys stored at promotion (null for rows promoted before they existed: computed then)
+    name_key: str | None = None
+    address_key: str | None = None
+    house_number: str | None = None
+    city_key: str | None = None
+    postal_key: str | None = None
     phones: list[str] = field(default_factory=list)  # E.164 numbers of every listing_info's contact
     websites: list[str] = field(default_factory=list)
+    website_hosts: list[str] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
-    via: set[str] = field(default_factory=set)  # near | postal | name: which block found it
 
 
-CANDIDATE_SQL = """
-with near as (
-    select i.record_no, c.listing_id, 'near' as via
-    from _match_incoming i
-    cross join lateral (
-        select l.id as listing_id
-        from public.locations pl
-        join public.listings l on l.location_id = pl.id
-        where i.geog is not null
-          and st_dwithin(pl.geog, i.geog, :radius)
-          and l.listing_status <> 'merged'
-        order by pl.geog <-> i.geog
-        limit :k_near
-    ) c
-),
-postal as (
-    select i.record_no, c.listing_id, 'postal' as via
-    from _match_incoming i
-    cross join lateral (
-        select l.id as listing_id
-        from public.locations pl
-        join public.listings l on l.location_id = pl.id
-        where i.postal_key <> ''
-          and upper(regexp_replace(pl.zip, '[^A-Za-z0-9]', '', 'g')) = i.postal_key
-          and l.listing_status <> 'merged'
-        order by similarity(l.name, i.name) desc, l.id
-        limit :k_postal
-    ) c
-),
-named as (
-    select i.record_no, c.listing_id, 'name' as via
-    from _match_incoming i
-    cross join lateral (
-        select l.id as listing_id
-        from public.listings l
-        join public.locations pl on pl.id = l.location_id
-        where i.geog is null and i.postal_key = '' and i.city_key <> ''
-          and l.name % i.name
-          and lower(pl.city) = i.city_key
-          and l.listing_status <> 'merged'
-        order by similarity(l.name, i.name) desc, l.id
-        limit :k_name
-    ) c
-)
-select record_no, listing_id, via from near
-union all select record_no, listing_id, via from postal
-union all select record_no, listing_id, via from named
+_DETAILS = """
+    m.listing_id, m.name, m.address1, m.city, m.zip, m.country, m.lat, m.lng, m.name_key, m.address_key,
+    m.house_number, m.city_key, m.postal_key, m.website_hosts, m.phones, m.websites, m.categories"""
+
+# One pass over the matching index (pipeline.listing_match): each block returns the candidates' details.
+CANDIDATE_SQL = f"""
+select i.record_no, 'near' as via, c.*
+from _match_incoming i
+cross join lateral (
+    select {_DETAILS}
+    from pipeline.listing_match m
+    where i.geog is not null and st_dwithin(m.geog, i.geog, %(radius)s)
+    order by m.geog <-> i.geog
+    limit %(k_near)s
+) c
+union all
+select i.record_no, 'postal' as via, c.*
+from _match_incoming i
+cross join lateral (
+    select {_DETAILS}
+    from pipeline.listing_match m
+    where i.postal_key <> '' and m.postal_key = i.postal_key
+    order by similarity(m.name, i.name) desc, m.listing_id
+    limit %(k_postal)s
+) c
+union all
+select i.record_no, 'name' as via, c.*
+from _match_incoming i
+cross join lateral (
+    select {_DETAILS}
+    from pipeline.listing_match m
+    where i.geog is null and i.postal_key = '' and i.city_key <> ''
+      and m.name %% i.name  -- pg_trgm's similarity operator (%% for the driver)
+      and lower(m.city) = i.city_key
+    order by similarity(m.name, i.name) desc, m.listing_id
+    limit %(k_name)s
+) c
 """
 
-DETAILS_SQL = """
-select l.id, l.name, pl.address1, pl.city, pl.zip, pl.country, pl.lat, pl.lng,
-       coalesce(array_agg(distinct ci.international_phone) filter (where ci.international_phone is not null), '{}') as phones,
-       coalesce(array_agg(distinct ci.website_url) filter (where ci.website_url is not null), '{}') as websites,
-       coalesce(array_agg(distinct li.category) filter (where li.category is not null), '{}') as categories
-from public.listings l
-left join public.locations pl on pl.id = l.location_id
-left join public.listing_info li on li.listing_id = l.id
-left join public.contact_info ci on ci.id = li.contact_info_id
-where l.id = any(:ids)
-group by l.id, pl.id
-"""
+
+Found = dict[int, list[tuple[Candidate, frozenset[str]]]]  # record_no -> (candidate, blocks that found it)
 
 
 def find_candidates(
@@ -111,11 +98,12 @@ def find_candidates(
     incoming: Sequence[Incoming],
     *,
     radius_m: float = 500,
-    k_near: int = 8,
-    k_postal: int = 10,
+    k_near: int = 6,
+    k_postal: int = 5,
     k_name: int = 8,
-) -> dict[int, list[Candidate]]:
-    """Candidates per record_no, each with the details the scorer needs."""
+) -> Found:
+    """Candidates per record_no, each with the details the scorer needs and the blocks that found it
+    (near | postal | name). A listing is fetched once however many records it is a candidate for."""
     if not incoming:
         return {}
     conn.execute(
@@ -138,36 +126,25 @@ def find_candidates(
                 )
                 copy.write_row((r.record_no, r.name, point, r.postal_key, (r.city or "").lower()))
         cur.execute("analyze _match_incoming")
-    conn.execute(text("set local pg_trgm.similarity_threshold = 0.35"))
-    rows = conn.execute(
-        text(CANDIDATE_SQL), {"radius": radius_m, "k_near": k_near, "k_postal": k_postal, "k_name": k_name}
-    ).all()
-    found: dict[int, dict[int, set[str]]] = {}
-    for row in rows:
-        found.setdefault(int(row.record_no), {}).setdefault(int(row.listing_id), set()).add(str(row.via))
-    ids = sorted({lid for per in found.values() for lid in per})
-    details: dict[int, Candidate] = {}
-    for start in range(0, len(ids), 20_000):
-        for row in conn.execute(text(DETAILS_SQL), {"ids": ids[start : start + 20_000]}):
-            details[row.id] = Candidate(
-                listing_id=row.id,
-                name=row.name,
-                address1=row.address1,
-                city=row.city,
-                zip=row.zip,
-                country=row.country,
-                lat=float(row.lat) if row.lat is not None else None,
-                lng=float(row.lng) if row.lng is not None else None,
-                phones=list(row.phones),
-                websites=list(row.websites),
-                categories=list(row.categories),
-            )
-    out: dict[int, list[Candidate]] = {}
-    for record_no, per in found.items():
-        cands = []
-        for listing_id, via in sorted(per.items()):
-            base = details.get(listing_id)
-            if base is not None:
-                cands.append(Candidate(**{**base.__dict__, "via": set(via)}))
-        out[record_no] = cands
-    return out
+    # Rows straight from the driver: this runs for every record of a batch, ORM rows would cost more.
+    with raw.cursor() as cur:
+        cur.execute("set local pg_trgm.similarity_threshold = 0.35")
+        cur.execute(
+            CANDIDATE_SQL, {"radius": radius_m, "k_near": k_near, "k_postal": k_postal, "k_name": k_name}
+        )
+        found: dict[int, dict[int, set[str]]] = {}
+        details: dict[int, Candidate] = {}
+        for (record_no, via, lid, name, address1, city, zip_code, country, lat, lng, nkey, akey, number, ckey, pkey,
+             hosts, phones, websites, categories) in cur:  # fmt: skip
+            found.setdefault(record_no, {}).setdefault(lid, set()).add(via)
+            if lid not in details:
+                details[lid] = Candidate(
+                    listing_id=lid, name=name, address1=address1, city=city, zip=zip_code, country=country,
+                    lat=float(lat) if lat is not None else None, lng=float(lng) if lng is not None else None,
+                    name_key=nkey, address_key=akey, house_number=number, city_key=ckey, postal_key=pkey,
+                    website_hosts=hosts, phones=phones, websites=websites, categories=categories,
+                )  # fmt: skip
+    return {
+        record_no: [(details[lid], frozenset(via)) for lid, via in sorted(per.items()) if lid in details]
+        for record_no, per in found.items()
+    }

@@ -11,20 +11,20 @@ bridge table with their certainty and reason) and to `pipeline.review_items`.
 from __future__ import annotations
 
 import json
+import math
+import multiprocessing
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
-from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
-from listings.matching.candidates import Candidate, Incoming, find_candidates
-from listings.matching.features import Features, MatchRecord, build_match_record, pair_features
+from listings.matching.candidates import Candidate, Found, Incoming, find_candidates
+from listings.matching.features import Features, MatchRecord, match_keys, pair_features
 from listings.matching.scoring import Decision, confidence, decide, explain, reason_for
 from listings.transform.categories import load_vocabulary
-from listings.transform.normalize import (
-    website_host,
-)
+from listings.transform.normalize import postal_key
 
 MATCH_METHODS = ("auto_match", "review", "new")  # what the match step writes (transform writes the others)
 
@@ -41,6 +41,7 @@ class ScoredCandidate:
     candidate: Candidate
     features: Features
     confidence: float
+    found_by: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -51,46 +52,56 @@ class MatchOutcome:
 
 
 def incoming_record(r: Mapping[str, Any]) -> MatchRecord:
-    """A transformed record as matching sees it (the keys the scoring model was fitted on)."""
-    return build_match_record(
+    """A transformed record as matching sees it, from the keys transform computed (`match_keys`)."""
+    keys = r.get("match_keys")
+    if not keys:  # a transformed file written before match keys existed
+        keys = match_keys(r)
+    return MatchRecord(
         name=r["name"],
-        address1=r.get("address1"),
-        city=r.get("city"),
-        postal=r.get("zip"),
-        country=r.get("country"),
-        lat=r.get("lat"),
-        lng=r.get("lng"),
-        phone=r.get("phone_e164") or r.get("phone"),
-        website=r.get("website"),
+        name_key=keys.get("name_key") or "",
+        address_key=keys.get("address_key"),
+        house_number=keys.get("house_number"),
+        city_key=keys.get("city_key"),
+        postal_key=postal_key(r.get("zip"), country=r.get("country") or "CA") or None,
+        country=r.get("country") or "CA",
+        lat=_coord(r.get("lat"), 90),
+        lng=_coord(r.get("lng"), 180),
+        phone=r.get("phone_e164"),
+        website_host=keys.get("website_host"),
         category=r.get("category"),
-        image_hashes=r.get("image_hashes") or (),
+        image_hashes=tuple(r.get("image_hashes") or ()),
     )
 
 
-@lru_cache(maxsize=200_000)
-def _candidate_base(
-    name: str | None,
-    address1: str | None,
-    city: str | None,
-    zip_code: str | None,
-    country: str | None,
-    lat: float | None,
-    lng: float | None,
-) -> MatchRecord:
-    # Many incoming records share candidates (a chain, a busy block): normalise each listing once.
-    return build_match_record(
-        name=name, address1=address1, city=city, postal=zip_code, country=country, lat=lat, lng=lng
-    )
+def _coord(value: Any, limit: float) -> float | None:
+    if value is None or value == "":
+        return None
+    number = float(value)
+    return number if math.isfinite(number) and -limit <= number <= limit else None
 
 
 def candidate_record(c: Candidate, incoming: MatchRecord) -> MatchRecord:
-    """A candidate listing as matching sees it. A listing carries every DMO's contacts and categories:
-    the value most favourable to the incoming record stands for it ("any DMO's phone matches")."""
-    base = _candidate_base(c.name, c.address1, c.city, c.zip, c.country, c.lat, c.lng)
-    hosts = sorted({h for h in (website_host(w) for w in c.websites) if h})
+    """A candidate listing as matching sees it, from the keys stored at its promotion. A listing carries
+    every DMO's contacts and categories: the value most favourable to the incoming record stands for it
+    ("any DMO's phone matches")."""
+    if c.name_key is None:  # promoted before match keys were stored
+        keys = match_keys(
+            {"name": c.name, "address1": c.address1, "city": c.city, "zip": c.zip, "country": c.country}
+        )
+        c = replace(c, name_key=keys["name_key"] or "", address_key=keys["address_key"],
+                    house_number=keys["house_number"], city_key=keys["city_key"])  # fmt: skip
+    hosts = c.website_hosts
     vocab = load_vocabulary()
-    return replace(
-        base,
+    return MatchRecord(
+        name=c.name or "",
+        name_key=c.name_key or "",
+        address_key=c.address_key,
+        house_number=c.house_number,
+        city_key=c.city_key,
+        postal_key=c.postal_key,
+        country=c.country or incoming.country,
+        lat=c.lat,
+        lng=c.lng,
         phone=incoming.phone if incoming.phone in c.phones else (c.phones[0] if c.phones else None),
         website_host=incoming.website_host
         if incoming.website_host in hosts
@@ -102,25 +113,71 @@ def candidate_record(c: Candidate, incoming: MatchRecord) -> MatchRecord:
 
 
 def match_records(
-    conn: Connection, records: Sequence[Mapping[str, Any]], thresholds: Thresholds = Thresholds()
+    db: Connection | Engine,
+    records: Sequence[Mapping[str, Any]],
+    thresholds: Thresholds = Thresholds(),
+    *,
+    chunk: int = 2000,
+    workers: int = 1,
 ) -> list[MatchOutcome]:
-    """Candidates, features, confidences and a decision for every record (none is written here)."""
-    by_no = records_by_no(records)
+    """Candidates, features, confidences and a decision for every record (none is written here).
+
+    With an Engine and `workers` > 1, chunks are matched in that many processes, each on its own
+    connection: candidate SQL and Python scoring then use every core (they are both CPU-bound)."""
+    numbers = [int(r["record_no"]) for r in records]
+    parts = [list(records[i : i + chunk]) for i in range(0, len(records), chunk)]
+    if isinstance(db, Connection) or workers <= 1 or len(parts) <= 1:
+        if isinstance(db, Engine):
+            with db.begin() as conn:
+                return [o for part in parts for o in _match_chunk(conn, part, thresholds)]
+        return [o for part in parts for o in _match_chunk(db, part, thresholds)]
+    url = db.url.render_as_string(hide_password=False)
+    context = multiprocessing.get_context("fork")  # the parent's imports are reused: no start-up cost
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init) as pool:
+        results = pool.map(_match_chunk_url, [url] * len(parts), parts, [thresholds] * len(parts))
+        outcomes = [o for part in results for o in part]
+    order = {no: i for i, no in enumerate(numbers)}
+    return sorted(outcomes, key=lambda o: order[o.record_no])
+
+
+def _worker_init() -> None:
+    # A forked child must not use the parent's pooled connections (shared sockets): drop them, unclosed.
+    from listings.db.engine import engine_for
+
+    engine_for.cache_clear()
+
+
+def _match_chunk_url(url: str, part: list[Mapping[str, Any]], thresholds: Thresholds) -> list[MatchOutcome]:
+    from listings.db.engine import engine_for
+
+    with engine_for(url).begin() as conn:
+        return _match_chunk(conn, part, thresholds)
+
+
+def _match_chunk(
+    conn: Connection, part: Sequence[Mapping[str, Any]], thresholds: Thresholds
+) -> list[MatchOutcome]:
+    by_no = records_by_no(part)
     incoming = {no: incoming_record(r) for no, r in by_no.items()}
-    found = find_candidates(
-        conn,
-        [
-            Incoming(no, rec.name, rec.lat, rec.lng, rec.postal_key or "", by_no[no].get("city"))
-            for no, rec in incoming.items()
-        ],
-    )
+    rows = [Incoming(no, rec.name, rec.lat, rec.lng, rec.postal_key or "", by_no[no].get("city"))
+            for no, rec in incoming.items()]  # fmt: skip
+    return _score(list(incoming), incoming, find_candidates(conn, rows), thresholds)
+
+
+def _score(
+    part: list[int],
+    incoming: Mapping[int, MatchRecord],
+    found: Found,
+    thresholds: Thresholds,
+) -> list[MatchOutcome]:
     compat = load_vocabulary().compatible
     outcomes = []
-    for no, rec in incoming.items():
+    for no in part:
+        rec = incoming[no]
         scored = []
-        for cand in found.get(no, []):
+        for cand, found_by in found.get(no, []):
             f = pair_features(rec, candidate_record(cand, rec), compat=compat)
-            scored.append(ScoredCandidate(cand, f, confidence(f)))
+            scored.append(ScoredCandidate(cand, f, confidence(f), found_by))
         scored.sort(key=lambda s: (-s.confidence, s.candidate.listing_id))
         decision = decide(
             [(s.candidate.listing_id, s.confidence) for s in scored],
@@ -129,7 +186,8 @@ def match_records(
             margin=thresholds.margin,
             features={s.candidate.listing_id: s.features for s in scored},
         )
-        outcomes.append(MatchOutcome(no, decision, scored))
+        # A reviewer sees the candidates; an automatic decision keeps only the one it chose (or the best).
+        outcomes.append(MatchOutcome(no, decision, scored if decision.action == "review" else scored[:1]))
     return outcomes
 
 
@@ -150,7 +208,7 @@ def _candidate_doc(s: ScoredCandidate) -> dict[str, Any]:
         "phones": c.phones,
         "websites": c.websites,
         "categories": c.categories,
-        "found_by": sorted(c.via),
+        "found_by": sorted(s.found_by),
         "confidence": round(s.confidence, 4),
         "features": asdict(s.features),
         "explanation": [[name, round(value, 3)] for name, value in explain(s.features)],

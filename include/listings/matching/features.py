@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import jellyfish
 from rapidfuzz import fuzz
@@ -253,3 +254,20 @@ def pair_features(a: MatchRecord, b: MatchRecord, *, compat: CategoryCompat = de
         category_compat=category_compat,
         image_sim=image_similarity(a.image_hashes, b.image_hashes),
     )
+
+
+MATCH_KEY_FIELDS = ("name_key", "address_key", "house_number", "city_key", "website_host")
+
+
+def match_keys(values: Mapping[str, Any]) -> dict[str, str | None]:
+    """The matching keys of a transformed record, computed once in transform and stored with the public
+    rows, so that candidates are scored without normalising them again."""
+    rec = build_match_record(
+        name=values.get("name"),
+        address1=values.get("address1"),
+        city=values.get("city"),
+        postal=values.get("zip"),
+        country=values.get("country"),
+        website=values.get("website"),
+    )
+    return {name: getattr(rec, name) or None for name in MATCH_KEY_FIELDS}

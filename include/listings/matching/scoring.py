@@ -15,6 +15,7 @@ This module owns:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -182,9 +183,15 @@ def _sigmoid(z: float) -> float:
     return e / (1.0 + e)
 
 
+@functools.lru_cache(maxsize=8)
+def _active_terms(model: Model) -> tuple[tuple[float, Callable[[Features], float]], ...]:
+    # Terms the fit zeroed cannot change a logit: skip them (scoring is the match step's hot loop).
+    return tuple((w, t.value) for w, t in zip(model.weights, TERMS, strict=True) if w != 0.0)
+
+
 def logit(f: Features, model: Model | None = None) -> float:
     m = model or DEFAULT_MODEL
-    return m.bias + sum(w * x for w, x in zip(m.weights, design_row(f), strict=True))
+    return m.bias + sum(w * value(f) for w, value in _active_terms(m))
 
 
 def confidence(f: Features, model: Model | None = None) -> float:

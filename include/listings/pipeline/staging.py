@@ -22,14 +22,19 @@ _CONTACT_COLUMNS = (
 )
 
 
+def _keys(r: Row) -> dict[str, Any]:
+    return r.get("match_keys") or {}
+
+
 def _listings(r: Row) -> tuple[Any, ...]:
-    return (r["listing_id"], r["name"])
+    return (r["listing_id"], r["name"], _keys(r).get("name_key"))
 
 
 def _locations(r: Row) -> tuple[Any, ...]:
     return (
         r["address1"], r["address2"], r["city"], r["state"], r["zip"], r["country"],
         r["lat"], r["lng"], r["location_hash"],
+        _keys(r).get("address_key"), _keys(r).get("house_number"), _keys(r).get("city_key"),
     )  # fmt: skip
 
 
@@ -42,17 +47,31 @@ def _contact(r: Row) -> tuple[Any, ...]:
         r["website"],
         *(r[s] for s in SOCIAL_FIELDS),
         r["contact_hash"],
+        _keys(r).get("website_host"),
     )
 
 
 TABLES: Sequence[tuple[str, Sequence[str], Callable[[Row], tuple[Any, ...]]]] = (
-    ("listings", ("listing_id", "name"), _listings),
+    ("listings", ("listing_id", "name", "name_key"), _listings),
     (
         "locations",
-        ("address1", "address2", "city", "state", "zip", "country", "lat", "lng", "location_hash"),
+        (
+            "address1",
+            "address2",
+            "city",
+            "state",
+            "zip",
+            "country",
+            "lat",
+            "lng",
+            "location_hash",
+            "address_key",
+            "house_number",
+            "city_key",
+        ),
         _locations,
     ),
-    ("contact_info", ("name", *_CONTACT_COLUMNS, "contact_hash"), _contact),
+    ("contact_info", ("name", *_CONTACT_COLUMNS, "contact_hash", "website_host"), _contact),
 )
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import func, select, text
 from listings.db import tables as t
 from listings.db.engine import get_engine
 from listings.matching import bridge
+from listings.matching.features import match_keys
 from listings.pipeline import jobs
 from listings.pipeline.geotag import geotag_records
 from listings.settings import get_settings
@@ -276,6 +277,7 @@ def transform(job_id: int) -> StepResult:
     synonyms = cfg.category_synonyms or None
     for canonical in merged.records:
         enrich(canonical, source_type=cfg.source_type.value, category_synonyms=synonyms, stats=categories)
+        canonical.values["match_keys"] = match_keys(canonical.values)
     # Hashes describe the source's data: computed before geotagging, so that a re-run (which finds the
     # record in the bridge and does not geotag it) sees the same location hash.
     hashes = {r.record_hash: r.hashes() for r in merged.records}
@@ -410,7 +412,10 @@ def match(job_id: int) -> StepResult:
             {"j": job_id},
         )
         todo = [records[int(row.record_no)] for row in rows if int(row.record_no) in records]
-        outcomes = match_records(conn, todo, thresholds)
+    # Matching reads committed public data on its own connections, in parallel worker processes.
+    outcomes = match_records(engine, todo, thresholds, workers=settings.match_workers)
+    with engine.begin() as conn:
+        reset_decisions(conn, job_id)
         counts = write_decisions(conn, job_id, job.dmo_id, records, outcomes)
     log.info("job %s matching: %s", job_id, counts)
     return StepResult(len(todo))
