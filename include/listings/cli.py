@@ -230,6 +230,33 @@ def run(dmo_id: int, file: Path | None, domain: str) -> None:
     click.echo(json.dumps(summary))
 
 
+@main.command("rematch")
+@click.option("--dmo", "dmo_id", type=int, help="Only this DMO (default: every DMO).")
+@click.option("--dry-run", is_flag=True, help="Report what would change; change nothing.")
+def rematch(dmo_id: int | None, dry_run: bool) -> None:
+    """Run matching again over the stored transformed files (after a threshold or rule change): print each
+    change as a JSON line, then apply them unless --dry-run."""
+    from listings.db.engine import get_engine
+    from listings.matching import rematch as rm
+    from listings.matching.engine import Thresholds
+
+    s = get_settings()
+    changes = rm.plan(
+        get_engine(),
+        dmo_id=dmo_id,
+        thresholds=Thresholds(s.match_auto_threshold, s.match_review_threshold, s.match_margin),
+    )
+    if changes:
+        click.echo(rm.report(changes))
+    summary: dict[str, int] = {}
+    for c in changes:
+        summary[c.action] = summary.get(c.action, 0) + 1
+    if dry_run:
+        click.echo(f"dry run: {len(changes)} change(s) would be made {summary}", err=True)
+        return
+    click.echo(f"applied: {rm.apply(get_engine(), changes)}", err=True)
+
+
 # --- airflow (single machine) ---------------------------------------------------------------------
 @main.group()
 def airflow() -> None:

@@ -4,6 +4,7 @@ queue, explanations in the bridge, idempotent re-runs."""
 from __future__ import annotations
 
 import csv
+import json
 import io
 from collections.abc import Sequence
 from pathlib import Path
@@ -156,3 +157,65 @@ def test_scored_matching_decisions(engine: Engine, catalogue: dict[str, int], tm
             j=rerun["job_id"],
         )
     } == {"source_id"}
+
+
+def test_rematch_reports_then_applies_a_threshold_change(
+    engine: Engine, catalogue: dict[str, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from click.testing import CliRunner
+
+    from listings.cli import main
+    from listings.settings import get_settings
+
+    run_job(102, file=write_csv(tmp_path / "dmo102.csv", [NEIGHBOUR, VAGUE, NEW_PLACE]))
+    (pending,) = q(engine, "select id, listing_id from public.listing_info where info_status = 'pending'")
+    listings_before = q(engine, "select id, listing_status, listing_visible from public.listings order by id")
+
+    # Same rules: nothing to change.
+    res = CliRunner().invoke(main, ["rematch", "--dry-run"])
+    assert res.exit_code == 0 and res.stdout.strip() == "" and "0 change(s)" in res.stderr
+
+    # Lower the auto-merge threshold: the bare "Olimpico" (0.5 < confidence < 0.8) now merges.
+    monkeypatch.setenv("LISTINGS_MATCH_AUTO_THRESHOLD", "0.6")
+    get_settings.cache_clear()
+    res = CliRunner().invoke(main, ["rematch", "--dry-run", "--dmo", "102"])
+    assert res.exit_code == 0, res.output
+    (line,) = res.stdout.strip().splitlines()
+    change = json.loads(line)
+    assert (change["action"], change["to_listing_id"], change["listing_info_id"]) == (
+        "merge",
+        catalogue["A"],
+        pending.id,
+    )
+    assert (
+        q(engine, "select id, listing_status, listing_visible from public.listings order by id")
+        == listings_before
+    )
+
+    res = CliRunner().invoke(main, ["rematch", "--dmo", "102"])
+    assert res.exit_code == 0 and "'merge': 1" in res.stderr
+    (info,) = q(
+        engine,
+        "select listing_id, info_status, info_visible from public.listing_info where id = :i",
+        i=pending.id,
+    )
+    assert tuple(info) == (catalogue["A"], "active", True)
+    (old,) = q(
+        engine,
+        "select listing_status, merged_into_id, listing_visible from public.listings where id = :l",
+        l=pending.listing_id,
+    )
+    assert tuple(old) == ("merged", catalogue["A"], False)
+    (item,) = q(engine, "select status, resolved_by from pipeline.review_items")
+    assert tuple(item) == ("resolved", "rematch")
+    # the merged listing left the matching index; a re-run finds nothing more to do
+    assert (
+        q(engine, "select count(*) from pipeline.listing_match where listing_id = :l", l=pending.listing_id)[
+            0
+        ][0]
+        == 0
+    )
+    assert CliRunner().invoke(main, ["rematch", "--dry-run"]).stdout.strip() == ""
+    # the next import of the record resolves straight to the listing it was merged into
+    again = run_job(102, file=tmp_path / "dmo102.csv")
+    assert again["counts"]["records_unchanged"] == 3

@@ -161,7 +161,9 @@ def _match_chunk(
     incoming = {no: incoming_record(r) for no, r in by_no.items()}
     rows = [Incoming(no, rec.name, rec.lat, rec.lng, rec.postal_key or "", by_no[no].get("city"))
             for no, rec in incoming.items()]  # fmt: skip
-    return _score(list(incoming), incoming, find_candidates(conn, rows), thresholds)
+    # A record being re-matched (rematch) is not its own candidate: `_listing_id` names the listing it is in.
+    exclude = {no: int(r["_listing_id"]) for no, r in by_no.items() if r.get("_listing_id")}
+    return _score(list(incoming), incoming, find_candidates(conn, rows), thresholds, exclude)
 
 
 def _score(
@@ -169,6 +171,7 @@ def _score(
     incoming: Mapping[int, MatchRecord],
     found: Found,
     thresholds: Thresholds,
+    exclude: Mapping[int, int] | None = None,
 ) -> list[MatchOutcome]:
     compat = load_vocabulary().compatible
     outcomes = []
@@ -176,6 +179,8 @@ def _score(
         rec = incoming[no]
         scored = []
         for cand, found_by in found.get(no, []):
+            if exclude and exclude.get(no) == cand.listing_id:
+                continue
             f = pair_features(rec, candidate_record(cand, rec), compat=compat)
             scored.append(ScoredCandidate(cand, f, confidence(f), found_by))
         scored.sort(key=lambda s: (-s.confidence, s.candidate.listing_id))
@@ -277,14 +282,15 @@ def write_decisions(
             record = records[o.record_no]
             reviews.append(
                 {
-                    "t": d.review_type,
-                    "d": dmo_id,
-                    "j": job_id,
-                    "l": d.candidate_id,
-                    "h": record["record_hash"],
-                    "p": json.dumps(_review_payload(record, o), default=str),
-                    "c": json.dumps([_candidate_doc(s) for s in o.scored[:10]], default=str),
-                    "conf": round(d.confidence, 4),
+                    "item_type": d.review_type,
+                    "dmo_id": dmo_id,
+                    "job_id": job_id,
+                    "listing_id": d.candidate_id,
+                    "listing_info_id": None,
+                    "source_record_hash": record["record_hash"],
+                    "payload": _review_payload(record, o),
+                    "candidates": [_candidate_doc(s) for s in o.scored[:10]],
+                    "confidence": round(d.confidence, 4),
                 }
             )
     if infos:
@@ -299,15 +305,31 @@ def write_decisions(
         conn.execute(
             text("update staging.listings set listing_id = :l where job_id = :j and record_no = :n"), merges
         )
-    if reviews:
-        conn.execute(
-            text(
-                "insert into pipeline.review_items (item_type, dmo_id, job_id, listing_id, source_record_hash, payload, candidates, confidence)"
-                " values (:t, :d, :j, :l, :h, cast(:p as jsonb), cast(:c as jsonb), :conf)"
-            ),
-            reviews,
-        )
+    write_review_items(conn, reviews)
     return counts
+
+
+def write_review_items(conn: Connection, items: Sequence[Mapping[str, Any]]) -> None:
+    """Queue review items (item_type, dmo_id, job_id, listing_id, listing_info_id, source_record_hash,
+    payload, candidates, confidence)."""
+    if not items:
+        return
+    conn.execute(
+        text(
+            "insert into pipeline.review_items (item_type, dmo_id, job_id, listing_id, listing_info_id,"
+            " source_record_hash, payload, candidates, confidence) values (:item_type, :dmo_id, :job_id,"
+            " :listing_id, :listing_info_id, :source_record_hash, cast(:payload as jsonb),"
+            " cast(:candidates as jsonb), :confidence)"
+        ),
+        [
+            {
+                **i,
+                "payload": json.dumps(i["payload"], default=str),
+                "candidates": json.dumps(i["candidates"], default=str),
+            }
+            for i in items
+        ],
+    )
 
 
 def _review_payload(record: Mapping[str, Any], o: MatchOutcome) -> dict[str, Any]:

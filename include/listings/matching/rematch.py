@@ -1,0 +1,216 @@
+"""Rematch: run matching again over the stored transformed files when thresholds or rules change, say what
+would change, and (unless it is a dry run) apply it.
+
+For each DMO, the records of its latest promoted transformed file that matching decided (not the
+deterministic source-id / record-hash hits) are scored again against the catalogue, their own listing
+excluded:
+- a record alone in a listing it created, now confidently the same place as another listing:
+  `merge` — its listing_info moves to that listing; its old listing is marked merged into it;
+- a record waiting in the review queue, now confident either way: `merge` (as above) or `accept_new`
+  (its hidden listing becomes visible); its review item is resolved by "rematch";
+- a record now ambiguous that no reviewer has seen: `review` — a review item is queued;
+- a record merged automatically that would no longer be: `review` too (`unmerge_suggested`): splitting a
+  listing is a human decision, never automatic.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+from listings.matching.engine import MatchOutcome, Thresholds, match_records, write_review_items
+
+SCORED_METHODS = ("new", "auto_match", "review")
+DEFAULT_THRESHOLDS = Thresholds()
+
+
+@dataclass(frozen=True)
+class Change:
+    dmo_id: int
+    record_hash: str
+    name: str
+    listing_info_id: int
+    from_listing_id: int
+    action: str  # merge | accept_new | review | unmerge_suggested
+    to_listing_id: int | None
+    confidence: float
+    reason: str
+
+
+def _current(conn: Connection, dmo_id: int | None) -> list[dict[str, Any]]:
+    """Each DMO's latest promoted transformed file, with every scored record's current placement."""
+    rows = conn.execute(
+        text(
+            """
+            with latest as (
+                select distinct on (j.dmo_id, j.data_domain) j.dmo_id, f.id as file_id, f.s3_path
+                from pipeline.jobs j
+                join pipeline.job_files f on f.job_id = j.id and f.stage = 'transformed'
+                where j.promoted_at is not null and (cast(:dmo as int) is null or j.dmo_id = :dmo)
+                order by j.dmo_id, j.data_domain, j.id desc
+            ),
+            first_decision as (
+                select distinct on (b.dmo_id, b.source_record_hash) b.dmo_id, b.source_record_hash, b.match_method
+                from pipeline.bridge_source_listing b
+                order by b.dmo_id, b.source_record_hash, b.id
+            )
+            select l.dmo_id, l.s3_path, b.source_record_hash, b.listing_id, b.listing_info_id,
+                   fd.match_method as decided_by, li.info_status,
+                   (select count(*) from public.listing_info o where o.listing_id = b.listing_id) as infos
+            from latest l
+            join pipeline.bridge_source_listing b on b.job_file_id = l.file_id
+            join first_decision fd on fd.dmo_id = b.dmo_id and fd.source_record_hash = b.source_record_hash
+            join public.listing_info li on li.id = b.listing_info_id
+            where fd.match_method = any(:methods)
+            """
+        ),
+        {"dmo": dmo_id, "methods": list(SCORED_METHODS)},
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+def plan(engine: Engine, *, dmo_id: int | None = None, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> list[Change]:
+    from listings.pipeline.steps import _object_path, get_store
+    from listings.storage.formats import load_json_gz
+
+    with engine.connect() as conn:
+        current = _current(conn, dmo_id)
+    by_file: dict[str, list[dict[str, Any]]] = {}
+    for row in current:
+        by_file.setdefault(row["s3_path"], []).append(row)
+    changes: list[Change] = []
+    for path, placed in by_file.items():
+        where = {p["source_record_hash"]: p for p in placed}
+        records = []
+        for r in load_json_gz(get_store().get(_object_path(path))):
+            if r["record_hash"] in where:
+                records.append({**r, "_listing_id": where[r["record_hash"]]["listing_id"]})
+        by_no = {int(r["record_no"]): r for r in records}
+        for outcome in match_records(engine, records, thresholds):
+            record = by_no[outcome.record_no]
+            changes.extend(_change(where[record["record_hash"]], record, outcome))
+    return changes
+
+
+def _change(now: dict[str, Any], record: dict[str, Any], o: MatchOutcome) -> Iterable[Change]:
+    d = o.decision
+    base = {
+        "dmo_id": now["dmo_id"], "record_hash": now["source_record_hash"], "name": record["name"],
+        "listing_info_id": now["listing_info_id"], "from_listing_id": now["listing_id"],
+        "confidence": round(d.confidence, 4), "reason": d.reason,
+    }  # fmt: skip
+    pending = now["info_status"] == "pending"
+    alone = now["infos"] == 1
+    if d.action == "auto_merge" and (alone or pending) and d.candidate_id != now["listing_id"]:
+        yield Change(**base, action="merge", to_listing_id=d.candidate_id)
+    elif d.action == "new" and pending:
+        yield Change(**base, action="accept_new", to_listing_id=now["listing_id"])
+    elif d.action == "review" and not pending and alone:
+        yield Change(**base, action="review", to_listing_id=d.candidate_id)
+    elif d.action != "auto_merge" and now["decided_by"] == "auto_match" and not alone:
+        yield Change(**base, action="unmerge_suggested", to_listing_id=None)
+
+
+def apply(engine: Engine, changes: list[Change]) -> dict[str, int]:
+    """Apply a plan in one transaction per DMO; returns counts per action."""
+    counts: dict[str, int] = {}
+    for dmo_id in sorted({c.dmo_id for c in changes}):
+        with engine.begin() as conn:
+            for c in (c for c in changes if c.dmo_id == dmo_id):
+                counts[c.action] = counts.get(c.action, 0) + 1
+                if c.action == "merge":
+                    _merge(conn, c)
+                elif c.action == "accept_new":
+                    _accept_new(conn, c)
+                else:
+                    write_review_items(
+                        conn,
+                        [
+                            {
+                                "item_type": "low_confidence_match"
+                                if c.action == "review"
+                                else "source_conflict",
+                                "dmo_id": c.dmo_id,
+                                "job_id": None,
+                                "listing_id": c.to_listing_id or c.from_listing_id,
+                                "listing_info_id": c.listing_info_id,
+                                "source_record_hash": c.record_hash,
+                                "payload": {"rematch": asdict(c)},
+                                "candidates": [],
+                                "confidence": c.confidence,
+                            }
+                        ],
+                    )
+            touched = {c.from_listing_id for c in changes if c.dmo_id == dmo_id} | {
+                c.to_listing_id for c in changes if c.dmo_id == dmo_id and c.to_listing_id
+            }
+            conn.execute(text("select pipeline.refresh_listing_match(:ids)"), {"ids": sorted(touched)})
+    return counts
+
+
+def _resolve_reviews(conn: Connection, c: Change, resolution: str) -> None:
+    conn.execute(
+        text(
+            "update pipeline.review_items set status = 'resolved', resolved_at = now(), resolved_by = 'rematch',"
+            " resolution = :r where status = 'open' and source_record_hash = :h and dmo_id = :d"
+        ),
+        {"r": resolution, "h": c.record_hash, "d": c.dmo_id},
+    )
+
+
+def _merge(conn: Connection, c: Change) -> None:
+    assert c.to_listing_id is not None
+    conn.execute(
+        text(
+            "update public.listing_info set listing_id = :to, info_status = 'active', info_visible = true,"
+            " updated_at = now() where id = :info"
+        ),
+        {"to": c.to_listing_id, "info": c.listing_info_id},
+    )
+    remaining: int = conn.execute(
+        text("select count(*) from public.listing_info where listing_id = :l"), {"l": c.from_listing_id}
+    ).scalar_one()
+    if remaining == 0:  # the listing the record had created is now empty: it forwards to its target
+        conn.execute(
+            text(
+                "update public.listings set listing_status = 'merged', merged_into_id = :to, listing_visible = false,"
+                " updated_at = now() where id = :from"
+            ),
+            {"to": c.to_listing_id, "from": c.from_listing_id},
+        )
+    # Later imports of this record resolve through the bridge straight to the target listing.
+    conn.execute(
+        text(
+            "update pipeline.bridge_source_listing set listing_id = :to, match_method = 'rematch',"
+            " certainty_score = :conf, reason = :why where listing_info_id = :info"
+        ),
+        {
+            "to": c.to_listing_id,
+            "info": c.listing_info_id,
+            "conf": c.confidence,
+            "why": f"rematch: {c.reason}"[:2000],
+        },
+    )
+    _resolve_reviews(conn, c, f"merged into listing {c.to_listing_id} by rematch")
+
+
+def _accept_new(conn: Connection, c: Change) -> None:
+    conn.execute(
+        text(
+            "update public.listing_info set info_status = 'active', info_visible = true, updated_at = now() where id = :i"
+        ),
+        {"i": c.listing_info_id},
+    )
+    conn.execute(
+        text("update public.listings set listing_visible = true, updated_at = now() where id = :l"),
+        {"l": c.from_listing_id},
+    )
+    _resolve_reviews(conn, c, "kept as a new listing by rematch")
+
+
+def report(changes: list[Change]) -> str:
+    return "\n".join(json.dumps(asdict(c), ensure_ascii=False) for c in changes)
