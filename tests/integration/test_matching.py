@@ -4,8 +4,8 @@ queue, explanations in the bridge, idempotent re-runs."""
 from __future__ import annotations
 
 import csv
-import json
 import io
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
