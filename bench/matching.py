@@ -6,7 +6,11 @@ decisions), with labelled truth.
 
 1. generates a labelled set (`listings.matching.labelled.generate`): canonical listings, and incoming
    records that are noisy duplicates of them (typos, abbreviations, missing fields, moved pins, renamed
-   businesses), new places, chain branches and near-identical neighbours;
+   businesses), new places, chain branches and near-identical neighbours. A catalogue of a million
+   listings spans many destinations, not one: `--regions R` (default: one per 100,000 canonical listings)
+   builds R such sets with their own seeds and places each in its own region (coordinates shifted
+   west, postal codes and city names of their own). `--regions 1` puts everything in the generator's
+   twenty Québec cities: a stress test far denser than any real city;
 2. loads the canonical listings into `public` of a throwaway PostgreSQL (COPY; phones in E.164 and
    categories in the vocabulary, as promotion stores them);
 3. turns the incoming rows into transformed records with the transform's own functions (`build_record`,
@@ -33,7 +37,7 @@ from listings.db.engine import engine_for, migrate
 from listings.db.local import LocalPostgres
 from listings.matching.engine import Thresholds, match_records
 from listings.matching.features import match_keys
-from listings.matching.labelled import generate
+from listings.matching.labelled import LabelledSet, generate
 from listings.transform.categories import load_vocabulary
 from listings.transform.normalize import normalize_phone
 from listings.transform.records import build_record, enrich
@@ -50,6 +54,42 @@ def e164(phone: str) -> str | None:
         return phone.replace(" ", "")
     parsed = normalize_phone(phone, country="CA")
     return parsed.e164 if parsed else None
+
+
+POSTAL_LETTERS = "ABCEGHJKLMNPRSTVXY"  # the letters a Canadian postal code starts with
+
+
+def _regional(row: dict[str, str], region: int, prefix: str) -> dict[str, str]:
+    """The same row placed in region `region`: its own longitudes, postal codes and city names."""
+    out = dict(row, source_id=prefix + row["source_id"])
+    if region == 0:
+        return out
+    if row["lng"]:
+        out["lng"] = f"{float(row['lng']) - 8.0 * region:.6f}"
+    if row["city"]:
+        out["city"] = f"{row['city']} R{region}"
+    zip_code = row["zip"]
+    if len(zip_code) > 1 and zip_code[0].upper() in POSTAL_LETTERS and zip_code[1].isdigit():
+        shift = 3 * (region % 6)  # Québec's G, H, J are consecutive: six disjoint triples of letters
+        letter = POSTAL_LETTERS[(POSTAL_LETTERS.index(zip_code[0].upper()) + shift) % len(POSTAL_LETTERS)]
+        digit = str((int(zip_code[1]) + 5 * (region // 6)) % 10)
+        out["zip"] = letter + digit + zip_code[2:]
+    return out
+
+
+def generate_regions(n_canonical: int, n_incoming: int, *, seed: int, regions: int) -> LabelledSet:
+    canonical: list[dict[str, str]] = []
+    incoming: list[dict[str, str]] = []
+    truth: dict[str, str | None] = {}
+    kinds: dict[str, str] = {}
+    for r in range(regions):
+        part = generate(n_canonical // regions, n_incoming // regions, seed=seed + r)
+        prefix = f"R{r}-"
+        canonical += [_regional(row, r, prefix) for row in part.canonical]
+        incoming += [_regional(row, r, prefix) for row in part.incoming]
+        truth |= {prefix + k: (prefix + v if v else None) for k, v in part.truth.items()}
+        kinds |= {prefix + k: v for k, v in part.kinds.items()}
+    return LabelledSet(canonical, incoming, truth, kinds)
 
 
 def load_catalogue(url: str, canonical: list[dict[str, str]]) -> float:
@@ -112,6 +152,9 @@ def main() -> None:
     ap.add_argument(
         "--workers", type=int, default=2, help="Matching processes (the match step's default: 2)."
     )
+    ap.add_argument(
+        "--regions", type=int, help="Regions the catalogue spans (default: one per 100,000 listings)."
+    )
     ap.add_argument("--keep", action="store_true", help="Keep the throwaway cluster and print its URL.")
     args = ap.parse_args()
 
@@ -119,8 +162,9 @@ def main() -> None:
         f"matching benchmark: {args.incoming:,} incoming records against {args.canonical:,} canonical listings"
     )
     t0 = time.perf_counter()
-    ls = generate(args.canonical, args.incoming, seed=args.seed)
-    print(f"labelled set generated in {time.perf_counter() - t0:.1f} s "
+    regions = args.regions or max(1, args.canonical // 100_000)
+    ls = generate_regions(args.canonical, args.incoming, seed=args.seed, regions=regions)
+    print(f"labelled set generated in {time.perf_counter() - t0:.1f} s ({regions} region(s)) "
           f"({sum(1 for v in ls.truth.values() if v)} true duplicates; kinds: {dict(Counter(ls.kinds.values()))})")  # fmt: skip
 
     root = Path(tempfile.mkdtemp(prefix="listings-bench-match-"))
@@ -183,7 +227,7 @@ def main() -> None:
         )
         print(f"  review rate: {reviews / len(records):.2%} of incoming   target <= 10%")
         print(f"  new places decided new: {new_ok / max(new_total, 1):.4f} ({new_ok:,}/{new_total:,})")
-        print(f"SUMMARY canonical={args.canonical} incoming={args.incoming} records_per_s={len(records) / t_match:.0f} "
+        print(f"SUMMARY canonical={args.canonical} incoming={args.incoming} regions={regions} records_per_s={len(records) / t_match:.0f} "
               f"precision={correct_merges / max(merges, 1):.4f} recall={recalled / max(duplicates, 1):.4f} "
               f"review_rate={reviews / len(records):.4f}")  # fmt: skip
     finally:
