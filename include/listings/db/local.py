@@ -52,6 +52,13 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def shared_buffers_mb() -> int:
+    """A quarter of the machine's memory, between 128 MB and 2 GB (PostgreSQL's usual advice)."""
+    import psutil
+
+    return int(max(128, min(2048, psutil.virtual_memory().total // (4 * 2**20))))
+
+
 def _port_free(port: int) -> bool:
     with socket.socket() as s:
         # PostgreSQL binds with SO_REUSEADDR too: connections in TIME_WAIT do not make the port busy.
@@ -193,7 +200,11 @@ class LocalPostgres:
         if not self.log_file.exists():
             self.log_file.touch()
         self._chown(self.log_file)
-        opts = f"-p {st.port} -k {self.run_dir} -c listen_addresses=127.0.0.1 -c max_connections=200 -c timezone=UTC"
+        opts = (
+            f"-p {st.port} -k {self.run_dir} -c listen_addresses=127.0.0.1 -c max_connections=200 -c timezone=UTC"
+            # PostgreSQL's 128 MB default does not hold a large catalogue's matching index in memory.
+            f" -c shared_buffers={shared_buffers_mb()}MB -c effective_cache_size={2 * shared_buffers_mb()}MB"
+        )
         if self.fast:
             opts += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         res = subprocess.run(

@@ -129,6 +129,9 @@ def find_candidates(
     # Rows straight from the driver: this runs for every record of a batch, ORM rows would cost more.
     with raw.cursor() as cur:
         cur.execute("set local pg_trgm.similarity_threshold = 0.35")
+        # The laterals' cost estimates make PostgreSQL JIT-compile this query: compiling costs more than
+        # the index lookups themselves (measured: 1.3 s -> 0.7 s for 4,000 records).
+        cur.execute("set local jit = off")
         cur.execute(
             CANDIDATE_SQL, {"radius": radius_m, "k_near": k_near, "k_postal": k_postal, "k_name": k_name}
         )

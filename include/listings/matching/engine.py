@@ -18,6 +18,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from rapidfuzz import fuzz
 from sqlalchemy import Connection, Engine, text
 
 from listings.matching.candidates import Candidate, Found, Incoming, find_candidates
@@ -166,6 +167,19 @@ def _match_chunk(
     return _score(list(incoming), incoming, find_candidates(conn, rows), thresholds, exclude)
 
 
+# Names this different, with no phone or website in common, never reach the review threshold: most
+# candidates of a busy street are such neighbours, and skipping them halves the scoring work.
+HOPELESS_NAME_SIMILARITY = 30
+
+
+def _hopeless(rec: MatchRecord, cand: Candidate) -> bool:
+    if not rec.name_key or not cand.name_key:
+        return False
+    if (rec.phone and rec.phone in cand.phones) or (rec.website_host and rec.website_host in cand.website_hosts):
+        return False
+    return fuzz.token_set_ratio(rec.name_key, cand.name_key) < HOPELESS_NAME_SIMILARITY
+
+
 def _score(
     part: list[int],
     incoming: Mapping[int, MatchRecord],
@@ -180,6 +194,8 @@ def _score(
         scored = []
         for cand, found_by in found.get(no, []):
             if exclude and exclude.get(no) == cand.listing_id:
+                continue
+            if _hopeless(rec, cand):
                 continue
             f = pair_features(rec, candidate_record(cand, rec), compat=compat)
             scored.append(ScoredCandidate(cand, f, confidence(f), found_by))

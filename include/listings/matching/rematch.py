@@ -73,7 +73,9 @@ def _current(conn: Connection, dmo_id: int | None) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in rows]
 
 
-def plan(engine: Engine, *, dmo_id: int | None = None, thresholds: Thresholds = DEFAULT_THRESHOLDS) -> list[Change]:
+def plan(
+    engine: Engine, *, dmo_id: int | None = None, thresholds: Thresholds = DEFAULT_THRESHOLDS
+) -> list[Change]:
     from listings.pipeline.steps import _object_path, get_store
     from listings.storage.formats import load_json_gz
 
