@@ -175,7 +175,9 @@ HOPELESS_NAME_SIMILARITY = 30
 def _hopeless(rec: MatchRecord, cand: Candidate) -> bool:
     if not rec.name_key or not cand.name_key:
         return False
-    if (rec.phone and rec.phone in cand.phones) or (rec.website_host and rec.website_host in cand.website_hosts):
+    if (rec.phone and rec.phone in cand.phones) or (
+        rec.website_host and rec.website_host in cand.website_hosts
+    ):
         return False
     return fuzz.token_set_ratio(rec.name_key, cand.name_key) < HOPELESS_NAME_SIMILARITY
 
