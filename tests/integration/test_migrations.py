@@ -53,7 +53,7 @@ def test_upgrade_downgrade_upgrade(empty_db_url: str) -> None:
     try:
         with engine.connect() as conn:
             extensions = set(conn.execute(text("select extname from pg_extension")).scalars())
-            assert {"postgis", "pg_trgm"} <= extensions
+            assert {"postgis", "pg_trgm", "btree_gin"} <= extensions
             assert conn.execute(text("select name from public.ref_dmo_types order by id")).scalars().all() == [
                 "SCRAPED", "TRAVEL_SITE", "CLIENT", "PARTNER",
             ]  # fmt: skip

@@ -502,8 +502,12 @@ listing_match = Table(
     Column("updated_at", DateTime, nullable=False, server_default=func.now()),
     Index("ix_listing_match_geog", "geog", postgresql_using="gist"),
     Index("ix_listing_match_postal_key", "postal_key"),
-    Index(
-        "ix_listing_match_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}
+    Index(  # btree_gin: city equality and name trigrams in one index (migration 0005)
+        "ix_listing_match_city_name",
+        "city_key",
+        "name",
+        postgresql_using="gin",
+        postgresql_ops={"name": "gin_trgm_ops"},
     ),
     schema="pipeline",
 )

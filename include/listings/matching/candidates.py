@@ -5,8 +5,9 @@ Blocking, so that no record is compared with the whole catalogue:
 - near: listings whose current location lies within `radius_m` of the record's coordinates (PostGIS
   KNN on the GiST index, nearest first);
 - postal: listings with the same postal key, most similar names first (pg_trgm);
-- name: for records with neither coordinates nor a postal code, listings in the same city whose name is
-  trigram-similar (GIN trigram index).
+- name: for records with neither coordinates nor a postal code, listings in the same city (matching key)
+  whose name is trigram-similar (one GIN index on city key and name trigrams, so that a common name is
+  looked up in its city only, not across the whole catalogue).
 Merged listings are never candidates: they forward to the listing they were merged into.
 """
 
@@ -25,7 +26,7 @@ class Incoming:
     lat: float | None
     lng: float | None
     postal_key: str  # "" when unknown
-    city: str | None
+    city_key: str  # matching key of the city ("" when unknown)
 
 
 @dataclass(slots=True)
@@ -82,8 +83,7 @@ cross join lateral (
     select {_DETAILS}
     from pipeline.listing_match m
     where i.geog is null and i.postal_key = '' and i.city_key <> ''
-      and m.name %% i.name  -- pg_trgm's similarity operator (%% for the driver)
-      and lower(m.city) = i.city_key
+      and m.city_key = i.city_key and m.name %% i.name  -- pg_trgm's similarity operator (%% for the driver)
     order by similarity(m.name, i.name) desc, m.listing_id
     limit %(k_name)s
 ) c
@@ -124,7 +124,7 @@ def find_candidates(
                 point = (
                     f"SRID=4326;POINT({r.lng} {r.lat})" if r.lat is not None and r.lng is not None else None
                 )
-                copy.write_row((r.record_no, r.name, point, r.postal_key, (r.city or "").lower()))
+                copy.write_row((r.record_no, r.name, point, r.postal_key, r.city_key))
         cur.execute("analyze _match_incoming")
     # Rows straight from the driver: this runs for every record of a batch, ORM rows would cost more.
     with raw.cursor() as cur:

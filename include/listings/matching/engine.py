@@ -160,7 +160,7 @@ def _match_chunk(
 ) -> list[MatchOutcome]:
     by_no = records_by_no(part)
     incoming = {no: incoming_record(r) for no, r in by_no.items()}
-    rows = [Incoming(no, rec.name, rec.lat, rec.lng, rec.postal_key or "", by_no[no].get("city"))
+    rows = [Incoming(no, rec.name, rec.lat, rec.lng, rec.postal_key or "", rec.city_key or "")
             for no, rec in incoming.items()]  # fmt: skip
     # A record being re-matched (rematch) is not its own candidate: `_listing_id` names the listing it is in.
     exclude = {no: int(r["_listing_id"]) for no, r in by_no.items() if r.get("_listing_id")}

@@ -184,14 +184,17 @@ def _sigmoid(z: float) -> float:
 
 
 @functools.lru_cache(maxsize=8)
-def _active_terms(model: Model) -> tuple[tuple[float, Callable[[Features], float]], ...]:
+def _active_terms(model: Model) -> tuple[tuple[float, Term], ...]:
     # Terms the fit zeroed cannot change a logit: skip them (scoring is the match step's hot loop).
-    return tuple((w, t.value) for w, t in zip(model.weights, TERMS, strict=True) if w != 0.0)
+    return tuple((w, t) for w, t in zip(model.weights, TERMS, strict=True) if w != 0.0)
 
 
 def logit(f: Features, model: Model | None = None) -> float:
     m = model or DEFAULT_MODEL
-    return m.bias + sum(w * value(f) for w, value in _active_terms(m))
+    z = m.bias
+    for w, term in _active_terms(m):
+        z += w * term.value(f)
+    return z
 
 
 def confidence(f: Features, model: Model | None = None) -> float:
@@ -206,7 +209,8 @@ def explain(f: Features, model: Model | None = None) -> list[tuple[str, float]]:
     """
     m = model or DEFAULT_MODEL
     per_field: dict[str, float] = {}
-    for term, w, x in zip(TERMS, m.weights, design_row(f), strict=True):
+    for w, term in _active_terms(m):
+        x = term.value(f)
         if x != 0.0:
             per_field[term.field] = per_field.get(term.field, 0.0) + w * x
     items = sorted(per_field.items(), key=lambda kv: (-abs(kv[1]), kv[0]))
