@@ -9,6 +9,21 @@
 #}
 {% macro promote_job(job_id) %}
 {%- set job_id = job_id | int -%}
+{#- Lockable fields (listings.catalogue.edits.INFO_FIELDS): (lock name, public column, _chg column). -#}
+{%- set info_locks = [
+    ('name', 'li.name', 'info_name'), ('description', 'li.description', 'description'),
+    ('category', 'li.category', 'category'), ('opening_hours', 'li.opening_hours_text', 'opening_hours_text'),
+] -%}
+{%- set contact_locks = [
+    ('email', 'email'), ('phone', 'local_phone'), ('phone', 'international_phone'), ('website', 'website_url'),
+    ('facebook', 'facebook_url'), ('instagram', 'instagram_url'), ('youtube', 'youtube_url'),
+    ('tiktok', 'tiktok_url'), ('twitter', 'twitter_url'), ('pinterest', 'pinterest_url'),
+    ('tripadvisor', 'tripadvisor_url'), ('yelp', 'yelp_url'),
+] -%}
+{%- set contact_conflicts = [] -%}
+{%- for field, column in contact_locks if column != 'local_phone' -%}
+{%- do contact_conflicts.append((field, 'ci.' ~ column, column)) -%}
+{%- endfor -%}
 {% set sql %}
 begin;
 select pg_advisory_xact_lock(hashtext('listings.promotion'));
@@ -41,7 +56,7 @@ update _chg as c set new_location_id = nextval(pg_get_serial_sequence('public.lo
 from (
     select distinct on (final_listing_id) record_no
     from _chg
-    where location_changed
+    where location_changed and not 'location' = any(listing_locked_fields)
     order by final_listing_id, record_no
 ) as first_record
 where c.record_no = first_record.record_no;
@@ -52,6 +67,56 @@ where contact_changed;
 create index on _chg (final_listing_info_id);
 create index on _chg (final_listing_id);
 analyze _chg;
+
+-- A new source value for a field an admin locked: both values go to the review queue, once per value.
+insert into pipeline.review_items (item_type, dmo_id, job_id, listing_id, listing_info_id, source_record_hash, payload)
+select
+    'manual_edit_conflict', x.dmo_id, x.job_id, x.listing_id, x.listing_info_id, x.record_hash,
+    jsonb_build_object('field', x.field, 'level', x.level, 'manual_value', x.manual_value,
+                       'source_value', x.source_value, 'record_no', x.record_no)
+from (
+    {%- for field, column, source in info_locks + contact_conflicts %}
+    select c.dmo_id, c.job_id, c.final_listing_id as listing_id, c.final_listing_info_id as listing_info_id,
+        c.record_hash, c.record_no, '{{ field }}' as field, 'listing_info' as level,
+        to_jsonb({{ column }}) as manual_value, to_jsonb(c.{{ source }}) as source_value
+    from _chg as c
+    inner join public.listing_info as li on c.final_listing_info_id = li.id
+    left join public.contact_info as ci on li.contact_info_id = ci.id
+    where c.change_type = 'updated' and '{{ field }}' = any(li.locked_fields)
+        and {{ column }} is distinct from c.{{ source }}
+    union all
+    {%- endfor %}
+    select c.dmo_id, c.job_id, c.final_listing_id, c.final_listing_info_id, c.record_hash, c.record_no,
+        'name', 'listing', to_jsonb(l.name), to_jsonb(c.listing_name)
+    from _chg as c
+    inner join public.listings as l on c.final_listing_id = l.id
+    where c.owns_listing and c.change_type = 'updated' and 'name' = any(l.locked_fields)
+        and c.listing_name is distinct from l.name
+    union all
+    select c.dmo_id, c.job_id, c.final_listing_id, c.final_listing_info_id, c.record_hash, c.record_no,
+        'location', 'listing',
+        jsonb_build_object('address1', loc.address1, 'address2', loc.address2, 'city', loc.city,
+            'state', loc.state, 'zip', loc.zip, 'country', loc.country, 'lat', loc.lat::float8, 'lng', loc.lng::float8),
+        jsonb_build_object('address1', c.address1, 'address2', c.address2, 'city', c.city,
+            'state', c.state, 'zip', c.zip, 'country', c.country, 'lat', c.lat::float8, 'lng', c.lng::float8)
+    from _chg as c
+    inner join public.listings as l on c.final_listing_id = l.id
+    left join public.locations as loc on l.location_id = loc.id
+    where c.owns_listing and c.location_changed and 'location' = any(l.locked_fields)
+) as x
+where not exists (  -- the value the source had when the admin edited the field: not news
+    select 1 from pipeline.listing_edits as e
+    where e.listing_id = x.listing_id and e.action = 'edit' and e.field = x.field
+        and (x.level = 'listing' and e.listing_info_id is null or e.listing_info_id = x.listing_info_id)
+        and e.old_value = x.source_value
+)
+and not exists (  -- already queued (or dismissed: the admin kept their value against this one)
+    select 1 from pipeline.review_items as r
+    where r.item_type = 'manual_edit_conflict' and r.listing_id = x.listing_id
+        and (x.level = 'listing' or r.listing_info_id = x.listing_info_id)
+        and r.payload ->> 'level' = x.level and r.payload ->> 'field' = x.field
+        and r.payload -> 'source_value' = x.source_value
+);
 
 insert into public.locations (
     id, address1, address2, city, state, zip, country, lat, lng, geog, location_hash,
@@ -78,8 +143,8 @@ where is_new_listing;
 update public.listings as l
 set
     location_id = coalesce(c.new_location_id, l.location_id),
-    name = case when c.owns_listing then c.listing_name else l.name end,
-    name_key = case when c.owns_listing then c.name_key else l.name_key end,
+    name = case when c.owns_listing and not 'name' = any(l.locked_fields) then c.listing_name else l.name end,
+    name_key = case when c.owns_listing and not 'name' = any(l.locked_fields) then c.name_key else l.name_key end,
     updated_at = now(),
     last_job_id = c.job_id
 from (
@@ -87,22 +152,28 @@ from (
     from _chg
     where not is_new_listing
         and (new_location_id is not null
-             or (owns_listing and listing_name is distinct from current_listing_name))
+             or (owns_listing and listing_name is distinct from current_listing_name
+                 and not 'name' = any(listing_locked_fields)))
     order by final_listing_id, new_location_id is null, record_no
 ) as c
 where l.id = c.final_listing_id;
 
 insert into public.contact_info (
-    id, name, email, local_phone, international_phone, website_url, facebook_url, instagram_url,
-    youtube_url, tiktok_url, twitter_url, pinterest_url, tripadvisor_url, yelp_url, contact_hash,
+    id, name, {% for field, column in contact_locks %}{{ column }}, {% endfor %}contact_hash,
     website_host, created_at, updated_at
 )
 select
-    new_contact_info_id, contact_name, email, local_phone, international_phone, website_url, facebook_url,
-    instagram_url, youtube_url, tiktok_url, twitter_url, pinterest_url, tripadvisor_url, yelp_url,
-    contact_hash, website_host, now(), now()
-from _chg
-where new_contact_info_id is not null;
+    c.new_contact_info_id,
+    c.contact_name,
+    {%- for field, column in contact_locks %}
+    case when '{{ field }}' = any(c.info_locked_fields) then cur.{{ column }} else c.{{ column }} end,
+    {%- endfor %}
+    c.contact_hash,
+    case when 'website' = any(c.info_locked_fields) then cur.website_host else c.website_host end,
+    now(), now()
+from _chg as c
+left join public.contact_info as cur on c.current_contact_info_id = cur.id
+where c.new_contact_info_id is not null;
 
 insert into public.listing_info (
     id, listing_id, dmo_id, contact_info_id, name, description, category, source_category, opening_hours_text,
@@ -117,11 +188,17 @@ where is_new_listing_info;
 
 update public.listing_info as li
 set
-    name = c.info_name,
-    description = c.description,
-    category = c.category,
+    {%- for field, column, source in info_locks %}
+    {{ column[3:] }} = case when '{{ field }}' = any(li.locked_fields) then {{ column }} else c.{{ source }} end,
+    {%- endfor %}
     source_category = c.source_category,
-    opening_hours_text = c.opening_hours_text,
+    -- seen again after an automatic removal: visible again (an admin's hide is locked: it stays)
+    info_visible = case when li.info_status = 'removed' and not 'visibility' = any(li.locked_fields)
+        then true else li.info_visible end,
+    info_status = case when li.info_status = 'removed' and not 'visibility' = any(li.locked_fields)
+        then 'active' else li.info_status end,
+    status_reason = case when li.info_status = 'removed' and not 'visibility' = any(li.locked_fields)
+        then null else li.status_reason end,
     content_hash = c.content_hash,
     contact_info_id = coalesce(c.new_contact_info_id, li.contact_info_id),
     external_source_id = coalesce(c.source_id, li.external_source_id),
@@ -129,7 +206,11 @@ set
     last_seen_at = c.seen_at,
     last_job_id = c.job_id
 from _chg as c
-where li.id = c.final_listing_info_id and not c.is_new_listing_info;
+where li.id = c.final_listing_info_id and not c.is_new_listing_info
+    -- An unchanged record refreshes last_seen_at / last_job_id at most once a day, so that an unchanged
+    -- re-run writes nothing to public. Every run's sightings are in pipeline.bridge_source_listing.
+    and (c.change_type <> 'unchanged' or li.info_status = 'removed' or li.last_seen_at is null
+         or li.last_seen_at < date_trunc('day', c.seen_at));
 
 -- Images follow their listing_info: replaced when the content (which hashes the image list) changed.
 delete from public.listing_images as img
@@ -147,11 +228,12 @@ where c.content_changed;
 delete from public.opening_hours as oh
 using public.opening_dates as od, _chg as c
 where oh.opening_date_id = od.id and od.listing_info_id = c.final_listing_info_id
-    and c.contact_changed and not c.is_new_listing_info;
+    and c.contact_changed and not c.is_new_listing_info and not 'opening_hours' = any(c.info_locked_fields);
 
 delete from public.opening_dates as od
 using _chg as c
-where od.listing_info_id = c.final_listing_info_id and c.contact_changed and not c.is_new_listing_info;
+where od.listing_info_id = c.final_listing_info_id and c.contact_changed and not c.is_new_listing_info
+    and not 'opening_hours' = any(c.info_locked_fields);
 
 create temporary table _dates on commit drop as
 select
@@ -160,7 +242,7 @@ select
 from _chg as c
 inner join {{ source('staging', 'opening_dates') }} as sd
     on c.job_id = sd.job_id and c.record_no = sd.record_no
-where c.contact_changed;
+where c.contact_changed and not 'opening_hours' = any(c.info_locked_fields);
 
 insert into public.opening_dates (id, start_date, end_date, listing_info_id, created_at, updated_at)
 select id, start_date, end_date, final_listing_info_id, now(), now()

@@ -84,3 +84,22 @@ def test_list_and_export_round_trip(engine: Engine, tmp_path: Path) -> None:
     f2 = tmp_path / "exported.yaml"
     f2.write_text(yaml.safe_dump(exported))
     assert "unchanged dmo 101" in _apply(f2)[1]
+
+
+def test_every_config_field_reaches_the_runs(engine: Engine, tmp_path: Path) -> None:
+    """Fields without a column of their own (category synonyms, removal) survive apply -> store -> job."""
+    from listings.config.store import get_config
+    from listings.pipeline import jobs, steps
+
+    f = tmp_path / "visit.yaml"
+    f.write_text(CONFIG + "category_synonyms: {Cabane: lodging}\nremoval: {after_days: 30}\n")
+    assert _apply(f)[0] == 0
+    with engine.connect() as conn:
+        stored = get_config(conn, 101).config
+    assert stored.category_synonyms == {"Cabane": "lodging"} and stored.removal.after_days == 30
+    job_id = steps.start(101)
+    with engine.connect() as conn:
+        job = jobs.load_job(conn, job_id)
+    assert job.config.category_synonyms == {"Cabane": "lodging"} and job.config.removal.after_days == 30
+    exported = yaml.safe_load(CliRunner().invoke(main, ["config", "export", "101"]).stdout)
+    assert exported["removal"] == {"after_days": 30, "after_runs": None}

@@ -196,8 +196,22 @@ def test_first_import_then_unchanged_then_one_phone_change(engine: Engine, dmo: 
         q(engine, "select id, listing_id, contact_info_id, updated_at from public.listing_info order by id")
         == snapshot
     )
+    # The same day, an unchanged re-run writes nothing to public; its sightings are in the bridge.
     seen = q(engine, "select distinct last_job_id from public.listing_info")
-    assert [r[0] for r in seen] == [again["job_id"]]  # last_seen_at / last_job_id always move
+    assert [r[0] for r in seen] == [again["job_id"] - 1]
+    sightings = q(
+        engine, "select count(*) from pipeline.bridge_source_listing where job_id = :j", j=again["job_id"]
+    )
+    assert sightings[0][0] == 4
+    # A day later, last_seen_at and last_job_id move (and nothing else does).
+    with engine.begin() as conn:
+        conn.execute(text("update public.listing_info set last_seen_at = last_seen_at - interval '1 day'"))
+    later = run_job(dmo, file=tmp_path / "v1.csv")
+    seen = q(
+        engine, "select distinct last_job_id, last_seen_at::date = current_date from public.listing_info"
+    )
+    assert [tuple(r) for r in seen] == [(later["job_id"], True)]
+    assert table_counts(engine) == before
 
     b_changed = [*B[:6], "514-555-0199", *B[7:]]
     third = run_job(dmo, file=write_csv(tmp_path / "v2.csv", [A, b_changed, C, D, A_DUP]))

@@ -117,7 +117,10 @@ current_state as (
         cur_loc.location_hash as current_location_hash,
         pli.contact_info_id as current_contact_info_id,
         cur_ci.contact_hash as current_contact_hash,
-        pli.content_hash as current_content_hash
+        pli.content_hash as current_content_hash,
+        -- fields an admin set by hand: promotion keeps them (listings.catalogue.edits)
+        coalesce(pl.locked_fields, '{}') as listing_locked_fields,
+        coalesce(pli.locked_fields, '{}') as info_locked_fields
     from checked as c
     left join {{ source('public', 'listing_info') }} as pli on c.listing_info_id = pli.id
     left join {{ source('public', 'listings') }} as pl on coalesce(pli.listing_id, c.candidate_listing_id) = pl.id

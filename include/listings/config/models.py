@@ -112,6 +112,17 @@ class Dmo(BaseModel):
         return v.upper()
 
 
+class Removal(BaseModel):
+    """When a DMO's listing_info that its source no longer sends is soft-removed (hidden for that DMO,
+    `info_status='removed'`): not seen for `after_days` days, or in the last `after_runs` full-snapshot
+    runs (whichever comes first). Neither set: never. Incremental runs never remove anything."""
+
+    model_config = _STRICT
+
+    after_days: int | None = Field(default=None, gt=0)
+    after_runs: int | None = Field(default=None, gt=0)
+
+
 class DmoConfig(BaseModel):
     """One DMO's pipeline config, as written in YAML and stored in `pipeline.configs`."""
 
@@ -129,6 +140,7 @@ class DmoConfig(BaseModel):
     config_params: dict[str, Any] = Field(default_factory=dict)
     # this DMO's own category words -> vocabulary id (include/listings/data/categories.yaml); checked first
     category_synonyms: dict[str, str] = Field(default_factory=dict)
+    removal: Removal = Field(default_factory=Removal)
 
     @field_validator("category_synonyms")
     @classmethod

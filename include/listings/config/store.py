@@ -120,6 +120,7 @@ def apply_config(
         "active": config.active,
         "content_hash": digest,
         "source_file": source,
+        "document": config.document(),
     }
     existing = conn.execute(
         select(t.configs.c.id, t.configs.c.version, t.configs.c.content_hash)
@@ -193,6 +194,7 @@ def _select_configs() -> Select[Any]:
             c.base_url,
             c.field_mappings,
             c.config_params,
+            c.document,
             d.name,
             d.dmo_type_id,
             d.country,
@@ -204,9 +206,11 @@ def _select_configs() -> Select[Any]:
 
 
 def _stored(row: Any) -> StoredConfig:
-    """Rebuild the YAML-shaped config from its database row."""
+    """Rebuild the YAML-shaped config from its database row: the columns, over the stored document (which
+    holds the fields without a column of their own, e.g. category_synonyms and removal)."""
     config = DmoConfig.model_validate(
         {
+            **(row.document or {}),
             "dmo": {
                 "id": row.dmo_id,
                 "name": row.name,

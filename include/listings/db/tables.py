@@ -127,12 +127,16 @@ listings = Table(
     *_timestamps(),
     Column("manually_modified", Boolean, server_default=text("false")),
     Column("manually_modified_at", DateTime),
-    Column("manually_modified_by", Integer),
+    Column("manually_modified_by", Text),  # the admin's user name
     Column("listing_visible", Boolean, server_default=text("true")),
     Column("listing_status", String, nullable=False, server_default=text("'active'")),
     Column("last_job_id", BigInteger),
     Column("name_key", Text),  # matching key of the name, computed once in transform
     Column("merged_into_id", Integer, ForeignKey("listings.id")),  # set with listing_status 'merged'
+    # fields an admin set by hand (name, location): imports never overwrite them (migration 0006)
+    Column("locked_fields", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("status_reason", Text),  # why it was archived
+    Column("status_changed_at", DateTime),
     CheckConstraint("listing_status in ('active', 'archived', 'invalid', 'merged')", name="listing_status"),
     Index("ix_listings_location_id", "location_id"),
     Index("ix_listings_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
@@ -171,7 +175,7 @@ listing_info = Table(
     *_timestamps(),
     Column("manually_modified", Boolean, server_default=text("false")),
     Column("manually_modified_at", DateTime),
-    Column("manually_modified_by", Integer),
+    Column("manually_modified_by", Text),
     Column("info_visible", Boolean, server_default=text("true")),
     Column("info_status", String, nullable=False, server_default=text("'active'")),
     Column("external_source_id", String),
@@ -182,6 +186,10 @@ listing_info = Table(
     Column("content_hash", Text),
     Column("source_category", String),  # the category as the source wrote it, mapped or not
     Column("opening_hours_text", String),  # the hours as the source wrote them (parsed: opening_dates/hours)
+    # fields an admin set by hand (see listings.catalogue.edits.INFO_FIELDS): imports never overwrite them
+    Column("locked_fields", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("status_reason", Text),  # why it was removed (not seen for N days / runs, hidden by an admin)
+    Column("status_changed_at", DateTime),
     CheckConstraint("info_status in ('active', 'removed', 'pending')", name="info_status"),
     Index("ix_listing_info_listing_id", "listing_id"),
     Index("ix_listing_info_dmo_id_external_source_id", "dmo_id", "external_source_id"),
@@ -268,6 +276,7 @@ configs = Table(
     Column("active", Boolean, nullable=False, server_default=text("true")),
     Column("content_hash", Text, nullable=False),
     Column("source_file", Text),
+    Column("document", JSONB),  # the whole config (fields without a column: category_synonyms, removal)
     *_timestamps(),
     UniqueConstraint("dmo_id", "data_domain", name="uq_configs_dmo_id_data_domain"),
     CheckConstraint(_in("source_type", SOURCE_TYPES), name="source_type"),
@@ -303,6 +312,8 @@ jobs = Table(
     Column("started_at", DateTime),
     Column("finished_at", DateTime),
     Column("promoted_at", DateTime),  # set in the promotion's own transaction: a re-run skips it
+    # false for an incremental run (only what changed was fetched): it never soft-removes anything
+    Column("full_snapshot", Boolean, nullable=False, server_default=text("true")),
     Column("error_summary", Text),
     UniqueConstraint("dag_id", "run_id", name="uq_jobs_dag_id_run_id"),
     CheckConstraint(_in("status", JOB_STATUSES), name="status"),
@@ -408,8 +419,31 @@ bridge_source_listing = Table(
     Index("ix_bridge_source_listing_dmo_hash", "dmo_id", "source_record_hash", "id"),
     Index("ix_bridge_source_listing_hash", "source_record_hash"),
     Index("ix_bridge_source_listing_listing_id", "listing_id"),
+    Index("ix_bridge_source_listing_info_job", "listing_info_id", "job_id"),  # the removal sweep
     schema="pipeline",
 )
+
+listing_edits = Table(
+    "listing_edits",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("listing_id", Integer, ForeignKey("listings.id"), nullable=False),
+    Column("listing_info_id", Integer, ForeignKey("listing_info.id")),
+    Column("action", Text, nullable=False),
+    Column("field", Text),
+    Column("old_value", JSONB),
+    Column("new_value", JSONB),
+    Column("edited_by", Text, nullable=False),
+    _ts("edited_at", nullable=False),
+    Column("review_item_id", BigInteger, ForeignKey("pipeline.review_items.id")),
+    CheckConstraint(
+        "action in ('edit', 'unlock', 'accept_source', 'keep_manual', 'hide', 'show', 'archive', 'restore')",
+        name="action",
+    ),
+    Index("ix_listing_edits_listing_id", "listing_id", "id"),
+    schema="pipeline",
+)
+"""Every manual change to the catalogue: who, when, which field, the value before and after."""
 
 review_items = Table(
     "review_items",

@@ -112,8 +112,12 @@ def extract(job_id: int) -> StepResult:
             raise SourceError(done.metadata.get("error", f"raw file {done.s3_path} could not be parsed"))
         return StepResult(int(done.record_count or 0), skipped=True)
     source = get_source(job.config.source_type.value)
-    with engine.connect() as conn:
+    with engine.begin() as conn:
         ctx = fetch_context(conn, job)
+        conn.execute(
+            text("update pipeline.jobs set full_snapshot = :f where id = :j"),
+            {"f": ctx.since is None, "j": job_id},
+        )
     payload = source.fetch(ctx)
     data = gzip_bytes(payload.data)
     # Parse once here so that a payload that cannot be read at all fails the run now; it is stored anyway.
@@ -437,12 +441,14 @@ def promote(job_id: int) -> StepResult:
 
 
 def finalize(job_id: int) -> StepResult:
-    """Close the job: status `succeeded`, or `partial` when some records were rejected; staging keeps only
-    this job's batch for the DMO."""
+    """Close the job: soft-remove what the source no longer sends (`removal` in the config), status
+    `succeeded`, or `partial` when some records were rejected; staging keeps only this job's batch."""
+    from listings.catalogue.lifecycle import sweep
     from listings.pipeline.staging import prune_staging
 
     with get_engine().begin() as conn:
         job = jobs.load_job(conn, job_id)
+        sweep(conn, job_id, job.dmo_id, job.config.removal)
         counts = jobs.results(conn, job_id)
         status = "partial" if counts["records_error"] else "succeeded"
         jobs.set_status(conn, job_id, status, finished=True)

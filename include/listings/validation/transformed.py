@@ -330,6 +330,8 @@ _RESULT_FORMAT: dict[str, Any] = {
 
 
 def _build() -> _Validator:
+    # GX logs its own import and set-up at INFO (hundreds of lines): noise in a job's log. Before the import.
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     import great_expectations as gx
     from great_expectations.data_context.types.base import (
         DataContextConfig,
@@ -337,8 +339,6 @@ def _build() -> _Validator:
         ProgressBarsConfig,
     )
 
-    # GX logs its own set-up at INFO on every context: noise in a job's log.
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     # In-memory stores: nothing is written to disk (no gx/ folder); no analytics; no tqdm bars on stderr.
     config = DataContextConfig(
         store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),

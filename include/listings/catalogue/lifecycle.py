@@ -1,0 +1,90 @@
+"""The listing lifecycle: soft removal of what a DMO's source no longer sends.
+
+After a full-snapshot run (not incremental, nothing lost while fetching) the DMO's active listing_info
+rows that its source has not sent for `removal.after_days` days, or in its last `removal.after_runs`
+full-snapshot runs, are hidden for that DMO (`info_visible=false`, `info_status='removed'`, with the
+reason). Sightings are read from `pipeline.bridge_source_listing` (one row per record of every run).
+A removed listing_info that comes back in a later run is made visible again by promotion, unless an
+admin hid it by hand (`visibility` lock). Nothing is ever deleted; listings are never touched here.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, text
+
+from listings.config.models import Removal
+
+
+def sweep(conn: Connection, job_id: int, dmo_id: int, removal: Removal) -> int:
+    """Soft-remove the DMO's listing_info not seen for too long; returns how many were removed."""
+    if removal.after_days is None and removal.after_runs is None:
+        return 0
+    job = conn.execute(
+        text(
+            """
+            select j.full_snapshot, j.promoted_at is not null as promoted,
+                   exists (select 1 from pipeline.job_errors e
+                           where e.job_id = j.id and e.error_type = 'fetch_error') as fetch_failed
+            from pipeline.jobs j where j.id = :j
+            """
+        ),
+        {"j": job_id},
+    ).one()
+    if not job.full_snapshot or not job.promoted or job.fetch_failed:
+        return 0  # only a complete picture of the source says what it no longer has
+    # The oldest of the DMO's last N promoted full-snapshot runs: a listing_info not seen since is stale.
+    oldest_run = None
+    if removal.after_runs is not None:
+        oldest_run = conn.execute(
+            text(
+                """
+                select min(id) from (
+                    select id from pipeline.jobs
+                    where dmo_id = :d and full_snapshot and promoted_at is not null
+                    order by id desc limit :n
+                ) as recent
+                having count(*) >= :n
+                """
+            ),
+            {"d": dmo_id, "n": removal.after_runs},
+        ).scalar()
+    result = conn.execute(
+        text(
+            """
+            update public.listing_info as li
+            set info_visible = false, info_status = 'removed', status_changed_at = now(), updated_at = now(),
+                status_reason = case
+                    when cast(:oldest as bigint) is not null and not exists (
+                        select 1 from pipeline.bridge_source_listing b
+                        where b.listing_info_id = li.id and b.job_id >= :oldest)
+                    then 'not seen in the last ' || :runs || ' runs (job ' || :job || ')'
+                    else 'not seen for ' || :days || ' days (job ' || :job || ')'
+                end
+            where li.dmo_id = :d and li.info_status = 'active' and not 'visibility' = any(li.locked_fields)
+              and (
+                  (cast(:days as integer) is not null
+                   and coalesce(li.last_seen_at, li.created_at) < now() - make_interval(days => :days))
+                  or (cast(:oldest as bigint) is not null and not exists (
+                        select 1 from pipeline.bridge_source_listing b
+                        where b.listing_info_id = li.id and b.job_id >= :oldest))
+              )
+            """
+        ),
+        {
+            "d": dmo_id,
+            "job": job_id,
+            "days": removal.after_days,
+            "runs": removal.after_runs,
+            "oldest": oldest_run,
+        },
+    )
+    removed = result.rowcount or 0
+    conn.execute(
+        # added, so that a re-run (which finds nothing more to remove) keeps the count
+        text(
+            "update pipeline.job_results set records_deleted = coalesce(records_deleted, 0) + :n,"
+            " updated_at = now() where job_id = :j"
+        ),
+        {"n": removed, "j": job_id},
+    )
+    return removed

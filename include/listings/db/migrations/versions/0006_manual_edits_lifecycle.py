@@ -1,0 +1,96 @@
+"""Manual edits and the listing lifecycle.
+
+- `locked_fields` on listings (name, location) and listing_info (name, description, category, hours,
+  contact fields, visibility): fields an admin set by hand, which imports never overwrite;
+- `manually_modified_by` holds the admin's user name (Airflow users are names, not integers);
+- `status_reason` / `status_changed_at`: why and when a listing was archived or a listing_info removed;
+- `pipeline.listing_edits`: every manual change (who, when, field, old and new value), the audit trail
+  and the timeline of a listing;
+- `pipeline.jobs.full_snapshot` and a bridge index by listing_info: the removal sweep's inputs;
+- `pipeline.configs.document`: the whole config (category_synonyms and removal had no column and were
+  lost between `config apply` and a run);
+- `public.visible_listing_info`: what each DMO shows (active, visible listing and listing_info).
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-11-28 15:00:00
+"""
+
+from alembic import op
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    for table in ("listings", "listing_info"):
+        op.execute(f"alter table public.{table} add column locked_fields text[] not null default '{{}}'")
+        op.execute(
+            f"alter table public.{table} alter column manually_modified_by type text"
+            " using manually_modified_by::text"
+        )
+        op.execute(f"alter table public.{table} add column status_reason text")
+        op.execute(f"alter table public.{table} add column status_changed_at timestamp")
+    op.execute(
+        """
+        create table pipeline.listing_edits (
+            id bigserial primary key,
+            listing_id integer not null references public.listings (id),
+            listing_info_id integer references public.listing_info (id),
+            action text not null,
+            field text,
+            old_value jsonb,
+            new_value jsonb,
+            edited_by text not null,
+            edited_at timestamp not null default now(),
+            review_item_id bigint references pipeline.review_items (id),
+            constraint action check (action in
+                ('edit', 'unlock', 'accept_source', 'keep_manual', 'hide', 'show', 'archive', 'restore'))
+        )
+        """
+    )
+    op.execute("create index ix_listing_edits_listing_id on pipeline.listing_edits (listing_id, id)")
+    # The removal sweep: which listing_info a DMO's recent runs saw (the bridge is the sighting log).
+    op.execute(
+        "create index ix_bridge_source_listing_info_job on pipeline.bridge_source_listing (listing_info_id, job_id)"
+    )
+    # An incremental run (fetching only what changed) is not a full snapshot: it never removes anything.
+    op.execute("alter table pipeline.jobs add column full_snapshot boolean not null default true")
+    # The whole config document: fields without a column of their own (category_synonyms, removal) were
+    # lost between `config apply` and a run. Filled from the latest version for existing configs.
+    op.execute("alter table pipeline.configs add column document jsonb")
+    op.execute(
+        """
+        update pipeline.configs c set document = v.document
+        from pipeline.config_versions v where v.config_id = c.id and v.version = c.version
+        """
+    )
+    # What each DMO shows: active, visible listings through their visible, active listing_info.
+    op.execute(
+        """
+        create view public.visible_listing_info as
+        select li.*
+        from public.listing_info li
+        join public.listings l on l.id = li.listing_id
+        where l.listing_status = 'active' and l.listing_visible
+          and li.info_status = 'active' and li.info_visible
+        """
+    )
+
+
+def downgrade() -> None:
+    op.execute("drop view if exists public.visible_listing_info")
+    op.execute("alter table pipeline.configs drop column document")
+    op.execute("alter table pipeline.jobs drop column full_snapshot")
+    op.execute("drop index if exists pipeline.ix_bridge_source_listing_info_job")
+    op.execute("drop table if exists pipeline.listing_edits")
+    for table in ("listings", "listing_info"):
+        op.execute(f"alter table public.{table} drop column status_changed_at")
+        op.execute(f"alter table public.{table} drop column status_reason")
+        op.execute(
+            f"alter table public.{table} alter column manually_modified_by type integer"
+            " using nullif(regexp_replace(manually_modified_by, '[^0-9]', '', 'g'), '')::integer"
+        )
+        op.execute(f"alter table public.{table} drop column locked_fields")
