@@ -29,6 +29,9 @@ begin;
 select pg_advisory_xact_lock(hashtext('listings.promotion'));
 -- JIT compiles for longer than these set-based statements run.
 set local jit = off;
+-- A promotion whose process dies mid-way (killed worker, lost container) is rolled back within a
+-- second, instead of running on to commit with nobody to report to.
+set local client_connection_check_interval = '1s';
 
 create temporary table _chg on commit drop as
 select
@@ -186,6 +189,30 @@ select
 from _chg
 where is_new_listing_info;
 
+-- One DMO listing one place twice (two records matched to one listing): the DMO's first listing_info
+-- stays visible; a newer one waits, hidden, in the review queue as a source conflict.
+create temporary table _same_dmo on commit drop as
+select c.final_listing_info_id, c.final_listing_id, c.dmo_id, c.job_id, c.record_no, c.record_hash, first_info.id as kept_id
+from _chg as c
+cross join lateral (
+    select min(o.id) as id
+    from public.listing_info as o
+    where o.listing_id = c.final_listing_id and o.dmo_id = c.dmo_id and o.info_visible
+) as first_info
+where c.is_new_listing_info and not c.pending_review and first_info.id <> c.final_listing_info_id;
+
+update public.listing_info as li
+set info_visible = false, info_status = 'pending',
+    status_reason = 'this DMO already lists the place as listing_info ' || d.kept_id, status_changed_at = now()
+from _same_dmo as d
+where li.id = d.final_listing_info_id;
+
+insert into pipeline.review_items (item_type, dmo_id, job_id, listing_id, listing_info_id, source_record_hash, payload)
+select 'source_conflict', dmo_id, job_id, final_listing_id, final_listing_info_id, record_hash,
+    jsonb_build_object('record_no', record_no, 'kept_listing_info_id', kept_id,
+                       'reason', 'two records of one DMO matched one listing')
+from _same_dmo;
+
 update public.listing_info as li
 set
     {%- for field, column, source in info_locks %}
@@ -299,6 +326,31 @@ from (
 ) as counts
 where r.job_id = {{ job_id }}
     and exists (select 1 from pipeline.jobs as j where j.id = {{ job_id }} and j.promoted_at is null);
+
+-- Quality gates on what this job touched: a failure raises, and the whole promotion rolls back.
+do $gate$
+declare
+    detail text;
+begin
+    select string_agg(l.id::text, ', ') into detail
+    from public.listings as l
+    where l.id in (select final_listing_id from _chg) and l.location_id is null;
+    if detail is not null then
+        raise exception 'quality gate (job {{ job_id }}): listings without a location: %', detail;
+    end if;
+    select string_agg(format('listing %s / DMO %s', listing_id, dmo_id), ', ') into detail
+    from (
+        select li.listing_id, li.dmo_id
+        from public.listing_info as li
+        where li.listing_id in (select final_listing_id from _chg) and li.info_visible
+        group by li.listing_id, li.dmo_id
+        having count(*) > 1
+    ) as twice;
+    if detail is not null then
+        raise exception 'quality gate (job {{ job_id }}): more than one visible listing_info: %', detail;
+    end if;
+end
+$gate$;
 
 update pipeline.jobs set promoted_at = now() where id = {{ job_id }} and promoted_at is null;
 commit;

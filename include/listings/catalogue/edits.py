@@ -235,6 +235,17 @@ def show_listing_info(conn: Connection, listing_info_id: int, *, user: str) -> N
     """Make a hidden or removed listing_info visible again (and keep it so: the sweep may remove it
     again only once the lock is released)."""
     target = _info_target(conn, listing_info_id)
+    other = conn.execute(
+        text(
+            "select o.id from public.listing_info o join public.listing_info li on li.id = :i"
+            " where o.listing_id = li.listing_id and o.dmo_id = li.dmo_id and o.id <> li.id and o.info_visible"
+        ),
+        {"i": listing_info_id},
+    ).scalar()
+    if other is not None:
+        raise EditError(
+            f"listing_info {other} of the same DMO is already shown for this listing: hide it first"
+        )
     conn.execute(
         text(
             "update public.listing_info set info_visible = true, info_status = 'active', status_reason = null,"

@@ -11,6 +11,7 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy.engine import make_url
 
@@ -62,21 +63,26 @@ def run_dbt(args: Sequence[str]) -> object:
         "--target-path", str(work / "target"),
         "--log-path", str(work / "logs"),
     ]  # fmt: skip
+    errors: list[str] = []  # dbt's error events: a failed operation carries its message only there
+
+    def collect(event: Any) -> None:
+        if event.info.level == "error" and event.info.msg:
+            errors.append(str(event.info.msg).strip())
+
     with _environ(dbt_env(settings.resolved_database_url())):
-        res = dbtRunner().invoke([*args, *common, "--quiet"])
+        res = dbtRunner(callbacks=[collect]).invoke([*args, *common, "--quiet"])
     if not res.success:
-        detail = res.exception or _failures(res.result)
+        detail = res.exception or _failures(res.result) or " | ".join(errors) or "see $LISTINGS_HOME/dbt/logs"
         raise DbtError(f"dbt {' '.join(args)} failed: {detail}")
     return res.result
 
 
 def _failures(result: object) -> str:
-    messages = [
-        f"{getattr(r.node, 'name', '?')}: {r.message}"
+    return "; ".join(
+        f"{r.node.name}: {r.message}"
         for r in getattr(result, "results", []) or []
-        if getattr(r, "status", None) not in ("success", "pass")
-    ]
-    return "; ".join(messages) or "see the dbt log under $LISTINGS_HOME/dbt/logs"
+        if getattr(r, "status", None) not in ("success", "pass") and getattr(r, "node", None) and r.message
+    )
 
 
 def build_views() -> None:

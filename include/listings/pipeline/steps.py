@@ -428,6 +428,7 @@ def match(job_id: int) -> StepResult:
 def promote(job_id: int) -> StepResult:
     """Apply the job's change set to `public` with dbt, in one transaction (a re-run after commit is a no-op)."""
     from listings.pipeline.promote import promote_job
+    from listings.validation.staging import require_staged_batch
 
     with get_engine().connect() as conn:
         job = jobs.load_job(conn, job_id)
@@ -436,6 +437,8 @@ def promote(job_id: int) -> StepResult:
         ).scalar_one()
     if job.promoted_at is not None:
         return StepResult(int(staged), skipped=True)
+    with get_engine().connect() as conn:
+        require_staged_batch(conn, job_id, job.dmo_id)  # the GX checkpoint: a failure promotes nothing
     promote_job(job_id)
     return StepResult(int(staged))
 
