@@ -13,7 +13,7 @@ export LISTINGS_HOME ?= $(CURDIR)/.listings
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help install system-deps demo stop status test test-fast lint format bench lock clean
+.PHONY: help install system-deps demo stop status docs test test-fast lint format bench lock clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -55,6 +55,14 @@ stop:  ## Stop Airflow, the demo sites and the local PostgreSQL (all data is kep
 status:  ## Show what runs
 	-$(LISTINGS) db status
 	-$(LISTINGS) airflow status
+
+docs: install  ## dbt docs (models, sources, lineage) from the local database, served on http://127.0.0.1:8081
+	$(LISTINGS) db start --database listings
+	$(LISTINGS) db migrate
+	$(LISTINGS) dbt run
+	$(LISTINGS) dbt docs generate
+	@echo "dbt docs: http://127.0.0.1:8081/  (Ctrl-C stops the server)"
+	$(LISTINGS) dbt docs serve --host 127.0.0.1 --port 8081 --no-browser
 
 test: install  ## The whole test suite (starts its own PostgreSQL and S3 server)
 	$(BIN)/pytest -n auto --dist loadfile

@@ -230,6 +230,18 @@ def run(dmo_id: int, file: Path | None, domain: str) -> None:
     click.echo(json.dumps(summary))
 
 
+@main.command("dbt", context_settings={"ignore_unknown_options": True, "help_option_names": []})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def dbt_command(args: tuple[str, ...]) -> None:
+    """Run dbt on the project with this installation's database (e.g. `listings dbt docs generate`)."""
+    from listings.pipeline.promote import DbtError, run_dbt
+
+    try:
+        run_dbt(list(args), quiet=False)
+    except DbtError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
 @main.command("rematch")
 @click.option("--dmo", "dmo_id", type=int, help="Only this DMO (default: every DMO).")
 @click.option("--dry-run", is_flag=True, help="Report what would change; change nothing.")

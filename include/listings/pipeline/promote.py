@@ -51,7 +51,7 @@ def _environ(values: dict[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
-def run_dbt(args: Sequence[str]) -> object:
+def run_dbt(args: Sequence[str], *, quiet: bool = True) -> object:
     """Invoke dbt in-process with the project's paths; raise DbtError with dbt's message on failure."""
     from dbt.cli.main import dbtRunner
 
@@ -70,7 +70,7 @@ def run_dbt(args: Sequence[str]) -> object:
             errors.append(str(event.info.msg).strip())
 
     with _environ(dbt_env(settings.resolved_database_url())):
-        res = dbtRunner(callbacks=[collect]).invoke([*args, *common, "--quiet"])
+        res = dbtRunner(callbacks=[collect]).invoke([*args, *common, *(["--quiet"] if quiet else [])])
     if not res.success:
         detail = res.exception or _failures(res.result) or " | ".join(errors) or "see $LISTINGS_HOME/dbt/logs"
         raise DbtError(f"dbt {' '.join(args)} failed: {detail}")
@@ -85,8 +85,37 @@ def _failures(result: object) -> str:
     )
 
 
+MARKED_VIEW = "staging.int_listing_changes"  # its comment records the models it was built from
+
+
+def models_digest() -> str:
+    """SHA-256 of the dbt project's models, macros and settings: what the views are built from."""
+    import hashlib
+
+    root = get_settings().dbt_project_dir
+    digest = hashlib.sha256()
+    for path in sorted(
+        p for p in root.rglob("*") if p.suffix in (".sql", ".yml") and "target" not in p.parts
+    ):
+        digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
 def build_views() -> None:
+    """`dbt run` (the stg_/int_ views), skipped when the database's views were built from these very models:
+    a promotion then costs only its own SQL, not a dbt run."""
+    from sqlalchemy import text
+
+    from listings.db.engine import get_engine
+
+    digest = models_digest()
+    query = text("select obj_description(to_regclass(:v), 'pg_class')")
+    with get_engine().connect() as conn:
+        if conn.execute(query, {"v": MARKED_VIEW}).scalar() == f"models {digest}":
+            return
     run_dbt(["run"])
+    with get_engine().begin() as conn:
+        conn.execute(text(f"comment on view {MARKED_VIEW} is 'models {digest}'"))
 
 
 # Tables a promotion grows; their statistics are refreshed after a large batch (see analyze_after).

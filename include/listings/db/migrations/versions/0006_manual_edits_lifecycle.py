@@ -9,7 +9,8 @@
 - `pipeline.jobs.full_snapshot` and a bridge index by listing_info: the removal sweep's inputs;
 - `pipeline.configs.document`: the whole config (category_synonyms and removal had no column and were
   lost between `config apply` and a run);
-- `public.visible_listing_info`: what each DMO shows (active, visible listing and listing_info).
+- `public.visible_listing_info`: what each DMO shows (active, visible listing and listing_info);
+- `pipeline.refresh_listing_match(ids)` joins the ids as a set instead of scanning every listing.
 
 Revision ID: 0006
 Revises: 0005
@@ -65,6 +66,58 @@ def upgrade() -> None:
         """
         update pipeline.configs c set document = v.document
         from pipeline.config_versions v where v.config_id = c.id and v.version = c.version
+        """
+    )
+    # The matching index refresh after a promotion: `ids is null or l.id = any(ids)` made PostgreSQL
+    # compare every listing with the whole array (a 100k-listing promotion into a 1M catalogue ran for
+    # minutes); the ids are now joined as a set.
+    op.execute(
+        """
+        create or replace function pipeline.refresh_listing_match(ids integer[]) returns integer
+        language sql as $$
+            with targets as (  -- ids null: every listing (no `ids is null or id = any(ids)`: that scans them all)
+                select id from public.listings where ids is null
+                union
+                select unnest(ids) where ids is not null
+            ),
+            gone as (
+                delete from pipeline.listing_match m
+                using public.listings l
+                where m.listing_id = l.id and l.listing_status = 'merged'
+                  and l.id in (select id from targets)
+                returning 1
+            ),
+            fresh as (
+                insert into pipeline.listing_match (
+                    listing_id, name, name_key, address1, city, zip, country, lat, lng, geog, postal_key,
+                    address_key, house_number, city_key, phones, website_hosts, websites, categories, updated_at
+                )
+                select
+                    l.id, l.name, l.name_key, pl.address1, pl.city, pl.zip, pl.country, pl.lat, pl.lng, pl.geog,
+                    nullif(upper(regexp_replace(pl.zip, '[^A-Za-z0-9]', '', 'g')), ''),
+                    pl.address_key, pl.house_number, pl.city_key,
+                    coalesce(array_agg(distinct ci.international_phone) filter (where ci.international_phone is not null), '{}'),
+                    coalesce(array_agg(distinct ci.website_host) filter (where ci.website_host is not null), '{}'),
+                    coalesce(array_agg(distinct ci.website_url) filter (where ci.website_url is not null), '{}'),
+                    coalesce(array_agg(distinct li.category) filter (where li.category is not null), '{}'),
+                    now()
+                from public.listings l
+                left join public.locations pl on pl.id = l.location_id
+                left join public.listing_info li on li.listing_id = l.id
+                left join public.contact_info ci on ci.id = li.contact_info_id
+                where l.listing_status <> 'merged' and l.id in (select id from targets)
+                group by l.id, pl.id
+                on conflict (listing_id) do update set
+                    name = excluded.name, name_key = excluded.name_key, address1 = excluded.address1,
+                    city = excluded.city, zip = excluded.zip, country = excluded.country, lat = excluded.lat,
+                    lng = excluded.lng, geog = excluded.geog, postal_key = excluded.postal_key,
+                    address_key = excluded.address_key, house_number = excluded.house_number,
+                    city_key = excluded.city_key, phones = excluded.phones, website_hosts = excluded.website_hosts,
+                    websites = excluded.websites, categories = excluded.categories, updated_at = now()
+                returning 1
+            )
+            select (select count(*) from fresh)::integer + (select count(*) from gone)::integer
+        $$
         """
     )
     # What each DMO shows: active, visible listings through their visible, active listing_info.

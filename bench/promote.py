@@ -1,0 +1,164 @@
+"""Promotion benchmark: promote N staged records into a `public` that already holds M listings, then promote
+the same records again, unchanged.
+
+    python bench/promote.py [--catalogue 1000000] [--rows 100000] [--seed 0] [--keep]
+
+1. starts a throwaway project-local PostgreSQL and migrates it;
+2. fills `public` with M listings of another DMO (locations, contact rows, listing_info, one bridge row
+   each, the matching index) with set-based SQL, then VACUUM ANALYZE;
+3. writes a CSV of N realistic listings (`listings.devdata`) for a CSV DMO and runs the pipeline's own
+   steps up to `match`, then times `promote` alone (dbt: GX checkpoint, change set, one transaction);
+4. runs the same file again as a new job (every record now unchanged) and times its `promote`;
+5. prints both times, their ratio, and the rows each promotion inserted, updated or deleted in `public`
+   (from pg_stat_user_tables). It prints figures; it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from ingest import DMO_ID, iter_rows, write_dmo_config
+
+from listings.db.local import LocalPostgres
+
+CATALOGUE_SQL = """
+insert into public.dmos (id, name, dmo_type_id, source_type, country, state)
+values (1, 'catalogue', 1, 'csv', 'CA', 'ON');
+insert into pipeline.jobs (id, dmo_id, data_domain, status, trigger, dag_id, run_id, promoted_at)
+values (1, 1, 'listings', 'succeeded', 'bench', 'dmo_1_listings', 'bench', now());
+insert into pipeline.job_files (id, job_id, dmo_id, stage, s3_path, format, status)
+values (1, 1, 1, 'transformed', 'file://bench/transformed.json.gz', 'json', 'success');
+insert into public.locations (id, address1, city, state, zip, country, lat, lng, geog, location_hash)
+select g, g || ' Main Street', 'Town ' || (g % 500), 'ON', 'P0' || chr(65 + g % 26) || ' ' || (g % 10) || 'A' || (g % 10),
+       'CA', 42 + (g % 1000) * 0.005, -95 + (g / 1000) * 0.005,
+       st_setsrid(st_makepoint(-95 + (g / 1000) * 0.005, 42 + (g % 1000) * 0.005), 4326)::geography, md5('l' || g)
+from generate_series(1, :n) as g;
+insert into public.listings (id, name, name_key, location_id, listing_status, listing_visible, last_job_id)
+select g, 'Catalogue place ' || g, 'catalogue place ' || g, g, 'active', true, 1 from generate_series(1, :n) as g;
+insert into public.contact_info (id, international_phone, website_url, website_host, contact_hash)
+select g, '+1705' || lpad(g::text, 7, '0'), 'https://place' || g || '.example/', 'place' || g || '.example', md5('c' || g)
+from generate_series(1, :n) as g;
+insert into public.listing_info (id, listing_id, dmo_id, contact_info_id, name, category, external_source_id,
+    content_hash, info_visible, info_status, last_seen_at, last_job_id)
+select g, g, 1, g, 'Catalogue place ' || g, 'restaurant', 'C' || g, md5('i' || g), true, 'active', now(), 1
+from generate_series(1, :n) as g;
+insert into pipeline.bridge_source_listing (job_file_id, job_id, dmo_id, source_record_hash, source_id, listing_id,
+    listing_info_id, certainty_score, match_method, reason)
+select 1, 1, 1, encode(sha256(('r' || g)::bytea), 'hex'), 'C' || g, g, g, 1.0, 'new', 'bench catalogue'
+from generate_series(1, :n) as g;
+"""
+
+TOUCHED_SQL = """
+select coalesce(sum(n_tup_ins), 0), coalesce(sum(n_tup_upd), 0), coalesce(sum(n_tup_del), 0)
+from pg_stat_user_tables where schemaname = 'public'
+"""
+
+
+def touched(engine: Any) -> tuple[int, int, int]:
+    time.sleep(1.5)  # backends report their table statistics within a second of going idle
+    with engine.connect() as conn:
+        conn.execute(text("select pg_stat_clear_snapshot()"))
+        ins, upd, dele = conn.execute(text(TOUCHED_SQL)).one()
+    return int(ins), int(upd), int(dele)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--catalogue", type=int, default=1_000_000)
+    ap.add_argument("--rows", type=int, default=100_000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="listings-bench-promote-"))
+    root.chmod(0o755)
+    pg = LocalPostgres(root / "pg", fast=True)
+    pg.start()
+    pg.ensure_database("bench")
+    os.environ["LISTINGS_DATABASE_URL"] = pg.url("bench")
+    os.environ["LISTINGS_HOME"] = str(root / "home")
+    from listings.config.store import apply_paths
+    from listings.db.engine import get_engine, migrate
+    from listings.pipeline import steps
+    from listings.settings import get_settings
+
+    get_settings.cache_clear()
+    try:
+        migrate(pg.url("bench"))
+        engine = get_engine()
+        t0 = time.perf_counter()
+        with engine.begin() as conn:
+            for statement in CATALOGUE_SQL.split(";\n"):
+                if statement.strip():
+                    conn.execute(text(statement), {"n": args.catalogue})
+            for table in ("locations", "listings", "contact_info", "listing_info"):
+                conn.execute(
+                    text(f"select setval(pg_get_serial_sequence('public.{table}', 'id'), :n)"),
+                    {"n": args.catalogue},
+                )
+            conn.execute(text("select setval(pg_get_serial_sequence('pipeline.jobs', 'id'), 1)"))
+            conn.execute(text("select setval(pg_get_serial_sequence('pipeline.job_files', 'id'), 1)"))
+            conn.execute(text("select pipeline.refresh_listing_match(null)"))
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("vacuum analyze"))
+        print(f"catalogue: {args.catalogue:,} listings loaded in {time.perf_counter() - t0:.1f} s")
+
+        config = root / "dmo.yaml"
+        write_dmo_config(config)
+        apply_paths(engine, [config])
+        from listings.devdata import write_csv
+
+        upload = root / "upload.csv"
+        write_csv(upload, iter_rows(args.rows, args.seed))
+
+        results = []
+        for label in ("first promotion", "unchanged re-run"):
+            job_id = steps.start(DMO_ID, params={"file": str(upload)})
+            t0 = time.perf_counter()
+            for step in ("extract", "transform", "stage", "match"):
+                getattr(steps, step)(job_id)
+            before = touched(engine)
+            prepared = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            steps.promote(job_id)
+            seconds = time.perf_counter() - t0
+            after = touched(engine)
+            steps.finalize(job_id)
+            with engine.connect() as conn:
+                counts = conn.execute(
+                    text(
+                        "select records_new, records_updated, records_unchanged from pipeline.job_results where job_id = :j"
+                    ),
+                    {"j": job_id},
+                ).one()
+            rows = tuple(a - b for a, b in zip(after, before, strict=True))
+            results.append(seconds)
+            print(
+                f"{label}: promote {seconds:.1f} s = {args.rows / seconds:,.0f} records/s "
+                f"(extract..match {prepared:.1f} s); new/updated/unchanged {tuple(counts)}; "
+                f"public rows inserted/updated/deleted {rows}"
+            )
+        print(
+            f"SUMMARY catalogue={args.catalogue} rows={args.rows} first_s={results[0]:.1f} "
+            f"unchanged_s={results[1]:.1f} ratio={results[0] / results[1]:.1f}x"
+        )
+    finally:
+        if args.keep:
+            print(f"kept: {pg.url('bench', driver='postgresql')}")
+        else:
+            pg.destroy()
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
