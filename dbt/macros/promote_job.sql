@@ -32,6 +32,13 @@ set local jit = off;
 -- A promotion whose process dies mid-way (killed worker, lost container) is rolled back within a
 -- second, instead of running on to commit with nobody to report to.
 set local client_connection_check_interval = '1s';
+-- Sorts and hashes of a 100k-record batch stay in memory (one promotion runs at a time: the lock above).
+set local work_mem = '256MB';
+
+-- A batch is small next to the catalogue: index lookups per staged record beat hashing the whole of
+-- public.listing_info / listings / locations (measured: 100k records against 1.1M listings, 3.4 s -> 1.5 s).
+set local enable_hashjoin = off;
+set local enable_mergejoin = off;
 
 create temporary table _chg on commit drop as
 select
@@ -43,10 +50,14 @@ select
 from {{ ref('int_listing_changes') }} as c
 where c.job_id = {{ job_id }};
 
+set local enable_hashjoin = on;
+set local enable_mergejoin = on;
+
 -- The temp table is joined to itself and to public by these keys: index and analyse it, or the
 -- planner, blind to its size, picks nested loops that are quadratic in the batch size.
+-- (Only the key columns: analysing the whole, wide table costs more than the statements it helps.)
 create unique index on _chg (record_no);
-analyze _chg;
+analyze _chg (record_no, final_listing_id, final_listing_info_id, change_type);
 
 update _chg set final_listing_id = nextval(pg_get_serial_sequence('public.listings', 'id'))
 where final_listing_id is null;
@@ -69,9 +80,13 @@ where contact_changed;
 
 create index on _chg (final_listing_info_id);
 create index on _chg (final_listing_id);
-analyze _chg;
+analyze _chg (final_listing_id, final_listing_info_id, new_location_id, new_contact_info_id);
 
 -- A new source value for a field an admin locked: both values go to the review queue, once per value.
+create temporary table _locked on commit drop as
+select * from _chg
+where change_type = 'updated' and (cardinality(info_locked_fields) > 0 or cardinality(listing_locked_fields) > 0);
+
 insert into pipeline.review_items (item_type, dmo_id, job_id, listing_id, listing_info_id, source_record_hash, payload)
 select
     'manual_edit_conflict', x.dmo_id, x.job_id, x.listing_id, x.listing_info_id, x.record_hash,
@@ -82,7 +97,7 @@ from (
     select c.dmo_id, c.job_id, c.final_listing_id as listing_id, c.final_listing_info_id as listing_info_id,
         c.record_hash, c.record_no, '{{ field }}' as field, 'listing_info' as level,
         to_jsonb({{ column }}) as manual_value, to_jsonb(c.{{ source }}) as source_value
-    from _chg as c
+    from _locked as c
     inner join public.listing_info as li on c.final_listing_info_id = li.id
     left join public.contact_info as ci on li.contact_info_id = ci.id
     where c.change_type = 'updated' and '{{ field }}' = any(li.locked_fields)
@@ -91,7 +106,7 @@ from (
     {%- endfor %}
     select c.dmo_id, c.job_id, c.final_listing_id, c.final_listing_info_id, c.record_hash, c.record_no,
         'name', 'listing', to_jsonb(l.name), to_jsonb(c.listing_name)
-    from _chg as c
+    from _locked as c
     inner join public.listings as l on c.final_listing_id = l.id
     where c.owns_listing and c.change_type = 'updated' and 'name' = any(l.locked_fields)
         and c.listing_name is distinct from l.name
@@ -102,7 +117,7 @@ from (
             'state', loc.state, 'zip', loc.zip, 'country', loc.country, 'lat', loc.lat::float8, 'lng', loc.lng::float8),
         jsonb_build_object('address1', c.address1, 'address2', c.address2, 'city', c.city,
             'state', c.state, 'zip', c.zip, 'country', c.country, 'lat', c.lat::float8, 'lng', c.lng::float8)
-    from _chg as c
+    from _locked as c
     inner join public.listings as l on c.final_listing_id = l.id
     left join public.locations as loc on l.location_id = loc.id
     where c.owns_listing and c.location_changed and 'location' = any(l.locked_fields)
@@ -295,7 +310,14 @@ select
         when 'bridge_other_dmo' then 'same record hash as a record of another DMO'
         else 'no candidate: new listing'
     end)
-from _chg
+from _chg as c
+-- The bridge maps a record hash to its listing once: an unchanged record already mapped there adds no row
+-- (one resolved by source id or by this DMO's bridge has an unchanged hash: it was mapped when it came).
+where c.change_type <> 'unchanged' or (coalesce(c.match_method, '') not in ('source_id', 'bridge') and not exists (
+    select 1 from pipeline.bridge_source_listing as b
+    where b.dmo_id = c.dmo_id and b.source_record_hash = c.record_hash
+        and b.listing_info_id = c.final_listing_info_id
+))
 on conflict (job_file_id, source_record_hash) do update
 set listing_id = excluded.listing_id,
     listing_info_id = excluded.listing_info_id,
@@ -326,6 +348,22 @@ from (
 ) as counts
 where r.job_id = {{ job_id }}
     and exists (select 1 from pipeline.jobs as j where j.id = {{ job_id }} and j.promoted_at is null);
+
+-- Absences, for the removal sweep (finalize): a record seen again clears its count; after a full
+-- snapshot fetched without errors, the DMO's other active listing_info missed one more run.
+delete from pipeline.listing_info_absence as a
+using _chg as c
+where a.listing_info_id = c.final_listing_info_id;
+
+insert into pipeline.listing_info_absence as a (listing_info_id, dmo_id, missed_runs, first_missed_job_id, last_missed_job_id)
+select li.id, li.dmo_id, 1, j.id, j.id
+from pipeline.jobs as j
+inner join public.listing_info as li on j.dmo_id = li.dmo_id
+where j.id = {{ job_id }} and j.full_snapshot and li.info_status = 'active'
+    and not exists (select 1 from pipeline.job_errors as e where e.job_id = j.id and e.error_type = 'fetch_error')
+    and not exists (select 1 from _chg as c where c.final_listing_info_id = li.id)
+on conflict (listing_info_id) do update
+set missed_runs = a.missed_runs + 1, last_missed_job_id = excluded.last_missed_job_id;
 
 -- Quality gates on what this job touched: a failure raises, and the whole promotion rolls back.
 do $gate$

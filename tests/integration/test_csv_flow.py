@@ -196,13 +196,12 @@ def test_first_import_then_unchanged_then_one_phone_change(engine: Engine, dmo: 
         q(engine, "select id, listing_id, contact_info_id, updated_at from public.listing_info order by id")
         == snapshot
     )
-    # The same day, an unchanged re-run writes nothing to public; its sightings are in the bridge.
+    # The same day, an unchanged re-run writes nothing to public, and no bridge row (the hashes are mapped).
     seen = q(engine, "select distinct last_job_id from public.listing_info")
     assert [r[0] for r in seen] == [again["job_id"] - 1]
-    sightings = q(
-        engine, "select count(*) from pipeline.bridge_source_listing where job_id = :j", j=again["job_id"]
-    )
-    assert sightings[0][0] == 4
+    bridged = "select count(*) from pipeline.bridge_source_listing where job_id = :j"
+    assert q(engine, bridged, j=again["job_id"]) == [(0,)]
+    assert q(engine, "select count(*) from pipeline.listing_info_absence") == [(0,)]  # every record was seen
     # A day later, last_seen_at and last_job_id move (and nothing else does).
     with engine.begin() as conn:
         conn.execute(text("update public.listing_info set last_seen_at = last_seen_at - interval '1 day'"))

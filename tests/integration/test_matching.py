@@ -149,14 +149,13 @@ def test_scored_matching_decisions(engine: Engine, catalogue: dict[str, int], tm
     rerun = run_job(102, file=upload)
     assert rerun["counts"]["records_unchanged"] == 6
     assert q(engine, "select count(*) from pipeline.review_items")[0][0] == 1
-    assert {
-        r[0]
-        for r in q(
-            engine,
-            "select match_method from pipeline.bridge_source_listing where job_id = :j",
-            j=rerun["job_id"],
-        )
-    } == {"source_id"}
+    methods = q(
+        engine, "select distinct match_method from staging.listing_info where job_id = :j", j=rerun["job_id"]
+    )
+    assert [r[0] for r in methods] == ["source_id"]
+    # already mapped: the bridge gets no new row
+    bridged = "select count(*) from pipeline.bridge_source_listing where job_id = :j"
+    assert q(engine, bridged, j=rerun["job_id"]) == [(0,)]
 
 
 def test_rematch_reports_then_applies_a_threshold_change(
@@ -167,7 +166,9 @@ def test_rematch_reports_then_applies_a_threshold_change(
     from listings.cli import main
     from listings.settings import get_settings
 
-    run_job(102, file=write_csv(tmp_path / "dmo102.csv", [NEIGHBOUR, VAGUE, NEW_PLACE]))
+    upload = write_csv(tmp_path / "dmo102.csv", [NEIGHBOUR, VAGUE, NEW_PLACE])
+    run_job(102, file=upload)
+    run_job(102, file=upload)  # an unchanged re-run: its file adds no bridge row, rematch still sees its records
     (pending,) = q(engine, "select id, listing_id from public.listing_info where info_status = 'pending'")
     listings_before = q(engine, "select id, listing_status, listing_visible from public.listings order by id")
 

@@ -76,17 +76,21 @@ resolved as (
             when other.listing_id is not null then 'bridge_other_dmo'
         end as match_method
     from staged as s
+    -- The bridge is read only for what transform did not resolve (a re-run of a known file resolves
+    -- every record by source id: no lookup at all).
     left join lateral (
         select b.listing_id, b.listing_info_id
         from {{ source('pipeline', 'bridge_source_listing') }} as b
-        where b.dmo_id = s.dmo_id and b.source_record_hash = s.record_hash and b.listing_id is not null
+        where s.staged_listing_info_id is null
+            and b.dmo_id = s.dmo_id and b.source_record_hash = s.record_hash and b.listing_id is not null
         order by b.id desc
         limit 1
     ) as own on true
     left join lateral (
         select b.listing_id
         from {{ source('pipeline', 'bridge_source_listing') }} as b
-        where b.source_record_hash = s.record_hash and b.listing_id is not null
+        where s.staged_listing_id is null and own.listing_id is null
+            and b.source_record_hash = s.record_hash and b.listing_id is not null
         order by b.id desc
         limit 1
     ) as other on true

@@ -1,9 +1,10 @@
 """The listing lifecycle: soft removal of what a DMO's source no longer sends.
 
 After a full-snapshot run (not incremental, nothing lost while fetching) the DMO's active listing_info
-rows that its source has not sent for `removal.after_days` days, or in its last `removal.after_runs`
-full-snapshot runs, are hidden for that DMO (`info_visible=false`, `info_status='removed'`, with the
-reason). Sightings are read from `pipeline.bridge_source_listing` (one row per record of every run).
+rows that this run did not see either, and that the source has not sent for `removal.after_days` days or
+in its last `removal.after_runs` full-snapshot runs, are hidden for that DMO (`info_visible=false`,
+`info_status='removed'`, with the reason). Promotion keeps the count of runs in a row that missed each
+listing_info in `pipeline.listing_info_absence`.
 A removed listing_info that comes back in a later run is made visible again by promotion, unless an
 admin hid it by hand (`visibility` lock). Nothing is ever deleted; listings are never touched here.
 """
@@ -32,51 +33,25 @@ def sweep(conn: Connection, job_id: int, dmo_id: int, removal: Removal) -> int:
     ).one()
     if not job.full_snapshot or not job.promoted or job.fetch_failed:
         return 0  # only a complete picture of the source says what it no longer has
-    # The oldest of the DMO's last N promoted full-snapshot runs: a listing_info not seen since is stale.
-    oldest_run = None
-    if removal.after_runs is not None:
-        oldest_run = conn.execute(
-            text(
-                """
-                select min(id) from (
-                    select id from pipeline.jobs
-                    where dmo_id = :d and full_snapshot and promoted_at is not null
-                    order by id desc limit :n
-                ) as recent
-                having count(*) >= :n
-                """
-            ),
-            {"d": dmo_id, "n": removal.after_runs},
-        ).scalar()
     result = conn.execute(
         text(
             """
             update public.listing_info as li
             set info_visible = false, info_status = 'removed', status_changed_at = now(), updated_at = now(),
                 status_reason = case
-                    when cast(:oldest as bigint) is not null and not exists (
-                        select 1 from pipeline.bridge_source_listing b
-                        where b.listing_info_id = li.id and b.job_id >= :oldest)
-                    then 'not seen in the last ' || :runs || ' runs (job ' || :job || ')'
+                    when a.missed_runs >= cast(:runs as integer)
+                    then 'not seen in the last ' || a.missed_runs || ' runs (jobs ' || a.first_missed_job_id
+                         || ' to ' || a.last_missed_job_id || ')'
                     else 'not seen for ' || :days || ' days (job ' || :job || ')'
                 end
-            where li.dmo_id = :d and li.info_status = 'active' and not 'visibility' = any(li.locked_fields)
-              and (
-                  (cast(:days as integer) is not null
-                   and coalesce(li.last_seen_at, li.created_at) < now() - make_interval(days => :days))
-                  or (cast(:oldest as bigint) is not null and not exists (
-                        select 1 from pipeline.bridge_source_listing b
-                        where b.listing_info_id = li.id and b.job_id >= :oldest))
-              )
+            from pipeline.listing_info_absence as a
+            where a.listing_info_id = li.id and a.dmo_id = :d and a.last_missed_job_id = :job
+              and li.info_status = 'active' and not 'visibility' = any(li.locked_fields)
+              and (a.missed_runs >= cast(:runs as integer)
+                   or coalesce(li.last_seen_at, li.created_at) < now() - make_interval(days => cast(:days as integer)))
             """
         ),
-        {
-            "d": dmo_id,
-            "job": job_id,
-            "days": removal.after_days,
-            "runs": removal.after_runs,
-            "oldest": oldest_run,
-        },
+        {"d": dmo_id, "job": job_id, "days": removal.after_days, "runs": removal.after_runs},
     )
     removed = result.rowcount or 0
     conn.execute(

@@ -419,7 +419,6 @@ bridge_source_listing = Table(
     Index("ix_bridge_source_listing_dmo_hash", "dmo_id", "source_record_hash", "id"),
     Index("ix_bridge_source_listing_hash", "source_record_hash"),
     Index("ix_bridge_source_listing_listing_id", "listing_id"),
-    Index("ix_bridge_source_listing_info_job", "listing_info_id", "job_id"),  # the removal sweep
     schema="pipeline",
 )
 
@@ -444,6 +443,19 @@ listing_edits = Table(
     schema="pipeline",
 )
 """Every manual change to the catalogue: who, when, which field, the value before and after."""
+
+listing_info_absence = Table(
+    "listing_info_absence",
+    metadata,
+    Column("listing_info_id", Integer, ForeignKey("listing_info.id"), primary_key=True, autoincrement=False),
+    Column("dmo_id", Integer, nullable=False),
+    Column("missed_runs", Integer, nullable=False),
+    Column("first_missed_job_id", BigInteger),
+    Column("last_missed_job_id", BigInteger),
+    schema="pipeline",
+)
+"""Full-snapshot runs in a row that did not see a listing_info (no row: seen by the last run). Promotion
+keeps it; the removal sweep reads it."""
 
 review_items = Table(
     "review_items",

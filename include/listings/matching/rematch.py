@@ -42,7 +42,7 @@ class Change:
 
 
 def _current(conn: Connection, dmo_id: int | None) -> list[dict[str, Any]]:
-    """Each DMO's latest promoted transformed file, with every scored record's current placement."""
+    """Each DMO's latest promoted transformed file, with every scored record hash's current placement."""
     rows = conn.execute(
         text(
             """
@@ -53,6 +53,12 @@ def _current(conn: Connection, dmo_id: int | None) -> list[dict[str, Any]]:
                 where j.promoted_at is not null and (cast(:dmo as int) is null or j.dmo_id = :dmo)
                 order by j.dmo_id, j.data_domain, j.id desc
             ),
+            placed as (  -- each record hash's latest mapping (an unchanged re-run adds no bridge row)
+                select distinct on (b.dmo_id, b.source_record_hash) b.*
+                from pipeline.bridge_source_listing b
+                where cast(:dmo as int) is null or b.dmo_id = :dmo
+                order by b.dmo_id, b.source_record_hash, b.id desc
+            ),
             first_decision as (
                 select distinct on (b.dmo_id, b.source_record_hash) b.dmo_id, b.source_record_hash, b.match_method
                 from pipeline.bridge_source_listing b
@@ -62,7 +68,7 @@ def _current(conn: Connection, dmo_id: int | None) -> list[dict[str, Any]]:
                    fd.match_method as decided_by, li.info_status,
                    (select count(*) from public.listing_info o where o.listing_id = b.listing_id) as infos
             from latest l
-            join pipeline.bridge_source_listing b on b.job_file_id = l.file_id
+            join placed b on b.dmo_id = l.dmo_id  -- the latest file's records (by hash) are kept in plan()
             join first_decision fd on fd.dmo_id = b.dmo_id and fd.source_record_hash = b.source_record_hash
             join public.listing_info li on li.id = b.listing_info_id
             where fd.match_method = any(:methods)

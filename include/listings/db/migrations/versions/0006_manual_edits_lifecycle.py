@@ -6,7 +6,8 @@
 - `status_reason` / `status_changed_at`: why and when a listing was archived or a listing_info removed;
 - `pipeline.listing_edits`: every manual change (who, when, field, old and new value), the audit trail
   and the timeline of a listing;
-- `pipeline.jobs.full_snapshot` and a bridge index by listing_info: the removal sweep's inputs;
+- `pipeline.jobs.full_snapshot` and `pipeline.listing_info_absence` (runs in a row that missed a
+  listing_info): the removal sweep's inputs;
 - `pipeline.configs.document`: the whole config (category_synonyms and removal had no column and were
   lost between `config apply` and a run);
 - `public.visible_listing_info`: what each DMO shows (active, visible listing and listing_info);
@@ -53,9 +54,18 @@ def upgrade() -> None:
         """
     )
     op.execute("create index ix_listing_edits_listing_id on pipeline.listing_edits (listing_id, id)")
-    # The removal sweep: which listing_info a DMO's recent runs saw (the bridge is the sighting log).
+    # The removal sweep's input: runs in a row that did not see a listing_info (rows only for the absent;
+    # promotion deletes a row when the record is seen again, so a normal run writes almost nothing here).
     op.execute(
-        "create index ix_bridge_source_listing_info_job on pipeline.bridge_source_listing (listing_info_id, job_id)"
+        """
+        create table pipeline.listing_info_absence (
+            listing_info_id integer primary key references public.listing_info (id),
+            dmo_id integer not null,
+            missed_runs integer not null,
+            first_missed_job_id bigint,
+            last_missed_job_id bigint
+        )
+        """
     )
     # An incremental run (fetching only what changed) is not a full snapshot: it never removes anything.
     op.execute("alter table pipeline.jobs add column full_snapshot boolean not null default true")
@@ -137,7 +147,7 @@ def downgrade() -> None:
     op.execute("drop view if exists public.visible_listing_info")
     op.execute("alter table pipeline.configs drop column document")
     op.execute("alter table pipeline.jobs drop column full_snapshot")
-    op.execute("drop index if exists pipeline.ix_bridge_source_listing_info_job")
+    op.execute("drop table if exists pipeline.listing_info_absence")
     op.execute("drop table if exists pipeline.listing_edits")
     for table in ("listings", "listing_info"):
         op.execute(f"alter table public.{table} drop column status_changed_at")
