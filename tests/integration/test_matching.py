@@ -168,7 +168,9 @@ def test_rematch_reports_then_applies_a_threshold_change(
 
     upload = write_csv(tmp_path / "dmo102.csv", [NEIGHBOUR, VAGUE, NEW_PLACE])
     run_job(102, file=upload)
-    run_job(102, file=upload)  # an unchanged re-run: its file adds no bridge row, rematch still sees its records
+    run_job(
+        102, file=upload
+    )  # an unchanged re-run: its file adds no bridge row, rematch still sees its records
     (pending,) = q(engine, "select id, listing_id from public.listing_info where info_status = 'pending'")
     listings_before = q(engine, "select id, listing_status, listing_visible from public.listings order by id")
 
