@@ -1,9 +1,12 @@
 {#
   Apply one job's change set (int_listing_changes) to the public schema, in ONE transaction:
   new listings / listing_info, new locations and contact_info rows when their hash changed (the
-  listing / listing_info is repointed), listing_info fields, images, last_seen_at and last_job_id,
-  the bridge rows, and the job's counts. A job is promoted once: `pipeline.jobs.promoted_at` is set in
-  the same transaction, and a re-run finds no unpromoted rows and changes nothing.
+  listing / listing_info is repointed), listing_info fields, images, opening hours, last_seen_at and
+  last_job_id (at most daily for an unchanged record), new bridge mappings, absences for the removal
+  sweep, and the job's counts. Fields an admin locked are kept, and a new source value for one is queued
+  as a manual_edit_conflict. Quality gates at the end raise, and the whole promotion rolls back.
+  A job is promoted once: `pipeline.jobs.promoted_at` is set in the same transaction, and a re-run finds
+  no unpromoted rows and changes nothing. A promotion whose client dies is rolled back by the server.
   Promotions are serialised by an advisory lock, so ids and bridge lookups never race.
   Usage: dbt run-operation promote_job --args '{job_id: 42}'
 #}
@@ -100,7 +103,7 @@ from (
     from _locked as c
     inner join public.listing_info as li on c.final_listing_info_id = li.id
     left join public.contact_info as ci on li.contact_info_id = ci.id
-    where c.change_type = 'updated' and '{{ field }}' = any(li.locked_fields)
+    where '{{ field }}' = any(li.locked_fields)
         and {{ column }} is distinct from c.{{ source }}
     union all
     {%- endfor %}
@@ -108,7 +111,7 @@ from (
         'name', 'listing', to_jsonb(l.name), to_jsonb(c.listing_name)
     from _locked as c
     inner join public.listings as l on c.final_listing_id = l.id
-    where c.owns_listing and c.change_type = 'updated' and 'name' = any(l.locked_fields)
+    where c.owns_listing and 'name' = any(l.locked_fields)
         and c.listing_name is distinct from l.name
     union all
     select c.dmo_id, c.job_id, c.final_listing_id, c.final_listing_info_id, c.record_hash, c.record_no,
@@ -355,12 +358,17 @@ delete from pipeline.listing_info_absence as a
 using _chg as c
 where a.listing_info_id = c.final_listing_info_id;
 
+-- (The job's flags are one-time conditions, not a join: joined, a one-row estimate made the planner scan
+-- _chg once per listing_info, quadratic in the batch.)
 insert into pipeline.listing_info_absence as a (listing_info_id, dmo_id, missed_runs, first_missed_job_id, last_missed_job_id)
-select li.id, li.dmo_id, 1, j.id, j.id
-from pipeline.jobs as j
-inner join public.listing_info as li on j.dmo_id = li.dmo_id
-where j.id = {{ job_id }} and j.full_snapshot and li.info_status = 'active'
-    and not exists (select 1 from pipeline.job_errors as e where e.job_id = j.id and e.error_type = 'fetch_error')
+select li.id, li.dmo_id, 1, {{ job_id }}, {{ job_id }}
+from public.listing_info as li
+where li.dmo_id = (select j.dmo_id from pipeline.jobs as j where j.id = {{ job_id }})
+    and li.info_status = 'active'
+    and (select j.full_snapshot from pipeline.jobs as j where j.id = {{ job_id }})
+    and not exists (
+        select 1 from pipeline.job_errors as e where e.job_id = {{ job_id }} and e.error_type = 'fetch_error'
+    )
     and not exists (select 1 from _chg as c where c.final_listing_info_id = li.id)
 on conflict (listing_info_id) do update
 set missed_runs = a.missed_runs + 1, last_missed_job_id = excluded.last_missed_job_id;

@@ -38,6 +38,7 @@ from listings.transform.normalize import (
     normalize_social,
     normalize_website,
     safe_description,
+    website_host,
 )
 
 # listing_info fields: name -> (table, column). Contact fields live in contact_info (a new row per change).
@@ -411,8 +412,6 @@ def _write_info_values(conn: Connection, listing_info_id: int, values: Mapping[s
     if contact:
         # A new contact_info row (contact rows are shared history, never edited in place), same hash.
         if "website_url" in contact:
-            from listings.transform.normalize import website_host
-
             contact["website_host"] = website_host(contact["website_url"])
         if "international_phone" in contact:
             contact["local_phone"] = None  # the source's national form no longer matches
