@@ -56,7 +56,7 @@ _lock = threading.Lock()
 _checkpoint: Checkpoint | None = None
 
 
-def _expectations(dmo_id_placeholder: str) -> list[Any]:
+def _expectations() -> list[Any]:
     from great_expectations.expectations.core.expect_column_values_to_be_between import (
         ExpectColumnValuesToBeBetween as Between,
     )
@@ -78,7 +78,7 @@ def _expectations(dmo_id_placeholder: str) -> list[Any]:
         NotNull(column="record_hash"),
         NotNull(column="name"),
         Regex(column="name", regex=NOT_BLANK_PATTERN),
-        InSet(column="dmo_id", value_set={"$PARAMETER": dmo_id_placeholder}),
+        InSet(column="dmo_id", value_set={"$PARAMETER": "dmo_ids"}),  # the job's DMO, given per run
         InSet(column="has_listing", value_set=[True]),
         InSet(column="has_location", value_set=[True]),
         InSet(column="has_contact", value_set=[True]),
@@ -112,7 +112,7 @@ def _build() -> Checkpoint:
         .add_batch_definition_whole_dataframe("job")
     )
     suite = ctx.suites.add(gx.ExpectationSuite(name="staged_batch"))
-    for expectation in _expectations("dmo_ids"):
+    for expectation in _expectations():
         suite.add_expectation(expectation)
     definition = ctx.validation_definitions.add(
         gx.ValidationDefinition(name="staged_batch", data=batch, suite=suite)
