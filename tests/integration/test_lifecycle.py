@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dmo_helpers import csv_config, q
 from sqlalchemy import Engine, text
 
 from listings.catalogue import edits
 from listings.catalogue.lifecycle import sweep
 from listings.config.models import Removal
-from listings.config.store import apply_config, parse_config
+from listings.config.store import apply_config
 from listings.pipeline.runner import run_job
 
 HEADER = [
@@ -40,32 +41,7 @@ C = ["c", "Musée des beaux-arts", "Musée", "1380 rue Sherbrooke O", "Montréal
 
 
 def config(dmo_id: int, removal: dict[str, int] | None = None) -> Any:
-    return parse_config(
-        {
-            "dmo": {
-                "id": dmo_id,
-                "name": f"DMO {dmo_id}",
-                "dmo_type": "CLIENT",
-                "country": "CA",
-                "state": "QC",
-            },
-            "source_type": "csv",
-            "field_mappings": {
-                "source_id": "ID",
-                "name": "Name",
-                "category": "Category",
-                "address1": "Address1",
-                "city": "City",
-                "zip": "Postal",
-                "phone": "Phone",
-                "website": "Website",
-                "description": "Description",
-                "lat": "Lat",
-                "lng": "Lng",
-            },
-            "removal": removal or {},
-        }
-    )
+    return csv_config(dmo_id, HEADER, removal=removal or {})
 
 
 def upload(tmp_path: Path, rows: Sequence[Sequence[str]], name: str = "upload.csv") -> Path:
@@ -74,11 +50,6 @@ def upload(tmp_path: Path, rows: Sequence[Sequence[str]], name: str = "upload.cs
     path = tmp_path / name
     path.write_text(buf.getvalue(), encoding="utf-8")
     return path
-
-
-def q(engine: Engine, sql: str, **params: Any) -> list[Any]:
-    with engine.connect() as conn:
-        return list(conn.execute(text(sql), params))
 
 
 def one(engine: Engine, sql: str, **params: Any) -> Any:

@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from dmo_helpers import csv_config, q
+from sqlalchemy import Engine
 
-from listings.config.store import apply_config, parse_config
+from listings.config.store import apply_config
 from listings.pipeline import steps
 from listings.pipeline.runner import run_job
 
@@ -35,29 +36,7 @@ SAME_KEYS = ["x6", "TIM HORTONS", "Café", "1, rue Ste-Catherine Ouest", "MONTRE
 
 
 def config(dmo_id: int) -> Any:
-    return parse_config(
-        {
-            "dmo": {
-                "id": dmo_id,
-                "name": f"DMO {dmo_id}",
-                "dmo_type": "CLIENT",
-                "country": "CA",
-                "state": "QC",
-            },
-            "source_type": "csv",
-            "field_mappings": {
-                "source_id": "ID",
-                "name": "Name",
-                "category": "Category",
-                "address1": "Address1",
-                "city": "City",
-                "zip": "Postal",
-                "phone": "Phone",
-                "lat": "Latitude",
-                "lng": "Longitude",
-            },
-        }
-    )
+    return csv_config(dmo_id, HEADER)
 
 
 def write_csv(path: Path, rows: Sequence[Sequence[str]]) -> Path:
@@ -65,11 +44,6 @@ def write_csv(path: Path, rows: Sequence[Sequence[str]]) -> Path:
     csv.writer(buf).writerows([HEADER, *rows])
     path.write_text(buf.getvalue(), encoding="utf-8")
     return path
-
-
-def q(engine: Engine, sql: str, **params: Any) -> list[Any]:
-    with engine.connect() as conn:
-        return list(conn.execute(text(sql), params))
 
 
 @pytest.fixture

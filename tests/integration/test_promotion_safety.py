@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dmo_helpers import csv_config, q
 from sqlalchemy import Engine, create_engine, text
 
 from listings.catalogue import edits
-from listings.config.store import apply_config, parse_config
+from listings.config.store import apply_config
 from listings.pipeline import steps
 from listings.pipeline.runner import JobFailed, run_job
 from listings.validation.staging import GateFailed
@@ -28,32 +29,7 @@ COUNTED = ("listings", "listing_info", "locations", "contact_info", "listing_ima
 
 
 def config(dmo_id: int) -> Any:
-    return parse_config(
-        {
-            "dmo": {
-                "id": dmo_id,
-                "name": f"DMO {dmo_id}",
-                "dmo_type": "CLIENT",
-                "country": "CA",
-                "state": "QC",
-            },
-            "source_type": "csv",
-            "field_mappings": {
-                "source_id": "ID",
-                "name": "Name",
-                "category": "Category",
-                "address1": "Address1",
-                "city": "City",
-                "zip": "Postal",
-                "phone": "Phone",
-                "website": "Website",
-                "images": "Images",
-                "opening_hours": "Hours",
-                "lat": "Lat",
-                "lng": "Lng",
-            },
-        }
-    )
+    return csv_config(dmo_id, HEADER.strip().split(","))
 
 
 def big_file(path: Path, n: int = 400) -> Path:
@@ -65,11 +41,6 @@ def big_file(path: Path, n: int = 400) -> Path:
     ]
     path.write_text(HEADER + "".join(rows), encoding="utf-8")
     return path
-
-
-def q(engine: Engine, sql: str, **params: Any) -> list[Any]:
-    with engine.connect() as conn:
-        return list(conn.execute(text(sql), params))
 
 
 def counts(engine: Engine) -> dict[str, int]:
