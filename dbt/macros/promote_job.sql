@@ -43,15 +43,30 @@ set local work_mem = '256MB';
 set local enable_hashjoin = off;
 set local enable_mergejoin = off;
 
+-- Every record of the job, with its change set (keys, hashes, flags: narrow).
+create temporary table _seen on commit drop as
+select * from {{ ref('int_listing_changes') }} as c
+where c.job_id = {{ job_id }};
+
+-- The records that write something, with the fields they write: changed or new ones, mappings the bridge
+-- may not hold yet (see the bridge insert), and the once-a-day last_seen_at refresh of unchanged ones,
+-- or a return after an automatic removal. An unchanged re-run has none: the statements below then
+-- cost next to nothing.
 create temporary table _chg on commit drop as
 select
-    c.*,
-    c.listing_id as final_listing_id,
-    c.listing_info_id as final_listing_info_id,
+    *,
+    listing_id as final_listing_id,
+    listing_info_id as final_listing_info_id,
     null::integer as new_location_id,
     null::integer as new_contact_info_id
-from {{ ref('int_listing_changes') }} as c
-where c.job_id = {{ job_id }};
+from _seen
+inner join {{ ref('int_listing_details') }} using (job_id, record_no)
+where job_id = {{ job_id }}
+    and (change_type <> 'unchanged'
+         or coalesce(match_method, '') not in ('source_id', 'bridge')
+         or current_info_status = 'removed'
+         or current_last_seen_at is null
+         or current_last_seen_at < date_trunc('day', seen_at));
 
 set local enable_hashjoin = on;
 set local enable_mergejoin = on;
@@ -347,7 +362,7 @@ from (
         count(*) filter (where change_type = 'new') as n_new,
         count(*) filter (where change_type = 'updated') as n_updated,
         count(*) filter (where change_type = 'unchanged') as n_unchanged
-    from _chg
+    from _seen
 ) as counts
 where r.job_id = {{ job_id }}
     and exists (select 1 from pipeline.jobs as j where j.id = {{ job_id }} and j.promoted_at is null);
@@ -355,8 +370,8 @@ where r.job_id = {{ job_id }}
 -- Absences, for the removal sweep (finalize): a record seen again clears its count; after a full
 -- snapshot fetched without errors, the DMO's other active listing_info missed one more run.
 delete from pipeline.listing_info_absence as a
-using _chg as c
-where a.listing_info_id = c.final_listing_info_id;
+using _seen as c
+where a.listing_info_id = c.listing_info_id;
 
 -- (The job's flags are one-time conditions, not a join: joined, a one-row estimate made the planner scan
 -- _chg once per listing_info, quadratic in the batch.)
@@ -369,6 +384,7 @@ where li.dmo_id = (select j.dmo_id from pipeline.jobs as j where j.id = {{ job_i
     and not exists (
         select 1 from pipeline.job_errors as e where e.job_id = {{ job_id }} and e.error_type = 'fetch_error'
     )
+    and not exists (select 1 from _seen as c where c.listing_info_id = li.id)
     and not exists (select 1 from _chg as c where c.final_listing_info_id = li.id)
 on conflict (listing_info_id) do update
 set missed_runs = a.missed_runs + 1, last_missed_job_id = excluded.last_missed_job_id;

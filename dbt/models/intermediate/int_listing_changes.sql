@@ -5,6 +5,7 @@
   record_hash, then any DMO's latest bridge row (a new listing_info on that listing).
 #}
 with staged as (
+    -- Keys and hashes only: the written fields are in int_listing_details, read for changed records alone.
     select
         li.job_id,
         li.record_no,
@@ -15,45 +16,13 @@ with staged as (
         li.content_hash,
         li.staged_match_method,
         li.staged_listing_info_id,
-        li.info_name,
-        li.description,
-        li.category,
-        li.source_category,
-        li.opening_hours_text,
         li.seen_at,
         li.certainty,
         li.match_reason,
         li.pending_review,
         l.staged_listing_id,
-        l.listing_name,
-        l.name_key,
-        loc.address1,
-        loc.address2,
-        loc.city,
-        loc.state,
-        loc.zip,
-        loc.country,
-        loc.lat,
-        loc.lng,
         loc.location_hash,
-        loc.address_key,
-        loc.house_number,
-        loc.city_key,
-        ci.contact_name,
-        ci.email,
-        ci.local_phone,
-        ci.international_phone,
-        ci.website_url,
-        ci.facebook_url,
-        ci.instagram_url,
-        ci.youtube_url,
-        ci.tiktok_url,
-        ci.twitter_url,
-        ci.pinterest_url,
-        ci.tripadvisor_url,
-        ci.yelp_url,
-        ci.contact_hash,
-        ci.website_host
+        ci.contact_hash
     from {{ ref('stg_staging__listing_info') }} as li
     inner join {{ ref('stg_staging__listings') }} as l
         on li.job_id = l.job_id and li.record_no = l.record_no
@@ -98,9 +67,16 @@ resolved as (
 
 checked as (
     -- A listing_info is claimed by one record of a job at most (the first); any other claimant becomes new.
+    -- (The public listing_info is read once, here, for the claim and for its current state.)
     select
         r.*,
         pli.id as public_listing_info_id,
+        pli.listing_id as public_listing_id,
+        pli.contact_info_id as public_contact_info_id,
+        pli.content_hash as public_content_hash,
+        pli.locked_fields as public_locked_fields,
+        pli.info_status as public_info_status,
+        pli.last_seen_at as public_last_seen_at,
         case
             when pli.id is not null
                 and row_number() over (partition by r.job_id, pli.id order by r.record_no) = 1
@@ -111,25 +87,59 @@ checked as (
         on r.candidate_listing_info_id = pli.id and r.dmo_id = pli.dmo_id
 ),
 
-current_state as (
+claimed as (
+    -- The public listing_info's state, for the record that claims it (null for a new listing_info).
     select
         c.*,
-        coalesce(pli.listing_id, pl.id) as listing_id,
+        case when c.listing_info_id is not null then c.public_listing_id end as info_listing_id,
+        case when c.listing_info_id is not null then c.public_contact_info_id end as current_contact_info_id,
+        case when c.listing_info_id is not null then c.public_content_hash end as current_content_hash,
+        case when c.listing_info_id is not null then c.public_info_status end as current_info_status,
+        case when c.listing_info_id is not null then c.public_last_seen_at end as current_last_seen_at,
+        case when c.listing_info_id is not null then c.public_locked_fields end as claimed_locked_fields
+    from checked as c
+),
+
+current_state as (
+    select
+        c.job_id,
+        c.record_no,
+        c.dmo_id,
+        c.file_id,
+        c.source_id,
+        c.record_hash,
+        c.content_hash,
+        c.location_hash,
+        c.contact_hash,
+        c.seen_at,
+        c.staged_match_method,
+        c.staged_listing_id,
+        c.staged_listing_info_id,
+        c.certainty,
+        c.match_reason,
+        c.pending_review,
+        c.candidate_listing_info_id,
+        c.candidate_listing_id,
+        c.match_method,
+        c.public_listing_info_id,
+        c.listing_info_id,
+        coalesce(c.info_listing_id, pl.id) as listing_id,
         pl.name as current_listing_name,
         primary_info.id as primary_listing_info_id,
         pl.location_id as current_location_id,
         cur_loc.location_hash as current_location_hash,
-        pli.contact_info_id as current_contact_info_id,
+        c.current_contact_info_id,
         cur_ci.contact_hash as current_contact_hash,
-        pli.content_hash as current_content_hash,
+        c.current_content_hash,
+        c.current_info_status,
+        c.current_last_seen_at,
         -- fields an admin set by hand: promotion keeps them (listings.catalogue.edits)
         coalesce(pl.locked_fields, '{}') as listing_locked_fields,
-        coalesce(pli.locked_fields, '{}') as info_locked_fields
-    from checked as c
-    left join {{ source('public', 'listing_info') }} as pli on c.listing_info_id = pli.id
-    left join {{ source('public', 'listings') }} as pl on coalesce(pli.listing_id, c.candidate_listing_id) = pl.id
+        coalesce(c.claimed_locked_fields, '{}') as info_locked_fields
+    from claimed as c
+    left join {{ source('public', 'listings') }} as pl on coalesce(c.info_listing_id, c.candidate_listing_id) = pl.id
     left join {{ source('public', 'locations') }} as cur_loc on pl.location_id = cur_loc.id
-    left join {{ source('public', 'contact_info') }} as cur_ci on pli.contact_info_id = cur_ci.id
+    left join {{ source('public', 'contact_info') }} as cur_ci on c.current_contact_info_id = cur_ci.id
     left join lateral (
         -- The listing's first listing_info owns its canonical name and location, so that two DMOs
         -- describing one place never flip it back and forth.
