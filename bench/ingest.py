@@ -99,6 +99,8 @@ def write_dmo_config(path: Path) -> None:
         "base_url": None,
         "field_mappings": FIELD_MAPPINGS,
         "config_params": {},
+        # The generated rows' image URLs name hosts that do not exist; images have their own bench/images.py.
+        "images": {"enabled": False},
     }
     path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True), encoding="utf-8")
 

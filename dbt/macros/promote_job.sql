@@ -77,7 +77,8 @@ set local enable_mergejoin = on;
 create unique index on _chg (record_no);
 analyze _chg (record_no, final_listing_id, final_listing_info_id, change_type);
 
-update _chg set final_listing_id = nextval(pg_get_serial_sequence('public.listings', 'id'))
+-- A new listing takes the id the images step reserved for it (its images are stored under that id).
+update _chg set final_listing_id = coalesce(reserved_listing_id, nextval(pg_get_serial_sequence('public.listings', 'id')))
 where final_listing_id is null;
 
 update _chg set final_listing_info_id = nextval(pg_get_serial_sequence('public.listing_info', 'id'))
@@ -213,12 +214,14 @@ where c.new_contact_info_id is not null;
 
 insert into public.listing_info (
     id, listing_id, dmo_id, contact_info_id, name, description, category, source_category, opening_hours_text,
-    external_source_id, info_visible, info_status, last_seen_at, last_job_id, content_hash, created_at, updated_at
+    external_source_id, info_visible, info_status, last_seen_at, last_job_id, content_hash, images_hash,
+    created_at, updated_at
 )
 select
     final_listing_info_id, final_listing_id, dmo_id, new_contact_info_id, info_name, description, category,
     source_category, opening_hours_text, source_id, not pending_review,
-    case when pending_review then 'pending' else 'active' end, seen_at, job_id, content_hash, now(), now()
+    case when pending_review then 'pending' else 'active' end, seen_at, job_id, content_hash, images_hash,
+    now(), now()
 from _chg
 where is_new_listing_info;
 
@@ -260,6 +263,7 @@ set
     status_reason = case when li.info_status = 'removed' and not 'visibility' = any(li.locked_fields)
         then null else li.status_reason end,
     content_hash = c.content_hash,
+    images_hash = c.images_hash,
     contact_info_id = coalesce(c.new_contact_info_id, li.contact_info_id),
     external_source_id = coalesce(c.source_id, li.external_source_id),
     updated_at = case when c.change_type = 'updated' then now() else li.updated_at end,
@@ -272,17 +276,23 @@ where li.id = c.final_listing_info_id and not c.is_new_listing_info
     and (c.change_type <> 'unchanged' or li.info_status = 'removed' or li.last_seen_at is null
          or li.last_seen_at < date_trunc('day', c.seen_at));
 
--- Images follow their listing_info: replaced when the content (which hashes the image list) changed.
+-- Images follow their listing_info: replaced when its image list (content hash) or what the images step
+-- made of it (images hash) changed. An image that failed is not shown; a source image gone is gone.
 delete from public.listing_images as img
 using _chg as c
-where img.listing_info_id = c.final_listing_info_id and c.content_changed and not c.is_new_listing_info;
+where img.listing_info_id = c.final_listing_info_id and (c.content_changed or c.images_changed)
+    and not c.is_new_listing_info;
 
-insert into public.listing_images (listing_info_id, image, rank, created_at, updated_at)
-select c.final_listing_info_id, coalesce(si.canonical_image_url, si.image), si.rank, now(), now()
+insert into public.listing_images (
+    listing_info_id, image, rank, source_url, renditions, width, height, phash, created_at, updated_at
+)
+select
+    c.final_listing_info_id, coalesce(si.canonical_image_url, si.image), si.rank, si.image, si.renditions,
+    si.width, si.height, si.phash, now(), now()
 from _chg as c
 inner join {{ source('staging', 'listing_images') }} as si
     on c.job_id = si.job_id and c.record_no = si.record_no
-where c.content_changed;
+where (c.content_changed or c.images_changed) and si.status is distinct from 'failed';
 
 -- Opening hours follow their listing_info's contact details (the contact hash covers them).
 delete from public.opening_hours as oh

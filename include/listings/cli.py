@@ -269,6 +269,22 @@ def rematch(dmo_id: int | None, dry_run: bool) -> None:
     click.echo(f"applied: {rm.apply(get_engine(), changes)}", err=True)
 
 
+@main.command("refetch-images")
+@click.option("--image", "image_id", type=int, help="One image (pipeline.images.id), e.g. a failed one.")
+@click.option("--listing", "listing_id", type=int, help="Every image a listing shows.")
+@click.option("--user", default="cli", show_default=True, help="Who asked, for the log.")
+def refetch_images(image_id: int | None, listing_id: int | None, user: str) -> None:
+    """Fetch images again (no conditional GET) and update the public rows showing them; one JSON line each."""
+    from listings.pipeline.images import refetch
+
+    try:
+        results = refetch(image_id=image_id, listing_id=listing_id, user=user)
+    except (ValueError, LookupError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    for result in results:
+        click.echo(json.dumps(result))
+
+
 # --- airflow (single machine) ---------------------------------------------------------------------
 @main.group()
 def airflow() -> None:

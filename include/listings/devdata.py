@@ -6,6 +6,8 @@ names with accents and apostrophes, civic addresses with French street types, po
 real forward sortation areas (written inconsistently), phones in mixed formats, reserved domains only
 (`.example`, `example.com`, `images.example.org`), coordinates inside each city's bounding box, and
 free-text hours. About 2% of rows are branches of a few fictional chains (same name, other addresses).
+`demo_image_urls` builds image URLs on the demo's own image host: the demo sites and the bundled samples
+use it instead of the rows' `Images` (whose count they keep).
 
 Only the standard library is used, and the output depends only on the arguments: the same seed gives the
 same rows on every machine (no `hash()`, no set iteration, one `random.Random` per call). The first `k`
@@ -23,6 +25,7 @@ import itertools
 import random
 import re
 import unicodedata
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,10 +34,13 @@ __all__ = [
     "CATEGORIES",
     "CITIES",
     "CSV_COLUMNS",
+    "DEMO_IMAGE_HOST",
     "LAURENTIDES",
     "City",
+    "UniqueSlugs",
     "category_label",
     "category_of",
+    "demo_image_urls",
     "describe",
     "generate_listings",
     "opening_hours",
@@ -1804,6 +1810,47 @@ def _images(rng: random.Random, prefix: str, number: int, slug: str) -> str:
     else:
         urls = [f"https://images.example.org/listings/{slug}/{k}.jpg" for k in range(1, count + 1)]
     return "|".join(urls)
+
+
+# --------------------------------------------------------------------------------------------------------
+# Demo image URLs
+# --------------------------------------------------------------------------------------------------------
+
+# The demo's image host: `listings.demo_sites.DemoSites` on `make demo`'s fixed port serves any
+# `/images/<path>.<jpg|png|webp>`. The static samples (include/samples/) point at it; the demo sites use
+# their own base URL instead, so that tests running them on a random port get URLs on that port.
+DEMO_IMAGE_HOST = "http://127.0.0.1:8765"
+
+
+def _image_extension(path: str) -> str:
+    """Mostly jpg, about one in ten png and one in ten webp; fixed by the path (no random state used)."""
+    roll = zlib.crc32(path.encode()) % 10
+    return "png" if roll == 0 else "webp" if roll == 1 else "jpg"
+
+
+def demo_image_urls(base_url: str, site: str, slug: str, count: int) -> list[str]:
+    """`count` image URLs on the demo image host: `{base_url}/images/{site}/{slug}-{k}.{ext}`, k from 1."""
+    base = base_url.rstrip("/")
+    urls = []
+    for k in range(1, count + 1):
+        path = f"{site}/{slug}-{k}"
+        urls.append(f"{base}/images/{path}.{_image_extension(path)}")
+    return urls
+
+
+class UniqueSlugs:
+    """`slugify` with repeats told apart, as a CMS does: "bistro", "bistro-2", "bistro-3"..."""
+
+    def __init__(self) -> None:
+        self._seen: set[str] = set()
+
+    def __call__(self, text: str) -> str:
+        base = slugify(text)
+        slug, n = base, 2
+        while slug in self._seen:
+            slug, n = f"{base}-{n}", n + 1
+        self._seen.add(slug)
+        return slug
 
 
 # --------------------------------------------------------------------------------------------------------

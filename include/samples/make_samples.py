@@ -12,6 +12,10 @@ tourisme-laurentides-listings.csv (cp1252, semicolon-delimited, French headers):
     a second DMO's export of 150 listings: 40 are places also in the first file (same name, address, city
     and postal code, so their record hashes match) with this DMO's own descriptions, phones, hours and
     photos; the other 110 are Laurentides places of its own. Sorted by name, as such exports usually are.
+
+Photo URLs point at the demo's image host (`make demo` serves it on 127.0.0.1:8765):
+`http://127.0.0.1:8765/images/<dmo>/<name slug>-<k>.<jpg|png|webp>`, <dmo> being visit-quebec or
+tourisme-laurentides.
 """
 
 from __future__ import annotations
@@ -23,14 +27,16 @@ from pathlib import Path
 
 from listings.devdata import (
     CSV_COLUMNS,
+    DEMO_IMAGE_HOST,
     LAURENTIDES,
+    UniqueSlugs,
     category_label,
     category_of,
+    demo_image_urls,
     describe,
     generate_listings,
     opening_hours,
     phone_number,
-    slugify,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -40,6 +46,8 @@ LAURENTIDES_CSV = HERE / "tourisme-laurentides-listings.csv"
 VISIT_QUEBEC_SEED = 101
 LAURENTIDES_SEED = 202
 SHARED_PLACES = 40
+VISIT_QUEBEC_IMAGES = "visit-quebec"  # /images/<this>/ on the demo image host
+LAURENTIDES_IMAGES = "tourisme-laurentides"
 
 LAURENTIDES_COLUMNS = [
     "Nom",
@@ -64,9 +72,21 @@ def _values(row: Row) -> list[str]:
     return [row[c] for c in CSV_COLUMNS]
 
 
+def _demo_images(rows: list[Row], dmo: str, slugs: UniqueSlugs) -> list[Row]:
+    """`rows` with their `Images` (as many) on the demo image host, named after each listing."""
+    out = []
+    for row in rows:
+        count = len([u for u in row["Images"].split("|") if u])
+        urls = demo_image_urls(DEMO_IMAGE_HOST, dmo, slugs(row["Name"]), count)
+        out.append({**row, "Images": "|".join(urls)})
+    return out
+
+
 def build_visit_quebec() -> tuple[list[Row], list[list[str]]]:
     """(the 300 good listings, every data line of the file in order, bad and duplicate lines included)."""
-    generated = generate_listings(303, seed=VISIT_QUEBEC_SEED, id_prefix="VQC")
+    generated = _demo_images(
+        generate_listings(303, seed=VISIT_QUEBEC_SEED, id_prefix="VQC"), VISIT_QUEBEC_IMAGES, UniqueSlugs()
+    )
     good, spare = generated[:300], generated[300:]
 
     empty_name = {**spare[0], "Name": ""}
@@ -111,9 +131,7 @@ def _shared_sources(rng: random.Random, good: list[Row]) -> list[Row]:
 
 def _photos(rng: random.Random, slug: str) -> str:
     count = rng.choice((0, 1, 1, 2, 2, 3))
-    return "|".join(
-        f"https://images.example.org/tourisme-laurentides/{slug}-{k}.jpg" for k in range(1, count + 1)
-    )
+    return "|".join(demo_image_urls(DEMO_IMAGE_HOST, LAURENTIDES_IMAGES, slug, count))
 
 
 def _sort_key(row: Row) -> str:
@@ -125,7 +143,12 @@ def build_laurentides(good: list[Row]) -> list[Row]:
     rng = random.Random(LAURENTIDES_SEED)
     shared_sources = _shared_sources(rng, good)
 
-    own = generate_listings(150 - SHARED_PLACES, seed=LAURENTIDES_SEED, id_prefix="LAU", cities=LAURENTIDES)
+    slugs = UniqueSlugs()  # one photo folder for the whole file
+    own = _demo_images(
+        generate_listings(150 - SHARED_PLACES, seed=LAURENTIDES_SEED, id_prefix="LAU", cities=LAURENTIDES),
+        LAURENTIDES_IMAGES,
+        slugs,
+    )
     out: list[Row] = []
     for r in own:
         key = category_of(r["Category"]) or "attraction"
@@ -164,7 +187,7 @@ def build_laurentides(good: list[Row]) -> list[Row]:
                 "Longitude": src["Longitude"],
                 "Description": describe(rng, src["Name"], key, src["City"], "fr"),
                 "Horaires": opening_hours(rng, key, "fr"),
-                "Photos": _photos(rng, slugify(src["Name"])),
+                "Photos": _photos(rng, slugs(src["Name"])),
                 "Identifiant": f"LAU-{offset:06d}",
             }
         )

@@ -18,6 +18,9 @@ cantons-de-l-est-repertoire.xlsx: a DMO's CRM export as people actually hand it 
   leading zero is gone, as in Excel), one typed as text; latitude/longitude are numbers; "Classification"
   holds star counts, "Accessible" booleans and "Mise à jour" dates (a few with a time).
 - "Listes": a hidden lookup sheet of categories.
+
+"Photos" holds `|`-separated URLs on the demo's image host (`make demo` serves it on 127.0.0.1:8765):
+`http://127.0.0.1:8765/images/cantons-de-l-est/<name slug>-<k>.<jpg|png|webp>`.
 """
 
 from __future__ import annotations
@@ -33,12 +36,20 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
-from listings.devdata import CATEGORIES, category_of, generate_listings
+from listings.devdata import (
+    CATEGORIES,
+    DEMO_IMAGE_HOST,
+    UniqueSlugs,
+    category_of,
+    demo_image_urls,
+    generate_listings,
+)
 
 HERE = Path(__file__).resolve().parent
 XLSX = HERE / "cantons-de-l-est-repertoire.xlsx"
 
 SEED = 103
+IMAGES = "cantons-de-l-est"  # /images/<this>/ on the demo image host
 CITIES = ("Sherbrooke", "Magog", "Bromont")
 GENERATED = 117
 FIRST_FICHE = 30001
@@ -142,12 +153,23 @@ def _phone_cell(rng: random.Random, phone: str) -> tuple[Any, str]:
     return phone, "General"
 
 
+def _photos(listings: list[dict[str, str]]) -> dict[str, str]:
+    """ID -> the listing's photos (as many as generated) on the demo image host, named after it."""
+    slugs = UniqueSlugs()
+    out = {}
+    for r in listings:
+        count = len([u for u in r["Images"].split("|") if u])
+        out[r["ID"]] = "|".join(demo_image_urls(DEMO_IMAGE_HOST, IMAGES, slugs(r["Name"]), count))
+    return out
+
+
 def _rows() -> list[list[tuple[Any, str]]]:
     """The data rows, (value, number format) per cell; [] is a blank separator row."""
     rng = random.Random(SEED)
     listings = generate_listings(GENERATED, seed=SEED, id_prefix="CDE", cities=CITIES)
     by_city = {city: [r for r in listings if r["City"] == city] for city in CITIES}
     fiche = {r["ID"]: FIRST_FICHE + i for i, r in enumerate(listings)}
+    photos = _photos(listings)
     out: list[list[tuple[Any, str]]] = []
     date_phone_done = False
     for city in CITIES:
@@ -183,7 +205,7 @@ def _rows() -> list[list[tuple[Any, str]]]:
                     (float(r["Longitude"]) if r["Longitude"] else None, "0.000000"),
                     (r["Description"], "General"),
                     (r["Hours"], "General"),
-                    (r["Images"] or None, "General"),
+                    (photos[r["ID"]] or None, "General"),
                     (rng.randint(2, 5) if key in _LODGING else None, "General"),
                     (rng.random() < 0.6 if rng.random() < 0.7 else None, "General"),
                     (updated, updated_fmt),

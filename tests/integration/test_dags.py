@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from listings.config.store import apply_config, parse_config
+from listings.demo_sites import DemoSites
 
 pytestmark = pytest.mark.airflow
 
@@ -19,13 +20,17 @@ CONFIG = {
     "dmo": {"id": 101, "name": "Visit Example", "dmo_type": "CLIENT", "country": "CA", "state": "QC"},
     "source_type": "csv",
     "schedule": "daily",
-    "field_mappings": {"source_id": "ID", "name": "Name", "address1": "Address1", "city": "City", "zip": "Postal", "phone": "Phone"},
+    "field_mappings": {"source_id": "ID", "name": "Name", "address1": "Address1", "city": "City", "zip": "Postal", "phone": "Phone", "images": "Images"},
+    "images": {"allow_private_hosts": True, "batch_size": 1},  # the test's image host is on 127.0.0.1
 }  # fmt: skip
 EXPECTED_EDGES = {
     "snapshot_config": ["extract"],
     "extract": ["transform"],
     "transform": ["stage"],
-    "stage": ["match"],
+    "stage": ["finish_images", "plan_images"],
+    "plan_images": ["fetch_images"],
+    "fetch_images": ["finish_images"],  # mapped over the batches plan_images returns
+    "finish_images": ["match"],
     "match": ["promote"],
     "promote": ["finalize"],
     "finalize": [],
@@ -81,6 +86,10 @@ def test_generated_dag_shape_is_pinned(configs: None) -> None:
     assert dag.task_dict["promote"].pool == "listings_promotion"
     assert dag.task_dict["extract"].pool == "default_pool"  # an upload reads no site
     assert bag.dags["dmo_104_listings"].task_dict["extract"].pool == "site_www_dmo_example"
+    # one pool per image host: the site's own host, or a shared one for uploads
+    assert bag.dags["dmo_104_listings"].task_dict["fetch_images"].pool == "images_www_dmo_example"
+    assert dag.task_dict["fetch_images"].pool == "images_default"
+    assert dag.task_dict["finish_images"].trigger_rule == "none_failed"
     assert dag.schedule == "@daily"
     assert bag.dags["dmo_102_listings"].schedule is None  # manual
     assert sorted(dag.tags) == ["csv", "dmo", "listings", "listings-domain"]
@@ -114,17 +123,30 @@ def airflow_db() -> None:
 def test_dag_test_runs_a_dmo_end_to_end(
     configs: None, airflow_db: None, engine: Engine, tmp_path: Path
 ) -> None:
+    sites = DemoSites()
+    sites.start()
+    image = f"{sites.base_url}/images/test"
     upload = tmp_path / "upload.csv"
     upload.write_text(
-        "ID,Name,Address1,City,Postal,Phone\n"
-        "1,Café Olimpico,124 rue Saint-Viateur O,Montréal,H2T 2L1,514-555-0101\n"
-        "2,,nameless,Laval,,\n"
-        "3,Hôtel Le Germain,2050 rue Mansfield,Montréal,H3A 1Y9,514-555-0102\n",
+        "ID,Name,Address1,City,Postal,Phone,Images\n"
+        f"1,Café Olimpico,124 rue Saint-Viateur O,Montréal,H2T 2L1,514-555-0101,{image}/cafe.jpg\n"
+        "2,,nameless,Laval,,,\n"
+        f"3,Hôtel Le Germain,2050 rue Mansfield,Montréal,H3A 1Y9,514-555-0102,{image}/hotel.jpg|{image}/lobby.png\n",
         encoding="utf-8",
     )
     dag = _dagbag().dags["dmo_101_listings"]
-    run = dag.test(run_conf={"file": str(upload)})
+    try:
+        run = dag.test(run_conf={"file": str(upload)})
+    finally:
+        sites.stop()
     assert run.state == "success"
+    # the images step ran as one mapped task instance per batch (batch_size 1: one per image)
+    mapped = [ti for ti in run.get_task_instances() if ti.task_id == "fetch_images"]
+    assert sorted((ti.map_index, ti.state) for ti in mapped) == [
+        (0, "success"),
+        (1, "success"),
+        (2, "success"),
+    ]
     with engine.connect() as conn:
         job = conn.execute(text("select id, status, trigger, dag_id, run_id from pipeline.jobs")).one()
         assert (job.status, job.trigger, job.dag_id, job.run_id) == (
@@ -138,6 +160,8 @@ def test_dag_test_runs_a_dmo_end_to_end(
         ).one()
         assert tuple(counts) == (3, 2, 1)
         assert conn.execute(text("select count(*) from public.listing_info where dmo_id = 101")).scalar() == 2
+        stored = conn.execute(text("select image from public.listing_images order by id")).scalars().all()
+        assert len(stored) == 3 and all(url.startswith("file://") for url in stored)
         snapshot = conn.execute(
             text("select config_version, schedule from pipeline.job_configs where job_id = :j"), {"j": job.id}
         ).one()

@@ -156,7 +156,16 @@ def test_pools_per_host_take_the_politest_concurrency() -> None:
     assert doc["listings_promotion"]["slots"] == 1
     assert doc["site_www_example_org"]["slots"] == 2  # one host however it is written; the politest wins
     assert doc["site_127_0_0_1_8765"]["slots"] == 1
-    assert sorted(doc) == ["listings_promotion", "site_127_0_0_1_8765", "site_www_example_org"]
+    # image pools: per image host too (an upload's images share images_default), 4 slots by default
+    assert sorted(doc) == [
+        "images_127_0_0_1_8765", "images_default", "images_www_example_org",
+        "listings_promotion", "site_127_0_0_1_8765", "site_www_example_org",
+    ]  # fmt: skip
+    assert doc["images_www_example_org"]["slots"] == 4
+    assert (
+        doc["images_www_example_org"]["description"]
+        == "image requests to www_example_org: per-host politeness"
+    )
 
 
 class _FakeAirflow(BaseHTTPRequestHandler):
@@ -207,6 +216,7 @@ def test_sync_pools_through_the_airflow_rest_api() -> None:
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
         doc = pools_document([_config(1, "https://dmo.example/", 2)])
+        doc.pop("images_dmo_example")
         assert sync_pools_rest(doc, url, "admin", "pw") == ["listings_promotion", "site_dmo_example"]
         assert _FakeAirflow.pools["listings_promotion"]["slots"] == 1
         assert _FakeAirflow.pools["site_dmo_example"]["slots"] == 2

@@ -14,7 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlalchemy import Engine, text
 
-from listings.config.models import DmoConfig
+from listings.config.models import DmoConfig, Images
 from listings.config.store import apply_config, parse_config
 from listings.demo_sites import DemoSites
 from listings.demo_sites import drupal as site_module
@@ -70,9 +70,12 @@ def fetch_parse(config: DmoConfig, **ctx: Any) -> tuple[Any, Any]:
     return payload, source.parse(payload.data, config)
 
 
-def setup_dmo(engine: Engine, base_url: str, **params: Any) -> int:
+def setup_dmo(engine: Engine, base_url: str, *, images: dict[str, Any] | None = None, **params: Any) -> int:
+    config = make_config(base_url, **params)
+    if images is not None:
+        config = config.model_copy(update={"images": Images(**images)})
     with engine.begin() as conn:
-        apply_config(conn, make_config(base_url, **params))
+        apply_config(conn, config)
     return DMO_ID
 
 
@@ -96,9 +99,7 @@ def test_pages_follow_links_next_and_resolve_included(sites: DemoSites) -> None:
     place = places[with_images.row_no - 1]
     v = with_images.values
     assert v["_source_id"] == str(place["nid"]) and v["id"] == place["id"] and v["type"] == "node--place"
-    assert v["_images"] == [
-        f"{sites.base_url}/sites/default/files/places/{f['name']}" for f in place["files"]
-    ]
+    assert v["_images"] == [f"{sites.base_url}/images/drupal/{f['name']}" for f in place["files"]]
     assert v["_terms"] == [site_module.data(sites.site)["terms"][place["term"]]["name"]["en"]]
     assert v["_address"]["locality"] == place["address"]["locality"] and v["_langcode"] == "en"
     assert "<" not in v["_description"] and place["title"] in v["_description"]
@@ -271,7 +272,7 @@ def test_params_are_validated_and_html_is_read_as_text() -> None:
 
 # --- jobs end to end --------------------------------------------------------------------------------
 def test_end_to_end_into_public_then_rerun_unchanged(engine: Engine, sites: DemoSites) -> None:
-    dmo = setup_dmo(engine, sites.base_url)
+    dmo = setup_dmo(engine, sites.base_url, images={"allow_private_hosts": True})  # images on 127.0.0.1
     first = run_job(dmo)
     assert first["status"] == "succeeded", first
     assert first["counts"]["records_total"] == SIZE and first["counts"]["records_error"] == 0
@@ -281,7 +282,7 @@ def test_end_to_end_into_public_then_rerun_unchanged(engine: Engine, sites: Demo
         engine,
         """select l.name, li.external_source_id, li.category, li.description, loc.city, loc.zip, loc.lat, loc.lng,
                   st_y(loc.geog::geometry) as gy, c.local_phone, c.international_phone,
-                  array(select image from public.listing_images i where i.listing_info_id = li.id order by rank) as images
+                  array(select source_url from public.listing_images i where i.listing_info_id = li.id order by rank) as images
            from public.listing_info li join public.listings l on l.id = li.listing_id
            join public.locations loc on loc.id = l.location_id left join public.contact_info c on c.id = li.contact_info_id
            where li.dmo_id = :d and li.external_source_id = '1'""",
@@ -296,7 +297,7 @@ def test_end_to_end_into_public_then_rerun_unchanged(engine: Engine, sites: Demo
         assert float(row.lat) == pytest.approx(place["location"]["lat"]) and row.gy == pytest.approx(
             place["location"]["lat"]
         )
-    assert row.images == [f"{sites.base_url}/sites/default/files/places/{f['name']}" for f in place["files"]]
+    assert row.images == [f"{sites.base_url}/images/drupal/{f['name']}" for f in place["files"]]
     located = q(engine, "select count(*) from public.locations where lat is not null and lng is not null")[0][
         0
     ]

@@ -13,7 +13,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import Engine, text
 
-from listings.config.models import DmoConfig
+from listings.config.models import DmoConfig, Images
 from listings.config.store import apply_config, parse_config
 from listings.demo_sites import DemoSites
 from listings.demo_sites import wordpress as wp_site
@@ -148,7 +148,8 @@ def test_incremental_run_asks_modified_after(engine: Engine, dmo: Any, sites: De
 
 
 def test_end_to_end_into_public_then_unchanged(engine: Engine, dmo: Any, sites: DemoSites) -> None:
-    dmo_id = dmo(make_config(sites, per_page=20))
+    images = Images(allow_private_hosts=True)  # the demo image host is on 127.0.0.1
+    dmo_id = dmo(make_config(sites, per_page=20).model_copy(update={"images": images}))
     first = run_job(dmo_id)
     assert first["status"] == "succeeded", first
     assert first["counts"] == {
@@ -161,7 +162,7 @@ def test_end_to_end_into_public_then_unchanged(engine: Engine, dmo: Any, sites: 
     (motel,) = q(
         engine,
         """select l.name, li.external_source_id, li.description, loc.address1, loc.city, loc.zip, loc.lat, loc.lng,
-                  c.local_phone, array(select image from public.listing_images i where i.listing_info_id = li.id
+                  c.local_phone, array(select source_url from public.listing_images i where i.listing_info_id = li.id
                   order by rank) as images
            from public.listings l join public.listing_info li on li.listing_id = l.id
            join public.locations loc on loc.id = l.location_id join public.contact_info c on c.id = li.contact_info_id
@@ -174,7 +175,12 @@ def test_end_to_end_into_public_then_unchanged(engine: Engine, dmo: Any, sites: 
     assert float(motel.lat) == pytest.approx(45.527005) and float(motel.lng) == pytest.approx(-73.822649)
     assert motel.description.startswith("Motel L’Églantier Cuivré est un motel") and "\n" in motel.description
     assert motel.local_phone == "(579) 555-0181"
-    assert motel.images == [f"https://images.example.org/wp/000006-{k}.jpg" for k in range(1, 5)]
+    assert motel.images == [
+        f"{sites.base_url}/images/wordpress/motel-leglantier-cuivre-{k}.jpg" for k in range(1, 5)
+    ]
+    # the images step stored every image the site serves: public shows the stored copies
+    stored = q(engine, "select image from public.listing_images")
+    assert stored and all(r.image.startswith("file://") for r in stored)
     located = sum(1 for row in generate_listings(40, seed=0, id_prefix="WP") if row["Latitude"])
     assert q(engine, "select count(*) from public.locations where lat is not null")[0][0] == located
     # an older ACF map value (address, lat, lng only): the Google formatted address is split
@@ -277,7 +283,7 @@ def test_preview_with_a_limit_asks_for_that_many(sites: DemoSites) -> None:
     assert fields["lat"].value == "45.67778" and fields["city"].value == "Montréal"
     assert fields["category"].value == "Restauration" and fields["source_id"].value == "106"
     assert fields["website"].status == "empty" and fields["youtube"].status == "unmapped"
-    assert fields["images"].value == ["https://images.example.org/wp/000002-1.jpg"]
+    assert fields["images"].value == [f"{sites.base_url}/images/wordpress/rotisserie-ottawa-1.webp"]
 
 
 def test_posts_pages_and_rest_base(sites: DemoSites) -> None:

@@ -20,7 +20,9 @@ with staged as (
         li.certainty,
         li.match_reason,
         li.pending_review,
+        li.images_hash,
         l.staged_listing_id,
+        l.reserved_listing_id,
         loc.location_hash,
         ci.contact_hash
     from {{ ref('stg_staging__listing_info') }} as li
@@ -77,6 +79,7 @@ checked as (
         pli.locked_fields as public_locked_fields,
         pli.info_status as public_info_status,
         pli.last_seen_at as public_last_seen_at,
+        pli.images_hash as public_images_hash,
         case
             when pli.id is not null
                 and row_number() over (partition by r.job_id, pli.id order by r.record_no) = 1
@@ -96,6 +99,7 @@ claimed as (
         case when c.listing_info_id is not null then c.public_content_hash end as current_content_hash,
         case when c.listing_info_id is not null then c.public_info_status end as current_info_status,
         case when c.listing_info_id is not null then c.public_last_seen_at end as current_last_seen_at,
+        case when c.listing_info_id is not null then c.public_images_hash end as current_images_hash,
         case when c.listing_info_id is not null then c.public_locked_fields end as claimed_locked_fields
     from checked as c
 ),
@@ -111,10 +115,12 @@ current_state as (
         c.content_hash,
         c.location_hash,
         c.contact_hash,
+        c.images_hash,
         c.seen_at,
         c.staged_match_method,
         c.staged_listing_id,
         c.staged_listing_info_id,
+        c.reserved_listing_id,
         c.certainty,
         c.match_reason,
         c.pending_review,
@@ -133,6 +139,7 @@ current_state as (
         c.current_content_hash,
         c.current_info_status,
         c.current_last_seen_at,
+        c.current_images_hash,
         -- fields an admin set by hand: promotion keeps them (listings.catalogue.edits)
         coalesce(pl.locked_fields, '{}') as listing_locked_fields,
         coalesce(c.claimed_locked_fields, '{}') as info_locked_fields
@@ -165,11 +172,13 @@ select
     listing_info_id is null as is_new_listing_info,
     current_contact_hash is distinct from contact_hash as contact_changed,
     current_content_hash is distinct from content_hash as content_changed,
+    current_images_hash is distinct from images_hash as images_changed,
     case
         when listing_info_id is null then 'new'
         when location_changed
             or current_contact_hash is distinct from contact_hash
             or current_content_hash is distinct from content_hash
+            or current_images_hash is distinct from images_hash
             then 'updated'
         else 'unchanged'
     end as change_type

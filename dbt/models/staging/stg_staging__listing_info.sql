@@ -16,5 +16,6 @@ select
     seen_at,
     certainty,
     match_reason,
-    pending_review
+    pending_review,
+    images_hash
 from {{ source('staging', 'listing_info') }}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from enum import IntEnum, StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
@@ -123,6 +123,46 @@ class Removal(BaseModel):
     after_runs: int | None = Field(default=None, gt=0)
 
 
+ImageFormat = Literal["webp", "jpeg"]
+IMAGE_FORMATS: tuple[ImageFormat, ...] = ("webp", "jpeg")
+
+
+class Images(BaseModel):
+    """How the images step fetches and processes a DMO's images (DESIGN §4 step 6).
+
+    Private, loopback and link-local addresses are refused unless `allow_private_hosts` (the demo and the
+    tests serve images from 127.0.0.1). One Airflow pool per image host: `images_<host>` of `host`, or of
+    the source's own host; `pool_slots` of them fetch at once across every DMO sharing the host."""
+
+    model_config = _STRICT
+
+    enabled: bool = True
+    host: str | None = None  # the image host, for the pool name (default: the base_url's host)
+    pool_slots: int = Field(default=4, ge=1, le=64)
+    allow_private_hosts: bool = False
+    batch_size: int = Field(default=50, ge=1, le=5000)  # images per mapped task
+    max_bytes: int = Field(default=15_000_000, ge=10_000, le=200_000_000)
+    timeout_seconds: float = Field(default=15, gt=0, le=300)
+    retries: int = Field(default=2, ge=0, le=10)
+    min_width: int = Field(default=100, ge=1)
+    min_height: int = Field(default=100, ge=1)
+    max_pixels: int = Field(default=50_000_000, ge=10_000, le=500_000_000)  # decompression-bomb limit
+    renditions: dict[str, int] = Field(default_factory=lambda: {"large": 1600, "medium": 800, "thumb": 200})
+    formats: list[ImageFormat] = Field(default_factory=lambda: list(IMAGE_FORMATS), min_length=1)
+
+    @field_validator("renditions")
+    @classmethod
+    def _renditions(cls, v: dict[str, int]) -> dict[str, int]:
+        for name, width in v.items():
+            if not re.fullmatch(r"[a-z][a-z0-9_-]{0,31}", name) or name == "original":
+                raise ValueError(
+                    f"rendition name {name!r}: lower-case letters, digits, '-', '_' (not 'original')"
+                )
+            if not 16 <= width <= 8000:
+                raise ValueError(f"rendition {name}: width {width} must be in 16..8000 px")
+        return v
+
+
 class DmoConfig(BaseModel):
     """One DMO's pipeline config, as written in YAML and stored in `pipeline.configs`."""
 
@@ -141,6 +181,7 @@ class DmoConfig(BaseModel):
     # this DMO's own category words -> vocabulary id (include/listings/data/categories.yaml); checked first
     category_synonyms: dict[str, str] = Field(default_factory=dict)
     removal: Removal = Field(default_factory=Removal)
+    images: Images = Field(default_factory=Images)
 
     @field_validator("category_synonyms")
     @classmethod

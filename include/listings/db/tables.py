@@ -184,6 +184,7 @@ listing_info = Table(
     Column("last_seen_at", DateTime),
     Column("last_job_id", BigInteger),
     Column("content_hash", Text),
+    Column("images_hash", CHAR(64)),  # the processed image list (migration 0007)
     Column("source_category", String),  # the category as the source wrote it, mapped or not
     Column("opening_hours_text", String),  # the hours as the source wrote them (parsed: opening_dates/hours)
     # fields an admin set by hand (see listings.catalogue.edits.INFO_FIELDS): imports never overwrite them
@@ -201,9 +202,14 @@ listing_images = Table(
     metadata,
     Column("id", Integer, primary_key=True),
     Column("listing_info_id", Integer, ForeignKey("listing_info.id")),
-    Column("image", String),
+    Column("image", String),  # the canonical stored image (the source URL when images are not processed)
     Column("rank", Integer),
     *_timestamps(),
+    Column("source_url", Text),
+    Column("renditions", JSONB),  # {"large.webp": url, ...}
+    Column("width", Integer),
+    Column("height", Integer),
+    Column("phash", CHAR(16)),
     Index("ix_listing_images_listing_info_id", "listing_info_id"),
 )
 
@@ -457,6 +463,65 @@ listing_info_absence = Table(
 """Full-snapshot runs in a row that did not see a listing_info (no row: seen by the last run). Promotion
 keeps it; the removal sweep reads it."""
 
+images = Table(
+    "images",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("dmo_id", Integer, ForeignKey("dmos.id"), nullable=False),
+    Column("url", Text, nullable=False),
+    Column("url_key", CHAR(64), nullable=False),  # sha256 of the URL: URLs can outgrow a btree entry
+    Column("status", Text, nullable=False, server_default=text("'pending'")),
+    Column("reason", Text),
+    Column("detail", Text),
+    Column("http_status", Integer),
+    Column("etag", Text),
+    Column("last_modified", Text),
+    Column("content_type", Text),
+    Column("sha256", CHAR(64)),
+    Column("source_format", Text),
+    Column("width", Integer),
+    Column("height", Integer),
+    Column("bytes", Integer),
+    Column("phash", CHAR(16)),
+    Column("dhash", CHAR(16)),
+    Column("listing_id", Integer),
+    Column("canonical_url", Text),
+    Column("renditions", JSONB, nullable=False, server_default=text("'{}'")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("first_job_id", BigInteger),
+    Column("last_job_id", BigInteger),
+    Column("fetched_at", DateTime),
+    Column("checked_at", DateTime),
+    _ts("created_at", nullable=False),
+    _ts("updated_at", nullable=False),
+    CheckConstraint("status in ('pending', 'downloaded', 'unchanged', 'failed')", name="status"),
+    UniqueConstraint("dmo_id", "url_key", name="uq_images_dmo_url"),
+    Index("ix_images_sha256", "sha256"),
+    Index("ix_images_status", "dmo_id", "status"),
+    schema="pipeline",
+)
+"""One row per image URL of a DMO: the last fetch's outcome, its validators, content hash, perceptual
+hashes and stored objects (migration 0007)."""
+
+image_fetches = Table(
+    "image_fetches",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("job_id", BigInteger, ForeignKey("pipeline.jobs.id", ondelete="CASCADE")),
+    Column("image_id", BigInteger, ForeignKey("pipeline.images.id", ondelete="CASCADE"), nullable=False),
+    Column("status", Text, nullable=False),
+    Column("reason", Text),
+    Column("detail", Text),
+    Column("http_status", Integer),
+    Column("bytes", Integer),
+    Column("elapsed_ms", Integer),
+    _ts("created_at", nullable=False),
+    Index("ix_image_fetches_job_id", "job_id"),
+    Index("ix_image_fetches_image_id", "image_id", "id"),
+    schema="pipeline",
+)
+"""What each job (null: a re-fetch by hand) did with each image."""
+
 review_items = Table(
     "review_items",
     metadata,
@@ -546,6 +611,7 @@ listing_match = Table(
     Column("websites", ARRAY(Text), nullable=False, server_default=text("'{}'")),
     Column("categories", ARRAY(Text), nullable=False, server_default=text("'{}'")),
     Column("updated_at", DateTime, nullable=False, server_default=func.now()),
+    Column("image_phashes", ARRAY(Text), nullable=False, server_default=text("'{}'")),
     Index("ix_listing_match_geog", "geog", postgresql_using="gist"),
     Index("ix_listing_match_postal_key", "postal_key"),
     Index(  # btree_gin: city equality and name trigrams in one index (migration 0005)
@@ -590,6 +656,8 @@ stg_listings = Table(
     Column("name_key", Text),
     Column("google_place_id", String),
     _ts("created_at"),
+    # the id a new listing gets at promotion, reserved by the images step (images are stored under it)
+    Column("reserved_listing_id", Integer),
     PrimaryKeyConstraint("job_id", "record_no", name="listings_pkey"),
     schema="staging",
 )
@@ -660,6 +728,7 @@ stg_listing_info = Table(
     Column("certainty", Numeric(5, 4)),
     Column("match_reason", Text),
     Column("pending_review", Boolean, nullable=False, server_default=text("false")),
+    Column("images_hash", CHAR(64)),  # set by the images step
     PrimaryKeyConstraint("job_id", "record_no", name="listing_info_pkey"),
     _staging_fk("listings"),
     schema="staging",
@@ -672,7 +741,15 @@ stg_listing_images = Table(
     Column("rank", Integer, nullable=False),
     Column("image", String, nullable=False),
     Column("canonical_image_url", String),
+    # set by the images step (status null: images not processed for this DMO)
+    Column("image_id", BigInteger),
+    Column("status", Text),
+    Column("renditions", JSONB),
+    Column("phash", CHAR(16)),
+    Column("width", Integer),
+    Column("height", Integer),
     PrimaryKeyConstraint("job_id", "record_no", "rank", name="listing_images_pkey"),
+    Index("ix_listing_images_image_id", "job_id", "image_id"),
     _staging_fk("listing_info"),
     schema="staging",
 )

@@ -8,7 +8,9 @@ Drupal does), and JSON:API error documents (404 for an unknown bundle, 400 for a
 
 Places carry an Address-module `field_address`, a geofield `field_location`, `body` (HTML),
 `field_phone`, `field_email`, `field_website`/`field_facebook`/`field_instagram` (link fields) and
-`field_opening_hours`; the data come from `listings.devdata` (same seed → same site).
+`field_opening_hours`; the data come from `listings.devdata` (same seed → same site). Image files have a
+root-relative `uri.url` on the demo image host, `/images/drupal/<slug>-<k>.<jpg|png|webp>`, and a `large`
+style derivative link below it.
 """
 
 from __future__ import annotations
@@ -24,7 +26,14 @@ from typing import Any
 from urllib.parse import urlencode
 
 from listings.demo_sites.server import Request, Response, Site
-from listings.devdata import CATEGORIES, category_of, describe, generate_listings
+from listings.devdata import (
+    CATEGORIES,
+    UniqueSlugs,
+    category_of,
+    demo_image_urls,
+    describe,
+    generate_listings,
+)
 
 PREFIX = "/jsonapi/"
 # Also served when the server routes them (Drupal's path-prefix language negotiation).
@@ -39,6 +48,10 @@ RELATIONSHIPS = ("node_type", "uid", "field_image", "field_category")
 SORTABLE = ("drupal_internal__nid", "changed", "created", "title")
 FILTERABLE = ("drupal_internal__nid", "changed", "created", "title", "status", "langcode")
 _PATH = re.compile(r"^(?:/(?P<lang>[a-z]{2}))?/jsonapi(?P<rest>/.*)?$")
+# The site's public file system path (Drupal's `file_public_path`) is images/drupal: the demo image host
+# serves public://x.jpg at /images/drupal/x.jpg, and image style derivatives below it.
+IMAGE_SITE = "drupal"
+_MIME_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 _FILTER = re.compile(r"^filter\[([^\]]+)\](?:\[([^\]]+)\])?(?:\[([^\]]+)\])?$")
 
 
@@ -65,6 +78,7 @@ def _build(site: Site) -> dict[str, Any]:
     rows = generate_listings(site.size, seed=site.seed, id_prefix="DRU")
     places: list[dict[str, Any]] = []
     terms: dict[str, dict[str, Any]] = {}
+    image_slugs = UniqueSlugs()
     for nid, row in enumerate(rows, start=1):
         rng = random.Random(f"{site.seed}:{nid}")
         key = category_of(row["Category"]) or "attraction"
@@ -79,7 +93,9 @@ def _build(site: Site) -> dict[str, Any]:
             lang: _paragraphs(describe(rng, row["Name"], key, row["City"], lang), row["Name"])
             for lang in LANGUAGES
         }
-        images = [u for u in row["Images"].split("|") if u]
+        count = len([u for u in row["Images"].split("|") if u])
+        # Root-relative, as Drupal writes `uri.url`: the connector resolves them on its base_url.
+        images = demo_image_urls("", IMAGE_SITE, image_slugs(row["Name"]), count)
         lat, lng = row["Latitude"], row["Longitude"]
         places.append(
             {
@@ -93,8 +109,13 @@ def _build(site: Site) -> dict[str, Any]:
                 "body": body,
                 "term": key,
                 "files": [
-                    {"fid": nid * 10 + k, "id": _uuid(site, "file", nid, k), "name": f"{nid:04d}-{k}.jpg"}
-                    for k in range(1, len(images) + 1)
+                    {
+                        "fid": nid * 10 + k,
+                        "id": _uuid(site, "file", nid, k),
+                        "name": url.rsplit("/", 1)[-1],
+                        "url": url,
+                    }
+                    for k, url in enumerate(images, start=1)
                 ],
                 "address": {
                     "langcode": "",
@@ -280,14 +301,14 @@ def _included(
     for place in places:
         if "field_image" in include:
             for f in place["files"]:
-                path = f"places/{f['name']}"
+                name = f["name"]
                 out[f["id"]] = {
                     "type": "file--file",
                     "id": f["id"],
                     "links": {
                         "self": {"href": f"{root}/jsonapi/file/file/{f['id']}"},
                         "large": {
-                            "href": f"{site.base_url}/sites/default/files/styles/large/public/{path}?itok=d3m0",
+                            "href": f"{site.base_url}/images/{IMAGE_SITE}/styles/large/public/{name}?itok=d3m0",
                             "meta": {
                                 "rel": [
                                     "drupal://jsonapi/extensions/consumer_image_styles/links/relation-types/#derivative"
@@ -301,8 +322,8 @@ def _included(
                         "drupal_internal__fid": f["fid"],
                         "langcode": DEFAULT_LANGUAGE,
                         "filename": f["name"],
-                        "uri": {"value": f"public://{path}", "url": f"/sites/default/files/{path}"},
-                        "filemime": "image/jpeg",
+                        "uri": {"value": f"public://{name}", "url": f["url"]},
+                        "filemime": _MIME_TYPES[name.rsplit(".", 1)[-1]],
                         "filesize": 180_000 + f["fid"],
                         "status": True,
                         "created": _iso(place["created"]),

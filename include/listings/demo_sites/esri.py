@@ -13,6 +13,8 @@
   timestamp 'YYYY-MM-DD HH:MM:SS'` joined with AND; anything else is the ArcGIS error body with HTTP 200:
   `{"error": {"code": 400, "message": "Cannot perform query. Invalid query parameters.", "details": [...]}}`.
 - `EditDate` (epoch milliseconds, as ArcGIS stores dates) for incremental queries; `touch()` edits features.
+- Layer 0's `PHOTOS` holds `|`-separated URLs on the demo image host:
+  `{base_url}/images/esri/<slug>-<k>.<jpg|png|webp>`.
 - `/arcgis/rest/services/Secure/POI/FeatureServer/0`: layer 0 behind a token (`X-Esri-Authorization:
   Bearer <site.api_key>` or `token=`): 499 Token Required / 498 Invalid Token, with HTTP 200.
 """
@@ -29,13 +31,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from listings.demo_sites.server import Request, Response, Site
-from listings.devdata import generate_listings
+from listings.devdata import UniqueSlugs, demo_image_urls, generate_listings
 
 PREFIX = "/arcgis/"
 MAX_RECORD_COUNT = 15
 EARTH_RADIUS_M = 6378137.0
 EDIT_BASE_MS = int(datetime(2024, 3, 1, tzinfo=UTC).timestamp() * 1000)
 SERVICES = "/arcgis/rest/services"
+IMAGE_SITE = "esri"  # PHOTOS point at the demo image host under /images/esri/
 
 
 def _field(name: str, ftype: str, length: int | None = None, alias: str | None = None) -> dict[str, Any]:
@@ -107,8 +110,11 @@ def _coords(row: dict[str, str]) -> tuple[float | None, float | None]:
 
 def _poi_layer(site: Site) -> Layer:
     rows = []
+    image_slugs = UniqueSlugs()
     for i, r in enumerate(generate_listings(site.size, seed=site.seed, id_prefix="QC"), start=1):
         lat, lng = _coords(r)
+        count = len([u for u in r["Images"].split("|") if u])
+        photos = demo_image_urls(site.base_url, IMAGE_SITE, image_slugs(r["Name"]), count)
         attrs = {
             "OBJECTID": i,
             "GlobalID": "{" + str(uuid.uuid5(uuid.NAMESPACE_URL, f"esri-demo/{r['ID']}")).upper() + "}",
@@ -128,7 +134,7 @@ def _poi_layer(site: Site) -> Layer:
             "INSTAGRAM": r["Instagram"] or None,
             "DESCRIPTION": r["Description"],
             "HOURS": r["Hours"] or None,
-            "PHOTOS": r["Images"] or None,
+            "PHOTOS": "|".join(photos) or None,
             "CreationDate": EDIT_BASE_MS - 90 * 86_400_000 + i * 3_600_000,
             "EditDate": EDIT_BASE_MS + i * 36 * 3_600_000,
         }

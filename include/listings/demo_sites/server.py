@@ -1,5 +1,5 @@
 """A local HTTP server on 127.0.0.1 that plays every kind of source site: a WordPress REST API, a Drupal
-JSON:API, an HTML directory, an affiliate API, an ArcGIS layer and a HERE endpoint.
+JSON:API, an HTML directory, an affiliate API, an ArcGIS layer, a HERE endpoint and an image host.
 
 `make demo` runs it in the background so that a DMO of each source type works without internet; the
 tests run it on a free port and inject faults (429 with Retry-After, 500, malformed JSON, slow answers,
@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -34,6 +34,7 @@ SITE_MODULES: dict[str, str] = {
     "esri": "listings.demo_sites.esri",
     "here": "listings.demo_sites.here",
     "places": "listings.demo_sites.places",  # Google Places stand-in for geotagging
+    "images": "listings.demo_sites.images",  # listing photos, and broken ones, for the image pipeline
 }
 ROBOTS_TXT = "User-agent: *\nDisallow: /directory/private/\n"
 
@@ -52,9 +53,14 @@ class Request:
 
 @dataclass
 class Response:
+    """An answer. `body` is sent with its own Content-Length. To play a slow or broken server (the image
+    download tests), `stream` is sent instead, chunk by chunk as the iterable yields (a generator may pause
+    between chunks), with the Content-Length in `headers` if any (it may lie), then the server hangs up."""
+
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    stream: Iterable[bytes] | None = None
 
     @classmethod
     def json(
@@ -216,11 +222,23 @@ class DemoSites:
                     self.send_response(response.status)
                     for key, value in response.headers.items():
                         self.send_header(key, value)
-                    self.send_header("Content-Length", str(len(response.body)))
-                    self.end_headers()
-                    self.wfile.write(response.body)
+                    if response.stream is None:
+                        self.send_header("Content-Length", str(len(response.body)))
+                        self.end_headers()
+                        self.wfile.write(response.body)
+                    else:
+                        self._send_stream(response)
                 except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client gave up (a test's timeout): nothing to answer
+                    self.close_connection = True  # the client gave up (a test's timeout): nothing to answer
+
+            def _send_stream(self, response: Response) -> None:
+                # Hang up after it: without a (true) Content-Length, that is how the client sees where the
+                # body ends or that it was cut.
+                self.send_header("Connection", "close")
+                self.end_headers()
+                for chunk in response.stream or ():
+                    self.wfile.write(chunk)
+                    self.wfile.flush()
 
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("demo site: " + format, *args)

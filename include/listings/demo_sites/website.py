@@ -7,7 +7,8 @@ visit" pages look like to a crawler.
 - `GET /directory/place/<slug>` — a detail page: name, category, address, phone, website, description and
   photos in the HTML (hours only on odd-numbered places); a JSON-LD block with all of that plus `geo`,
   `email`, `sameAs` and `openingHours` (so some fields exist ONLY as schema.org). Every fourth place
-  carries microdata instead of JSON-LD. `Last-Modified` and `ETag` headers.
+  carries microdata instead of JSON-LD. `Last-Modified` and `ETag` headers. Photos are on the demo image
+  host: `{base_url}/images/website/<slug>-<k>.<jpg|png|webp>`.
 - `GET /directory/private/...` — 403; anything else under /directory/ — 404 (HTML).
 
 Data: `generate_listings(site.size, seed=site.seed, id_prefix="WEB")`, deterministic.
@@ -25,11 +26,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from listings.demo_sites.server import Request, Response, Site
-from listings.devdata import category_of, generate_listings, slugify
+from listings.devdata import UniqueSlugs, category_of, demo_image_urls, generate_listings, slugify
 
 PREFIX = "/directory/"
 PER_PAGE = 10
 PRIVATE_PATH = "/directory/private/salon-des-partenaires"
+IMAGE_SITE = "website"  # photos are served by the demo image host under /images/website/
 _FIRST_MODIFIED = datetime(2025, 1, 6, 9, 30, tzinfo=UTC)
 
 SCHEMA_TYPES = {
@@ -63,6 +65,7 @@ class Place:
     row: dict[str, str]
     modified: datetime
     schema_type: str
+    images: tuple[str, ...] = ()  # absolute URLs on the site's image host
 
     @property
     def microdata(self) -> bool:
@@ -80,8 +83,10 @@ class Place:
 def places(site: Site) -> list[Place]:
     def make() -> list[Place]:
         out = []
+        image_slugs = UniqueSlugs()
         for i, row in enumerate(generate_listings(site.size, seed=site.seed, id_prefix="WEB"), start=1):
             key = category_of(row["Category"]) or ""
+            count = len([u for u in row["Images"].split("|") if u])
             out.append(
                 Place(
                     number=i,
@@ -89,6 +94,7 @@ def places(site: Site) -> list[Place]:
                     row=row,
                     modified=_FIRST_MODIFIED + timedelta(days=2 * i, hours=i % 7),
                     schema_type=SCHEMA_TYPES.get(key, "LocalBusiness"),
+                    images=tuple(demo_image_urls(site.base_url, IMAGE_SITE, image_slugs(row["Name"]), count)),
                 )
             )
         return out
@@ -214,9 +220,8 @@ def _jsonld(place: Place, site: Site) -> dict[str, Any]:
     same_as = [u for u in (r["Facebook"], r["Instagram"]) if u]
     if same_as:
         doc["sameAs"] = same_as
-    images = [u for u in r["Images"].split("|") if u]
-    if images:
-        doc["image"] = images
+    if place.images:
+        doc["image"] = list(place.images)
     return doc
 
 
@@ -256,9 +261,8 @@ def _detail_page(place: Place, site: Site) -> Response:
         lines.append(f'<dl class="schedule"><dt>Heures</dt><dd class="hours">{escape(r["Hours"])}</dd></dl>')
     paragraphs = "".join(f"<p>{escape(p)}</p>" for p in r["Description"].split("\n") if p.strip())
     lines.append(f'<div class="description"{prop("description")}>{paragraphs}</div>')
-    images = [u for u in r["Images"].split("|") if u]
-    if images:
-        imgs = "".join(f'<img src="{escape(u)}" alt=""{prop("image")}>' for u in images)
+    if place.images:
+        imgs = "".join(f'<img src="{escape(u)}" alt=""{prop("image")}>' for u in place.images)
         lines.append(f'<div class="gallery">{imgs}</div>')
     if md:
         if r["Latitude"]:

@@ -10,7 +10,9 @@
 - Listing ``acf``: ``location`` (google map: full ACF 5.8.6+ shape; every 7th the older address/lat/lng
   shape; null without coordinates), ``phone``, ``email``, ``website`` (a URL, every 5th a link field
   object), ``facebook``, ``instagram``, ``hours`` (text or HTML), ``gallery`` (ACF image arrays).
-  Titles and content are texturized (``&#8217;``, ``&#038;``) like WordPress renders them.
+  Titles and content are texturized (``&#8217;``, ``&#038;``) like WordPress renders them. Uploads (the
+  featured image, then the gallery) are on the demo image host:
+  ``{base_url}/images/wordpress/<post slug>-<k>.<jpg|png|webp>``, sizes as ``<name>-<w>x<h>.<ext>``.
 - Collection parameters as WordPress validates them: ``page`` (past the last page -> 400
   ``rest_post_invalid_page_number``), ``per_page`` (1..100, default 10, else 400 ``rest_invalid_param``),
   ``orderby`` (date, id, modified, title, slug; default date) / ``order`` (default desc),
@@ -37,7 +39,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from listings.demo_sites.server import Request, Response, Site
-from listings.devdata import generate_listings, slugify
+from listings.devdata import demo_image_urls, generate_listings, slugify
 
 PREFIX = "/wp-json/"
 API = "/wp-json/wp/v2/"
@@ -51,6 +53,8 @@ POST_TYPES = {"listing": "listing", "posts": "post", "pages": "page"}
 TAXONOMIES = {"listing-category": "listing-category", "categories": "category", "tags": "post_tag"}
 ORDERBY = ("date", "id", "modified", "title", "slug")
 JSON = "application/json; charset=UTF-8"
+IMAGE_SITE = "wordpress"  # uploads are served by the demo image host under /images/wordpress/
+_MIME_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
 
 BLOG_POSTS = (
     ("10 terrasses où l'on mange bien cet été", "Gastronomie", ("terrasses", "été")),
@@ -109,23 +113,24 @@ def _postal(text: str) -> str:
 
 
 def _media(site: Site, media_id: int, url: str, parent_link: str, alt: str, when: datetime) -> dict[str, Any]:
-    name = url.rsplit("/", 1)[-1].rsplit(".", 1)[0]
-    stem = url.rsplit(".", 1)[0]
-    sizes = {
+    stem, ext = url.rsplit(".", 1)
+    name = stem.rsplit("/", 1)[-1]
+    mime = _MIME_TYPES[ext]
+    sizes = {  # WordPress keeps the upload's format for its intermediate sizes
         size: {
-            "file": f"{name}-{w}x{h}.jpg",
+            "file": f"{name}-{w}x{h}.{ext}",
             "width": w,
             "height": h,
-            "mime_type": "image/jpeg",
-            "source_url": f"{stem}-{w}x{h}.jpg",
+            "mime_type": mime,
+            "source_url": f"{stem}-{w}x{h}.{ext}",
         }
         for size, (w, h) in {"thumbnail": (150, 150), "medium": (300, 200), "large": (1024, 683)}.items()
     }
     sizes["full"] = {
-        "file": f"{name}.jpg",
+        "file": f"{name}.{ext}",
         "width": 1600,
         "height": 1067,
-        "mime_type": "image/jpeg",
+        "mime_type": mime,
         "source_url": url,
     }
     return {
@@ -140,8 +145,8 @@ def _media(site: Site, media_id: int, url: str, parent_link: str, alt: str, when
         "caption": {"rendered": ""},
         "alt_text": alt,
         "media_type": "image",
-        "mime_type": "image/jpeg",
-        "media_details": {"width": 1600, "height": 1067, "file": f"2024/05/{name}.jpg", "sizes": sizes},
+        "mime_type": mime,
+        "media_details": {"width": 1600, "height": 1067, "file": f"2024/05/{name}.{ext}", "sizes": sizes},
         "source_url": url,
         "_links": {"self": [{"href": f"{site.base_url}{API}media/{media_id}"}]},
     }
@@ -156,7 +161,7 @@ def _acf_image(media: dict[str, Any]) -> dict[str, Any]:
         "filename": sizes["full"]["file"],
         "url": media["source_url"],
         "alt": media["alt_text"],
-        "mime_type": "image/jpeg",
+        "mime_type": media["mime_type"],
         "type": "image",
         "width": 1600,
         "height": 1067,
@@ -248,9 +253,11 @@ class _Data:
         *,
         status: str = "publish",
         taxonomies: dict[str, list[int]] | None = None,
-        image_urls: list[str] | None = None,
+        images: int = 0,
         acf: dict[str, Any] | list[Any] | None = None,
     ) -> dict[str, Any]:
+        """A post with `images` uploads (on the demo image host, named after the post's slug): the first
+        is its featured image, the others its ACF gallery."""
         post_id = self._id()
         created, modified = self._dates()
         slug = self._slug(title)
@@ -259,7 +266,7 @@ class _Data:
         link = f"{base}/{post_type}/{slug}/" if post_type != "post" else f"{base}/{created:%Y/%m}/{slug}/"
         featured = 0
         gallery: list[dict[str, Any]] = []
-        for k, url in enumerate(image_urls or []):
+        for k, url in enumerate(demo_image_urls(base, IMAGE_SITE, slug, images)):
             media = _media(self.site, post_id + 1 if k == 0 else post_id * 100 + k, url, link, title, created)
             self.media[media["id"]] = media
             if k == 0:
@@ -364,7 +371,7 @@ class _Data:
                 content,
                 status="publish" if i <= site.size else "draft",
                 taxonomies={"listing-category": [self.term("listing-category", row["Category"])]},
-                image_urls=[u for u in row["Images"].split("|") if u],
+                images=len([u for u in row["Images"].split("|") if u]),
                 acf=acf,
             )
             if i % 11 == 5 and post["featured_media"]:
@@ -384,7 +391,7 @@ class _Data:
                     "categories": [self.term("categories", category)],
                     "tags": [self.term("tags", t) for t in tags],
                 },
-                image_urls=[f"https://images.example.org/blog/{k + 1}.jpg"] if k % 2 == 0 else None,
+                images=1 if k % 2 == 0 else 0,
                 acf=[],  # ACF answers [] for a post type without field groups
             )
         for title, body in PAGES:

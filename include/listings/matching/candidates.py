@@ -49,11 +49,13 @@ class Candidate:
     websites: list[str] = field(default_factory=list)
     website_hosts: list[str] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
+    image_hashes: list[str] = field(default_factory=list)  # pHashes of the images every DMO shows
 
 
 _DETAILS = """
     m.listing_id, m.name, m.address1, m.city, m.zip, m.country, m.lat, m.lng, m.name_key, m.address_key,
-    m.house_number, m.city_key, m.postal_key, m.website_hosts, m.phones, m.websites, m.categories"""
+    m.house_number, m.city_key, m.postal_key, m.website_hosts, m.phones, m.websites, m.categories,
+    m.image_phashes"""
 
 # One pass over the matching index (pipeline.listing_match): each block returns the candidates' details.
 CANDIDATE_SQL = f"""
@@ -138,7 +140,7 @@ def find_candidates(
         found: dict[int, dict[int, set[str]]] = {}
         details: dict[int, Candidate] = {}
         for (record_no, via, lid, name, address1, city, zip_code, country, lat, lng, nkey, akey, number, ckey, pkey,
-             hosts, phones, websites, categories) in cur:  # fmt: skip
+             hosts, phones, websites, categories, phashes) in cur:  # fmt: skip
             found.setdefault(record_no, {}).setdefault(lid, set()).add(via)
             if lid not in details:
                 details[lid] = Candidate(
@@ -146,6 +148,7 @@ def find_candidates(
                     lat=float(lat) if lat is not None else None, lng=float(lng) if lng is not None else None,
                     name_key=nkey, address_key=akey, house_number=number, city_key=ckey, postal_key=pkey,
                     website_hosts=hosts, phones=phones, websites=websites, categories=categories,
+                    image_hashes=phashes,
                 )  # fmt: skip
     return {
         record_no: [(details[lid], frozenset(via)) for lid, via in sorted(per.items()) if lid in details]

@@ -110,6 +110,7 @@ def candidate_record(c: Candidate, incoming: MatchRecord) -> MatchRecord:
         category=max(c.categories, key=lambda cat: vocab.compatible(incoming.category, cat))
         if c.categories
         else None,
+        image_hashes=tuple(h.strip() for h in c.image_hashes),
     )
 
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import DAG, Param, get_parsing_context, task
 
-from listings.orchestration.pools import PROMOTION_POOL, host_pool
+from listings.orchestration.pools import PROMOTION_POOL, host_pool, image_pool
 
 if TYPE_CHECKING:
     from listings.config.store import StoredConfig
@@ -143,6 +143,28 @@ def build_dmo_dag(stored: StoredConfig) -> DAG:
             steps.stage(job_id)
             return job_id
 
+        # Images: plan batches, fetch them as mapped tasks (bounded per run, and across runs by the image
+        # host's pool), then hand the outcomes to staging. No images (or images off): the mapped task is
+        # skipped and finish_images runs anyway.
+        @task
+        def plan_images(job_id: int) -> list[dict[str, int]]:
+            from listings.pipeline import images
+
+            return [b.as_dict() for b in images.plan(job_id)]
+
+        @task(pool=image_pool(cfg), max_active_tis_per_dagrun=cfg.images.pool_slots)
+        def fetch_images(batch: dict[str, int]) -> dict[str, int]:
+            from listings.pipeline import images
+
+            return images.run_batch(batch["job_id"], batch["first_id"], batch["last_id"])
+
+        @task(trigger_rule="none_failed")
+        def finish_images(job_id: int) -> int:
+            from listings.pipeline import images
+
+            images.finish(job_id)
+            return job_id
+
         # Matching reads public listings that promotions change: it shares the promotion pool.
         @task(pool=PROMOTION_POOL)
         def match(job_id: int) -> int:
@@ -168,7 +190,11 @@ def build_dmo_dag(stored: StoredConfig) -> DAG:
                 return jobs.results(conn, job_id)
 
         # Each step hands the job id to the next: the XCom chain is also the dependency chain.
-        finalize(promote(match(stage(transform(extract(snapshot_config()))))))  # type: ignore[arg-type]  # XComArgs
+        staged = stage(transform(extract(snapshot_config())))  # type: ignore[arg-type]  # XComArgs
+        fetched = fetch_images.expand(batch=plan_images(staged))  # type: ignore[arg-type]
+        images_done = finish_images(staged)  # type: ignore[arg-type]
+        fetched >> images_done
+        finalize(promote(match(images_done)))  # type: ignore[arg-type]
     return dag
 
 

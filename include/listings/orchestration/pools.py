@@ -21,15 +21,26 @@ PROMOTION_POOL = "listings_promotion"
 FIXED_POOLS = {PROMOTION_POOL: (1, "dbt promotion into public: one job at a time")}
 
 
+def _host(url: str) -> str:
+    parts = urlsplit(url if "://" in url else f"//{url}")
+    host = (parts.hostname or "").lower()
+    if parts.port and parts.port != {"http": 80, "https": 443}.get(parts.scheme):
+        host += f":{parts.port}"
+    return re.sub(r"[^a-z0-9]+", "_", host).strip("_")
+
+
 def host_pool(config: DmoConfig) -> str | None:
     """`site_<host>` for a config that fetches from a site; None for uploads."""
     if config.base_url is None:
         return None
-    parts = urlsplit(str(config.base_url))
-    host = (parts.hostname or "").lower()
-    if parts.port and parts.port != {"http": 80, "https": 443}.get(parts.scheme):
-        host += f":{parts.port}"
-    return "site_" + re.sub(r"[^a-z0-9]+", "_", host).strip("_")
+    return "site_" + _host(str(config.base_url))
+
+
+def image_pool(config: DmoConfig) -> str:
+    """`images_<host>`: the DMO's image host (`images.host`, else its site's host), `images_default` for
+    an upload that names none. Airflow gives a mapped task one pool: images of a DMO on other hosts share it."""
+    host = config.images.host or (str(config.base_url) if config.base_url else None)
+    return f"images_{_host(host)}" if host else "images_default"
 
 
 def pools_document(configs: Iterable[DmoConfig]) -> dict[str, dict[str, Any]]:
@@ -41,14 +52,18 @@ def pools_document(configs: Iterable[DmoConfig]) -> dict[str, dict[str, Any]]:
         if pool:
             concurrency = int(config.config_params.get("concurrency", 1))
             slots[pool] = min(slots.get(pool, concurrency), concurrency)
+        if config.images.enabled:
+            pool = image_pool(config)
+            slots[pool] = min(slots.get(pool, config.images.pool_slots), config.images.pool_slots)
     doc = {
         name: {"slots": n, "description": desc, "include_deferred": False}
         for name, (n, desc) in FIXED_POOLS.items()
     }
     for pool, n in sorted(slots.items()):
+        kind, _, host = pool.partition("_")
         doc[pool] = {
             "slots": n,
-            "description": f"requests to {pool[5:]}: per-host politeness",
+            "description": f"{'image ' if kind == 'images' else ''}requests to {host}: per-host politeness",
             "include_deferred": False,
         }
     return doc

@@ -2,7 +2,7 @@
 
 Each step is idempotent: it writes to its own job-keyed objects and rows, and a re-run after success
 returns the recorded result without doing the work twice. The Airflow DAG and `listings run` both call these.
-Steps not built yet (scored matching, images, geotagging) are absent rather than faked.
+The images step is mapped over batches in Airflow (`listings.pipeline.images`); `images` here runs it whole.
 """
 
 from __future__ import annotations
@@ -387,10 +387,19 @@ def stage(job_id: int) -> StepResult:
     return StepResult(len(records))
 
 
+def images(job_id: int) -> StepResult:
+    """Fetch, validate, re-encode and store the job's images; staging gets their canonical URLs."""
+    from listings.pipeline.images import run_all
+
+    counts = run_all(job_id)
+    return StepResult(sum(counts.values()), skipped=not counts)
+
+
 def match(job_id: int) -> StepResult:
     """Score the staged records that found no deterministic hit against candidate listings: auto-merge,
     queue for review, or leave new (DESIGN §4 step 5). Re-running decides again from scratch."""
     from listings.matching.engine import Thresholds, match_records, reset_decisions, write_decisions
+    from listings.pipeline.images import image_hashes
 
     engine = get_engine()
     with engine.connect() as conn:
@@ -416,6 +425,9 @@ def match(job_id: int) -> StepResult:
             {"j": job_id},
         )
         todo = [records[int(row.record_no)] for row in rows if int(row.record_no) in records]
+        # Perceptual hashes of the images the images step stored: a matching feature.
+        hashes = image_hashes(conn, job_id, (int(r["record_no"]) for r in todo))
+        todo = [{**r, "image_hashes": hashes.get(int(r["record_no"]), [])} for r in todo]
     # Matching reads committed public data on its own connections, in parallel worker processes.
     outcomes = match_records(engine, todo, thresholds, workers=settings.match_workers)
     with engine.begin() as conn:
@@ -464,4 +476,4 @@ def fail(job_id: int, message: str) -> None:
         jobs.set_status(conn, job_id, "failed", error_summary=message[:4000], finished=True)
 
 
-STEPS = ("extract", "transform", "stage", "match", "promote", "finalize")
+STEPS = ("extract", "transform", "stage", "images", "match", "promote", "finalize")

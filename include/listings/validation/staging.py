@@ -131,7 +131,9 @@ def check_staged_batch(conn: Connection, job_id: int, dmo_id: int) -> GateResult
 
     global _checkpoint
     # The driver's own cursor: plain tuples are read twice as fast as SQLAlchemy rows (100k records: 0.8 -> 0.4 s).
-    with conn.connection.driver_connection.cursor() as cursor:
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    with raw.cursor() as cursor:
         cursor.execute(STAGED_BATCH, {"j": job_id})
         frame = pd.DataFrame.from_records(
             cursor.fetchall(), columns=[c.name for c in cursor.description]
