@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import multiprocessing
 import os
 import random
 import resource
@@ -100,7 +101,9 @@ def images_step(job_id: int, workers: int, env: dict[str, str]) -> tuple[float, 
     batches = [(b.job_id, b.first_id, b.last_id) for b in images.plan(job_id)]
     counts: dict[str, int] = {}
     peak = 0
-    with ProcessPoolExecutor(workers) as pool:
+    # spawned, not forked: a fresh interpreter per worker, as an Airflow task gets (a fork would share the
+    # parent's database connections)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         for done, rss in pool.map(partial(_batch, env), batches):
             peak = max(peak, rss)
             for k, v in done.items():

@@ -287,3 +287,20 @@ def test_a_shared_photo_raises_the_match_confidence(engine: Engine, sites: DemoS
     (seen,) = match_records(engine, [{**record, "image_hashes": [phash]}])
     (blind,) = match_records(engine, [{**record, "image_hashes": []}])
     assert seen.decision.confidence > blind.decision.confidence + 0.05, (seen.decision, blind.decision)
+
+
+def test_a_host_that_does_not_answer_is_given_up_within_a_batch(engine: Engine, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    with engine.begin() as conn:
+        apply_config(conn, _config(309, batch_size=10, retries=2))
+    urls = [f"{dead}/photo-{k}.jpg" for k in range(6)]
+    result = run_job(309, file=_upload(tmp_path, [_row("a", "Musée du Port", "45.50", "-73.55", urls)]))
+    assert result["status"] == "succeeded"  # the record is promoted, without images
+    reasons = [r.reason for r in q(engine, "select reason from pipeline.images order by id")]
+    assert reasons == ["connection"] * 3 + ["host_unreachable"] * 3
+    attempts = [r.attempts for r in q(engine, "select attempts from pipeline.images order by id")]
+    assert attempts == [3, 1, 1, 0, 0, 0]  # retried once per host, then not at all

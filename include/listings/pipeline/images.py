@@ -22,7 +22,7 @@ import logging
 import math
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -200,8 +200,9 @@ def run_batch(
                     row["id"], "failed", "host_unreachable",
                     f"{host} failed {HOST_FAILURES} times in a row in this batch: not tried",
                 )  # fmt: skip
-            else:
-                outcome = fetch_one(row, job.config, limits, rules, store, session=session)
+            else:  # a host that failed once in this batch is not retried per image
+                tries = limits if failures[host] == 0 else replace(limits, retries=0)
+                outcome = fetch_one(row, job.config, tries, rules, store, session=session)
                 unreachable = outcome.reason in ("timeout", "connection")
                 failures[host] = failures[host] + 1 if unreachable else 0
             with engine.begin() as conn:
