@@ -140,17 +140,15 @@ def plan(job_id: int) -> list[Batch]:
 # run_batch
 # ------------------------------------------------------------------------------------------------
 
-# Each image of the range that this job uses, with where to store it: the listing (or reserved id)
-# and location of the first record of the job that shows it.
+# Each image of the range that this job uses, with the listing (or reserved id) of the first record of the
+# job that shows it: its folder. The country and state folders are the DMO's, as for the data files.
 BATCH_SQL = """
-select i.id, i.url, i.status, i.reason, i.etag, i.last_modified, i.sha256, i.canonical_url,
-       t.listing_id, coalesce(t.country, :country) as country, coalesce(t.state, :state) as state
+select i.id, i.url, i.status, i.reason, i.etag, i.last_modified, i.sha256, i.canonical_url, t.listing_id
 from pipeline.images as i
 cross join lateral (
-    select coalesce(l.listing_id, l.reserved_listing_id) as listing_id, loc.country, loc.state
+    select coalesce(l.listing_id, l.reserved_listing_id) as listing_id
     from staging.listing_images as si
     join staging.listings as l on l.job_id = si.job_id and l.record_no = si.record_no
-    left join staging.locations as loc on loc.job_id = si.job_id and loc.record_no = si.record_no
     where si.job_id = :j and si.image_id = i.id
     order by si.record_no, si.rank
     limit 1
@@ -183,12 +181,13 @@ def run_batch(
     engine = get_engine()
     with engine.connect() as conn:
         job = jobs.load_job(conn, job_id)
-        dmo = job.config.dmo
-        rows = conn.execute(
-            text(BATCH_SQL),
-            {"j": job_id, "dmo": job.dmo_id, "first": first_id, "last": last_id,
-             "country": dmo.country, "state": dmo.state},
-        ).mappings().all()  # fmt: skip
+        rows = (
+            conn.execute(
+                text(BATCH_SQL), {"j": job_id, "dmo": job.dmo_id, "first": first_id, "last": last_id}
+            )
+            .mappings()
+            .all()
+        )
     limits, rules = fetch_limits(job.config), image_rules(job.config)
     failures: Counter[str] = Counter()  # connection failures in a row, per host
     counts: Counter[str] = Counter()
@@ -274,8 +273,8 @@ def _store(
     def put(name: str, ext: str, data: bytes, content_type: str) -> str:
         key = ImageKey(
             env=get_settings().env.value,
-            country=row["country"] or config.dmo.country,
-            state=row["state"],
+            country=config.dmo.country,
+            state=config.dmo.state,
             dmo_id=config.dmo.id,
             listing_id=int(row["listing_id"]),
             filename=stem if name == "original" else f"{stem}-{name}",
@@ -445,7 +444,7 @@ def run_all(job_id: int) -> dict[str, int]:
 
 REFETCH_SQL = """
 select i.id, i.url, i.status, i.reason, i.etag, i.last_modified, i.sha256, i.canonical_url, i.dmo_id,
-       t.listing_id, loc.country, loc.state
+       t.listing_id
 from pipeline.images as i
 cross join lateral (
     -- where it was stored, else the listing asked about, else the last staged record showing it
@@ -458,8 +457,6 @@ cross join lateral (
         limit 1
     )) as listing_id
 ) as t
-left join public.listings as l on l.id = t.listing_id
-left join public.locations as loc on loc.id = l.location_id
 where i.id = any(:ids)
 order by i.id
 """
