@@ -8,10 +8,10 @@ import io
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from dmo_helpers import q
 from sqlalchemy import Engine, text
 
 from listings.cli import main
@@ -138,11 +138,6 @@ def dmo(engine: Engine) -> int:
     with engine.begin() as conn:
         apply_config(conn, parse_config(CONFIG))
     return 101
-
-
-def q(engine: Engine, sql: str, **params: Any) -> list[Any]:
-    with engine.connect() as conn:
-        return list(conn.execute(text(sql), params))
 
 
 def table_counts(engine: Engine) -> dict[str, int]:

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from dmo_helpers import q
+from sqlalchemy import Engine
 
 from listings.config.store import apply_config, parse_config
 from listings.demo_sites import DemoSites
@@ -37,11 +37,6 @@ def places(listings_env: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Demo
     get_settings.cache_clear()
     yield sites
     sites.stop()
-
-
-def q(engine: Engine, sql: str, **params: Any) -> list[Any]:
-    with engine.connect() as conn:
-        return list(conn.execute(text(sql), params))
 
 
 def test_geotag_only_what_needs_it_and_never_twice(engine: Engine, places: DemoSites, tmp_path: Path) -> None:

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import Engine, text
+from dmo_helpers import q
+from sqlalchemy import Engine
 
 from listings.config.models import DmoConfig
 from listings.config.store import apply_config, parse_config
@@ -71,11 +72,6 @@ def fetch(
 
 def pages(n: int, size: int = 10, resource: str = "hotels", extra: str = "") -> list[str]:
     return [f"GET /affiliate/v1/{resource}?{extra}page={p}&page_size={size}" for p in range(1, n + 1)]
-
-
-def q(engine: Engine, sql: str, **params: Any) -> list[Any]:
-    with engine.connect() as conn:
-        return list(conn.execute(text(sql), params))
 
 
 def apply(engine: Engine, sites: DemoSites, **params: Any) -> None:

@@ -12,7 +12,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import Engine, text
+from dmo_helpers import q
+from sqlalchemy import Engine
 
 from listings.config.models import DmoConfig, Images
 from listings.config.store import apply_config, parse_config
@@ -77,11 +78,6 @@ def setup_dmo(engine: Engine, base_url: str, *, images: dict[str, Any] | None = 
     with engine.begin() as conn:
         apply_config(conn, config)
     return DMO_ID
-
-
-def q(engine: Engine, sql: str, **params: Any) -> list[Any]:
-    with engine.connect() as conn:
-        return list(conn.execute(text(sql), params))
 
 
 # --- fetch + parse against the site -----------------------------------------------------------------

@@ -12,7 +12,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import Engine, text
+from dmo_helpers import q
+from sqlalchemy import Engine
 
 from listings.config.store import apply_config, parse_config
 from listings.demo_sites import DemoSites
@@ -76,11 +77,6 @@ def page_query(offset: int, count: int = 15, **extra: str) -> dict[str, str]:
         "where": "1=1", "outFields": "*", "f": "json", "outSR": "4326", "returnGeometry": "true",
         "orderByFields": "OBJECTID", "resultOffset": str(offset), "resultRecordCount": str(count), **extra,
     }  # fmt: skip
-
-
-def q(engine: Engine, sql: str, **params: Any) -> list[Any]:
-    with engine.connect() as conn:
-        return list(conn.execute(text(sql), params))
 
 
 def apply(engine: Engine, doc: dict[str, Any]) -> int:

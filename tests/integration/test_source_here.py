@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from dmo_helpers import q
+from sqlalchemy import Engine
 
 from listings.config.models import DmoConfig
 from listings.config.store import ConfigError, apply_config, load_config_file, parse_config
@@ -82,11 +83,6 @@ def browse(sites: DemoSites, *queries: dict[str, str], **params: Any) -> DmoConf
 def _km(at: str, place: dict[str, Any]) -> float:
     lat, lng = (float(v) for v in at.split(","))
     return here_site._distance(lat, lng, place["position"]["lat"], place["position"]["lng"]) / 1000
-
-
-def q(engine: Engine, sql: str, **params: Any) -> list[Any]:
-    with engine.connect() as conn:
-        return list(conn.execute(text(sql), params))
 
 
 # -- fetch and parse -------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, text
+from dmo_helpers import q
+from sqlalchemy import Engine
 
 from listings.config.models import DmoConfig
 from listings.config.store import apply_config, parse_config
@@ -92,11 +93,6 @@ def expected_requests(sites: DemoSites, pages: int = 3) -> list[str]:
         out.append(f"GET /directory/?page={n}" if n > 1 else "GET /directory/")
         out.extend(f"GET {p.path}" for p in every[(n - 1) * 10 : n * 10])
     return out
-
-
-def q(engine: Engine, sql: str, **params: Any) -> list[Any]:
-    with engine.connect() as conn:
-        return list(conn.execute(text(sql), params))
 
 
 # ------------------------------------------------------------------------------------------------

@@ -11,7 +11,8 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
-from sqlalchemy import Engine, text
+from dmo_helpers import q
+from sqlalchemy import Engine
 
 from listings.config.models import DmoConfig, Images
 from listings.config.store import apply_config, parse_config
@@ -67,11 +68,6 @@ def dmo(engine: Engine) -> Iterator[Any]:
         return DMO_ID
 
     yield setup
-
-
-def q(engine: Engine, sql: str, **params: Any) -> list[Any]:
-    with engine.connect() as conn:
-        return list(conn.execute(text(sql), params))
 
 
 # ------------------------------------------------------------------------------------------------

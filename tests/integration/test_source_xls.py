@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 import xlwt  # type: ignore[import-untyped]
-from sqlalchemy import Engine, text
+from dmo_helpers import q
+from sqlalchemy import Engine
 
 from listings.config.store import apply_config, load_config_file, parse_config
 from listings.pipeline.runner import JobFailed, run_job
@@ -23,11 +24,6 @@ DEMO_CONFIG = REPO / "include" / "config" / "dmos" / "xls-demo.yaml"
 SAMPLE = REPO / "include" / "samples" / "cantons-de-l-est-repertoire.xlsx"
 DMO = 103
 PUBLIC_ROWS = {"listings": 119, "listing_info": 119, "locations": 119, "contact_info": 119}
-
-
-def q(engine: Engine, sql: str, **params: Any) -> list[Any]:
-    with engine.connect() as conn:
-        return list(conn.execute(text(sql), params))
 
 
 def table_counts(engine: Engine) -> dict[str, int]:
