@@ -133,7 +133,7 @@ def _listing_filters(
         )
         params["dmo_id"] = dmo_id
     if category:
-        # no index on listing_info.category: a semi-join over the DMOs' rows (see README of the plugin)
+        # ix_listing_info_category_listing_id (migration 0008): the category's rows, then the listings
         where.append(
             "exists (select 1 from public.listing_info li"
             " where li.listing_id = l.id and li.category = :category)"

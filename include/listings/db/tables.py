@@ -140,6 +140,7 @@ listings = Table(
     CheckConstraint("listing_status in ('active', 'archived', 'invalid', 'merged')", name="listing_status"),
     Index("ix_listings_location_id", "location_id"),
     Index("ix_listings_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
+    Index("ix_listings_listing_status", "listing_status"),  # admin counts by status (0008)
 )
 
 contact_info = Table(
@@ -195,6 +196,7 @@ listing_info = Table(
     Index("ix_listing_info_listing_id", "listing_id"),
     Index("ix_listing_info_dmo_id_external_source_id", "dmo_id", "external_source_id"),
     Index("ix_listing_info_contact_info_id", "contact_info_id"),
+    Index("ix_listing_info_category_listing_id", "category", "listing_id"),  # admin search (0008)
 )
 
 listing_images = Table(
@@ -498,6 +500,7 @@ images = Table(
     UniqueConstraint("dmo_id", "url_key", name="uq_images_dmo_url"),
     Index("ix_images_sha256", "sha256"),
     Index("ix_images_status", "dmo_id", "status"),
+    Index("ix_images_status_id", "status", "id"),  # the image page's status filter (0008)
     schema="pipeline",
 )
 """One row per image URL of a DMO: the last fetch's outcome, its validators, content hash, perceptual

@@ -1,0 +1,135 @@
+"""Admin pages benchmark: the server time of each admin page with 1M listings in the database.
+
+    python bench/admin_pages.py [--catalogue 1000000] [--runs 5] [--keep]
+
+1. starts a throwaway project-local PostgreSQL, migrates it, and fills `public` with M listings (the
+   promotion benchmark's set-based SQL: locations, contacts, listing_info, bridge rows, the matching index),
+   with five categories, a few archived listings and removed listing_info, then VACUUM ANALYZE;
+2. serves the admin app (plugins/listings_admin) in-process through FastAPI's TestClient as an admin user
+   (Airflow's own checks run; only the token reading is replaced, as in the tests);
+3. requests every GET page of the app (each list page unfiltered and with each filter, a listing's detail)
+   once to warm up, then `--runs` times, and prints the median and the slowest time per page.
+It prints figures; it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import text
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# as Airflow puts its plugins folder on sys.path
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
+from promote import CATALOGUE_SQL
+
+from listings.db.local import LocalPostgres
+
+VARIETY_SQL = """
+update public.listing_info set category = (array['restaurant', 'hotel', 'museum', 'park', 'cafe'])[1 + id % 5];
+update public.listings set listing_status = 'archived', status_reason = 'bench' where id % 997 = 0;
+update public.listing_info set info_status = 'removed', info_visible = false, status_reason = 'bench'
+where id % 991 = 0;
+"""
+
+# (page, path): list pages unfiltered and with each filter, then one listing; pages other rounds add are
+# requested when the app has them.
+PAGES = [
+    ("listings", "/listings"),
+    ("listings by name", "/listings?q=place+4242"),
+    ("listings by city", "/listings?city=Town+42"),
+    ("listings by category", "/listings?category=museum"),
+    ("listings by DMO", "/listings?dmo_id=1"),
+    ("listings archived", "/listings?status=archived"),
+    ("listings page 100", "/listings?page=100"),
+    ("listing detail", "/listings/424242"),
+    ("images", "/images"),
+    ("soft-deleted", "/soft-deleted"),
+    ("review", "/review"),
+    ("jobs", "/jobs"),
+    ("job detail", "/jobs/1"),
+    ("dmos", "/dmos"),
+    ("dmo detail", "/dmos/1"),
+]
+
+
+def client() -> Any:
+    from airflow.api_fastapi.app import create_auth_manager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from airflow.api_fastapi.core_api.security import get_user
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    create_auth_manager()
+    from listings_admin.app import app
+
+    app.dependency_overrides[get_user] = lambda: SimpleAuthManagerUser(username="bench", role="admin")
+    root = FastAPI()
+    root.mount("/listings-admin", app)
+    return TestClient(root)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--catalogue", type=int, default=1_000_000)
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--keep", action="store_true")
+    args = ap.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="listings-bench-admin-"))
+    root.chmod(0o755)
+    pg = LocalPostgres(root / "pg", fast=True)
+    pg.start()
+    pg.ensure_database("bench")
+    os.environ["LISTINGS_DATABASE_URL"] = pg.url("bench")
+    os.environ["LISTINGS_HOME"] = str(root / "home")
+    try:
+        from listings.db.engine import get_engine, migrate
+        from listings.settings import get_settings
+
+        get_settings.cache_clear()
+        migrate(pg.url("bench"))
+        engine = get_engine()
+        t0 = time.perf_counter()
+        with engine.begin() as conn:
+            for statement in (CATALOGUE_SQL + VARIETY_SQL).split(";\n"):
+                if statement.strip():
+                    conn.execute(text(statement), {"n": args.catalogue})
+            conn.execute(text("select pipeline.refresh_listing_match(null)"))
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(text("vacuum analyze"))
+        print(f"catalogue: {args.catalogue:,} listings loaded in {time.perf_counter() - t0:.1f} s")
+
+        http = client()
+        print(f"{'page':<24} {'status':>6} {'median ms':>10} {'max ms':>8}  path")
+        for name, path in PAGES:
+            url = "/listings-admin" + path
+            if http.get(url).status_code == 404:
+                print(f"{name:<24} {404:>6} {'-':>10} {'-':>8}  {path} (absent)")
+                continue
+            times = []
+            for _ in range(args.runs):
+                t0 = time.perf_counter()
+                response = http.get(url)
+                times.append((time.perf_counter() - t0) * 1000)
+            print(
+                f"{name:<24} {response.status_code:>6} {statistics.median(times):>10.0f} {max(times):>8.0f}  {path}"
+            )
+    finally:
+        if args.keep:
+            print(f"kept: {pg.url('bench', driver='postgresql')}")
+        else:
+            pg.destroy()
+            shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
