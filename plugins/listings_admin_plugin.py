@@ -36,6 +36,34 @@ EXTERNAL_VIEWS: list[dict[str, Any]] = [
         "destination": "nav",
         "category": CATEGORY,
     },
+    {
+        "name": "DMOs",
+        "href": f"{URL_PREFIX}/dmos",
+        "url_route": "listing-dmos",
+        "destination": "nav",
+        "category": CATEGORY,
+    },
+    {
+        "name": "Jobs",
+        "href": f"{URL_PREFIX}/jobs",
+        "url_route": "listing-jobs",
+        "destination": "nav",
+        "category": CATEGORY,
+    },
+    {
+        "name": "Soft-deleted",
+        "href": f"{URL_PREFIX}/soft-deleted",
+        "url_route": "listing-soft-deleted",
+        "destination": "nav",
+        "category": CATEGORY,
+    },
+    {
+        "name": "Review",
+        "href": f"{URL_PREFIX}/review",
+        "url_route": "listing-review",
+        "destination": "nav",
+        "category": CATEGORY,
+    },
 ]
 
 
