@@ -233,6 +233,15 @@ def test_archive_hides_a_listing_for_every_dmo_and_hide_is_per_dmo(
     with engine.begin() as conn:
         edits.restore_listing(conn, a1.listing_id, user="ops")
     assert visible(engine, dmo) == visible(engine, 202) == {"a", "b"}
+    # only an archived listing can be restored, and only an active one archived
+    with pytest.raises(edits.EditError, match="not archived"), engine.begin() as conn:
+        edits.restore_listing(conn, a1.listing_id, user="ops")
+    with engine.begin() as conn:
+        edits.archive_listing(conn, a1.listing_id, user="ops")
+    with pytest.raises(edits.EditError, match="already archived"), engine.begin() as conn:
+        edits.archive_listing(conn, a1.listing_id, user="ops")
+    with engine.begin() as conn:
+        edits.restore_listing(conn, a1.listing_id, user="ops")
 
     # hidden for one DMO only, and a re-import does not show it again
     with engine.begin() as conn:

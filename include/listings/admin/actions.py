@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, text
+from sqlalchemy import Engine, text
 
 from listings.catalogue import edits
 from listings.catalogue.edits import EditError
@@ -29,20 +29,10 @@ def listing_action(
     """`archive` (hidden for every DMO) or `restore` a listing, as `user`."""
     if action not in LISTING_ACTIONS:
         raise EditError(f"unknown listing action {action!r}; one of {', '.join(LISTING_ACTIONS)}")
-    with (engine or get_engine()).begin() as conn:
-        row = _lock_listing(conn, listing_id)
-        status = row.listing_status
-        if status == "merged":
-            raise EditError(
-                f"listing {listing_id} was merged into listing {row.merged_into_id}: act on that one"
-            )
+    with (engine or get_engine()).begin() as conn:  # the service refuses a merged or wrong-state listing
         if action == "archive":
-            if status == "archived":
-                raise EditError(f"listing {listing_id} is already archived")
             edits.archive_listing(conn, listing_id, user=user, reason=reason.strip())
             return ActionResult(listing_id, f"Listing {listing_id} archived: hidden for every DMO.")
-        if status != "archived":
-            raise EditError(f"listing {listing_id} is {status}, not archived: nothing to restore")
         edits.restore_listing(conn, listing_id, user=user)
         return ActionResult(listing_id, f"Listing {listing_id} restored.")
 
@@ -83,13 +73,3 @@ def refetch_image(image_id: int, *, user: str) -> dict[str, Any]:
 
     (result,) = refetch(image_id=image_id, user=user)
     return result
-
-
-def _lock_listing(conn: Connection, listing_id: int) -> Any:
-    row = conn.execute(
-        text("select listing_status, merged_into_id from public.listings where id = :i for update"),
-        {"i": listing_id},
-    ).one_or_none()
-    if row is None:
-        raise EditError(f"no listing {listing_id}")
-    return row

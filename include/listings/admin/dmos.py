@@ -273,7 +273,20 @@ def preview_yaml(document: str | bytes, *, file: Path | None = None, limit: int 
     """Validate a YAML config and preview its first records (`listings.sources.preview`): nothing is
     written. CSV/XLS read `file` (an upload) or the config's `config_params.file`; HTTP sources fetch.
     Raises ConfigError (invalid config) or SourceError (nothing could be read)."""
+    from listings.settings import get_settings
     from listings.sources.preview import preview
 
     config = parse_yaml(document)
+    named = config.config_params.get("file")
+    if file is None and named:
+        # A page must not read any file of the server: only the project's and the data folder's files.
+        settings = get_settings()
+        path = (settings.project_dir / str(named)).resolve()
+        if not any(path.is_relative_to(root.resolve()) for root in (settings.project_dir, settings.home)):
+            raise ConfigError(
+                "<preview>",
+                [
+                    f"config_params.file: {named} is outside the project and data folders; upload the file instead"
+                ],
+            )
     return preview(config, limit=limit, file=file)

@@ -261,6 +261,8 @@ def show_listing_info(conn: Connection, listing_info_id: int, *, user: str) -> N
 def archive_listing(conn: Connection, listing_id: int, *, user: str, reason: str = "") -> None:
     """Archive a listing: hidden for every DMO (their listing_info rows are left as they are)."""
     target = _listing_target(conn, listing_id)
+    if _listing_status(conn, listing_id) == "archived":
+        raise EditError(f"listing {listing_id} is already archived")
     conn.execute(
         text(
             "update public.listings set listing_status = 'archived', listing_visible = false, status_reason = :r,"
@@ -273,7 +275,11 @@ def archive_listing(conn: Connection, listing_id: int, *, user: str, reason: str
 
 
 def restore_listing(conn: Connection, listing_id: int, *, user: str) -> None:
+    """Bring an archived listing back, for every DMO."""
     target = _listing_target(conn, listing_id)
+    status = _listing_status(conn, listing_id)
+    if status != "archived":
+        raise EditError(f"listing {listing_id} is {status}, not archived: nothing to restore")
     conn.execute(
         text(
             "update public.listings set listing_status = 'active', listing_visible = true, status_reason = null,"
@@ -368,6 +374,17 @@ def _info_target(conn: Connection, listing_info_id: int) -> Target:
     if row is None:
         raise EditError(f"no listing_info {listing_info_id}")
     return Target(row.listing_id, listing_info_id, (row.country or "CA").strip())
+
+
+def _listing_status(conn: Connection, listing_id: int) -> str:
+    """The listing's status, its row locked for the caller's transaction; a merged listing is refused."""
+    row = conn.execute(
+        text("select listing_status, merged_into_id from public.listings where id = :i for update"),
+        {"i": listing_id},
+    ).one()
+    if row.listing_status == "merged":
+        raise EditError(f"listing {listing_id} was merged into listing {row.merged_into_id}: act on that one")
+    return str(row.listing_status)
 
 
 def _listing_target(conn: Connection, listing_id: int) -> Target:
