@@ -24,12 +24,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import text
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 # as Airflow puts its plugins folder on sys.path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
-from promote import CATALOGUE_SQL
+from promote import load_catalogue
 
 from listings.db.local import LocalPostgres
 
@@ -99,13 +97,7 @@ def main() -> None:
         migrate(pg.url("bench"))
         engine = get_engine()
         t0 = time.perf_counter()
-        with engine.begin() as conn:
-            for statement in (CATALOGUE_SQL + VARIETY_SQL).split(";\n"):
-                if statement.strip():
-                    conn.execute(text(statement), {"n": args.catalogue})
-            conn.execute(text("select pipeline.refresh_listing_match(null)"))
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("vacuum analyze"))
+        load_catalogue(engine, args.catalogue, VARIETY_SQL)
         print(f"catalogue: {args.catalogue:,} listings loaded in {time.perf_counter() - t0:.1f} s")
 
         http = client()

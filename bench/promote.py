@@ -58,6 +58,23 @@ select 1, 1, 1, encode(sha256(('r' || g)::bytea), 'hex'), 'C' || g, g, g, 1.0, '
 from generate_series(1, :n) as g;
 """
 
+
+def load_catalogue(engine: Any, n: int, extra_sql: str = "") -> None:
+    """Fill `public` with n listings of another DMO (CATALOGUE_SQL, then `extra_sql`), set the id sequences
+    past them, build the matching index, VACUUM ANALYZE."""
+    with engine.begin() as conn:
+        for statement in (CATALOGUE_SQL + extra_sql).split(";\n"):
+            if statement.strip():
+                conn.execute(text(statement), {"n": n})
+        for table in ("locations", "listings", "contact_info", "listing_info"):
+            conn.execute(text(f"select setval(pg_get_serial_sequence('public.{table}', 'id'), :n)"), {"n": n})
+        conn.execute(text("select setval(pg_get_serial_sequence('pipeline.jobs', 'id'), 1)"))
+        conn.execute(text("select setval(pg_get_serial_sequence('pipeline.job_files', 'id'), 1)"))
+        conn.execute(text("select pipeline.refresh_listing_match(null)"))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("vacuum analyze"))
+
+
 TOUCHED_SQL = """
 select coalesce(sum(n_tup_ins), 0), coalesce(sum(n_tup_upd), 0), coalesce(sum(n_tup_del), 0)
 from pg_stat_user_tables where schemaname = 'public'
@@ -97,20 +114,7 @@ def main() -> None:
         migrate(pg.url("bench"))
         engine = get_engine()
         t0 = time.perf_counter()
-        with engine.begin() as conn:
-            for statement in CATALOGUE_SQL.split(";\n"):
-                if statement.strip():
-                    conn.execute(text(statement), {"n": args.catalogue})
-            for table in ("locations", "listings", "contact_info", "listing_info"):
-                conn.execute(
-                    text(f"select setval(pg_get_serial_sequence('public.{table}', 'id'), :n)"),
-                    {"n": args.catalogue},
-                )
-            conn.execute(text("select setval(pg_get_serial_sequence('pipeline.jobs', 'id'), 1)"))
-            conn.execute(text("select setval(pg_get_serial_sequence('pipeline.job_files', 'id'), 1)"))
-            conn.execute(text("select pipeline.refresh_listing_match(null)"))
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-            conn.execute(text("vacuum analyze"))
+        load_catalogue(engine, args.catalogue)
         print(f"catalogue: {args.catalogue:,} listings loaded in {time.perf_counter() - t0:.1f} s")
 
         config = root / "dmo.yaml"

@@ -15,23 +15,18 @@ import io
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
+from admin_helpers import PLUGINS, PREFIX
 from dmo_helpers import csv_config, q
 from sqlalchemy import Engine
 
 from listings.config.store import apply_config
 from listings.pipeline.runner import run_job
 
-REPO = Path(__file__).resolve().parents[2]
-PLUGINS = REPO / "plugins"
-if str(PLUGINS) not in sys.path:  # Airflow puts its plugins folder on sys.path; so do we
-    sys.path.insert(0, str(PLUGINS))
-
-PREFIX = "/listings-admin"
 HEADER = ["ID", "Name", "Category", "Address1", "City", "Postal", "Phone", "Lat", "Lng"]
 # fmt: off
 OLIMPICO = ["a", "Café Olimpico", "Café", "124 rue Saint-Viateur O", "Montréal", "H2T 2L1", "514-555-0101", "45.5235", "-73.6004"]
@@ -45,37 +40,6 @@ BISTRO = ["e", "Bistro du Vieux-Port", "Restaurant", "8 rue du Sault-au-Matelot"
 # ------------------------------------------------------------------------------------------------
 # Fixtures
 # ------------------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def admin_app() -> Any:
-    from airflow.api_fastapi.app import create_auth_manager
-
-    create_auth_manager()  # the API server does this at start-up; requires_access_view asks it
-    from listings_admin.app import app
-
-    return app
-
-
-@pytest.fixture
-def client_as(admin_app: Any) -> Iterator[Callable[..., Any]]:
-    """`client_as("viewer")`: a TestClient whose requests come from a SimpleAuthManager user with that role
-    (None: a user without a role). Airflow's own checks still run; only the token reading is replaced."""
-    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-    from airflow.api_fastapi.core_api.security import get_user
-    from fastapi import FastAPI
-    from fastapi.testclient import TestClient
-
-    root = FastAPI()
-    root.mount(PREFIX, admin_app)  # as airflow.api_fastapi.app.init_plugins does
-
-    def make(role: str | None, name: str | None = None) -> TestClient:
-        user = SimpleAuthManagerUser(username=name or (role or "nobody"), role=role)
-        admin_app.dependency_overrides[get_user] = lambda: user
-        return TestClient(root)
-
-    yield make
-    admin_app.dependency_overrides.clear()
 
 
 def _upload(tmp_path: Path, rows: Sequence[Sequence[str]], name: str, header: Sequence[str] = HEADER) -> Path:

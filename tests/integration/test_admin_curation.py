@@ -10,60 +10,25 @@ import csv
 import html
 import io
 import re
-import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
+from admin_helpers import PREFIX
 from dmo_helpers import csv_config, q
 from sqlalchemy import Engine
 
 from listings.config.store import apply_config
 from listings.pipeline.runner import run_job
 
-REPO = Path(__file__).resolve().parents[2]
-PLUGINS = REPO / "plugins"
-if str(PLUGINS) not in sys.path:
-    sys.path.insert(0, str(PLUGINS))
-
-PREFIX = "/listings-admin"
 HEADER = ["ID", "Name", "Category", "Address1", "City", "Postal", "Phone", "Description", "Lat", "Lng"]
 # fmt: off
 OLIMPICO = ["a", "Café Olimpico", "Café", "124 rue Saint-Viateur O", "Montréal", "H2T 2L1", "514-555-0101", "Espresso.", "45.5235", "-73.6004"]
 GERMAIN = ["b", "Hôtel Le Germain", "Hôtel", "2050 rue Mansfield", "Montréal", "H3A 1Y9", "514-555-0102", "Hotel.", "45.5020", "-73.5750"]
 CHATEAU = ["d", "Château Frontenac", "Hôtel", "1 rue des Carrières", "Québec", "G1R 4P5", "418-555-0104", "", "46.8118", "-71.2055"]
 # fmt: on
-
-
-@pytest.fixture(scope="module")
-def admin_app() -> Any:
-    from airflow.api_fastapi.app import create_auth_manager
-
-    create_auth_manager()
-    from listings_admin.app import app
-
-    return app
-
-
-@pytest.fixture
-def client_as(admin_app: Any) -> Iterator[Callable[..., Any]]:
-    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-    from airflow.api_fastapi.core_api.security import get_user
-    from fastapi import FastAPI
-    from fastapi.testclient import TestClient
-
-    root = FastAPI()
-    root.mount(PREFIX, admin_app)
-
-    def make(role: str | None, name: str | None = None) -> TestClient:
-        user = SimpleAuthManagerUser(username=name or (role or "nobody"), role=role)
-        admin_app.dependency_overrides[get_user] = lambda: user
-        return TestClient(root)
-
-    yield make
-    admin_app.dependency_overrides.clear()
 
 
 def _upload(tmp_path: Path, rows: Sequence[Sequence[str]], name: str = "201.csv") -> Path:

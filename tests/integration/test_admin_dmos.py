@@ -11,25 +11,19 @@ from __future__ import annotations
 import csv
 import io
 import re
-import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+from admin_helpers import PREFIX
 from dmo_helpers import csv_config, q
 from sqlalchemy import Engine
 
 from listings.config.store import apply_config
 from listings.pipeline.runner import JobFailed, run_job
 
-REPO = Path(__file__).resolve().parents[2]
-PLUGINS = REPO / "plugins"
-if str(PLUGINS) not in sys.path:  # Airflow puts its plugins folder on sys.path; so do we
-    sys.path.insert(0, str(PLUGINS))
-
-PREFIX = "/listings-admin"
 HEADER = ["ID", "Name", "Category", "Address1", "City", "Postal", "Phone", "Lat", "Lng"]
 # fmt: off
 OLIMPICO = ["a", "Café Olimpico", "Café", "124 rue Saint-Viateur O", "Montréal", "H2T 2L1", "514-555-0101", "45.5235", "-73.6004"]
@@ -37,36 +31,6 @@ GERMAIN = ["b", "Hôtel Le Germain", "Hôtel", "2050 rue Mansfield", "Montréal"
 NO_NAME = ["c", "", "Musée", "1380 rue Sherbrooke O", "Montréal", "H3G 1J5", "514-555-0103", "45.4985", "-73.5794"]
 BAD_LAT = ["d", "Château Frontenac", "Hôtel", "1 rue des Carrières", "Québec", "G1R 4P5", "418-555-0104", "north", "-71.2055"]
 # fmt: on
-
-
-@pytest.fixture(scope="module")
-def admin_app() -> Any:
-    from airflow.api_fastapi.app import create_auth_manager
-
-    create_auth_manager()  # the API server does this at start-up; requires_access_view asks it
-    from listings_admin.app import app
-
-    return app
-
-
-@pytest.fixture
-def client_as(admin_app: Any) -> Iterator[Callable[..., Any]]:
-    """`client_as("viewer")`: requests from a SimpleAuthManager user with that role."""
-    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-    from airflow.api_fastapi.core_api.security import get_user
-    from fastapi import FastAPI
-    from fastapi.testclient import TestClient
-
-    root = FastAPI()
-    root.mount(PREFIX, admin_app)
-
-    def make(role: str | None, name: str | None = None) -> TestClient:
-        user = SimpleAuthManagerUser(username=name or (role or "nobody"), role=role)
-        admin_app.dependency_overrides[get_user] = lambda: user
-        return TestClient(root)
-
-    yield make
-    admin_app.dependency_overrides.clear()
 
 
 def _csv(rows: Sequence[Sequence[str]]) -> bytes:

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from admin_helpers import PREFIX
 from dmo_helpers import csv_config, q
 from sqlalchemy import Engine
-from test_admin_app import PREFIX, admin_app, client_as  # noqa: F401  (fixtures)
 
 from listings.admin.jobs import CSV_COLUMNS
 from listings.config.store import apply_config
@@ -101,7 +101,7 @@ def fake_airflow() -> Iterator[str]:
 
 
 def test_dashboard_detail_and_error_log(
-    client_as: Callable[..., Any],  # noqa: F811
+    client_as: Callable[..., Any],
     engine: Engine,
     tmp_path: Path,
 ) -> None:
@@ -189,7 +189,7 @@ def test_dashboard_detail_and_error_log(
 
 
 def test_run_now_and_again_trigger_one_dag_run_and_a_viewer_triggers_nothing(
-    client_as: Callable[..., Any],  # noqa: F811
+    client_as: Callable[..., Any],
     engine: Engine,
     tmp_path: Path,
     fake_airflow: str,
