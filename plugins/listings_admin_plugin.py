@@ -20,50 +20,22 @@ CATEGORY = "Listings"
 FASTAPI_APPS: list[dict[str, Any]] = [
     {"app": LazyApp("listings_admin.app:app"), "url_prefix": URL_PREFIX, "name": "Listings admin"}
 ]
+PAGES = (  # (menu name, path under URL_PREFIX, url_route inside the Airflow UI), in menu order
+    ("Listings", "/listings", "listings"),
+    ("Review", "/review", "listing-review"),
+    ("Matching", "/bridge", "listing-matching"),
+    ("DMOs", "/dmos", "listing-dmos"),
+    ("Schedule", "/schedule", "listing-schedule"),
+    ("Jobs", "/jobs", "listing-jobs"),
+    ("Files", "/files", "listing-files"),
+    ("Images", "/images", "listing-images"),
+    ("Soft-deleted", "/soft-deleted", "listing-soft-deleted"),
+    ("Health", "/health", "listing-health"),
+)
 # With url_route, Airflow shows the page inside its own UI (an iframe at /plugin/<url_route>).
 EXTERNAL_VIEWS: list[dict[str, Any]] = [
-    {
-        "name": "Listings",
-        "href": f"{URL_PREFIX}/listings",
-        "url_route": "listings",
-        "destination": "nav",
-        "category": CATEGORY,
-    },
-    {
-        "name": "Images",
-        "href": f"{URL_PREFIX}/images",
-        "url_route": "listing-images",
-        "destination": "nav",
-        "category": CATEGORY,
-    },
-    {
-        "name": "DMOs",
-        "href": f"{URL_PREFIX}/dmos",
-        "url_route": "listing-dmos",
-        "destination": "nav",
-        "category": CATEGORY,
-    },
-    {
-        "name": "Jobs",
-        "href": f"{URL_PREFIX}/jobs",
-        "url_route": "listing-jobs",
-        "destination": "nav",
-        "category": CATEGORY,
-    },
-    {
-        "name": "Soft-deleted",
-        "href": f"{URL_PREFIX}/soft-deleted",
-        "url_route": "listing-soft-deleted",
-        "destination": "nav",
-        "category": CATEGORY,
-    },
-    {
-        "name": "Review",
-        "href": f"{URL_PREFIX}/review",
-        "url_route": "listing-review",
-        "destination": "nav",
-        "category": CATEGORY,
-    },
+    {"name": name, "href": f"{URL_PREFIX}{path}", "url_route": route, "destination": "nav", "category": CATEGORY}
+    for name, path, route in PAGES
 ]
 
 

@@ -424,15 +424,10 @@ def create_app() -> FastAPI:
     app.add_api_route("/images/{image_id:int}/refetch", refetch_image, methods=["POST"])
     app.add_api_route("/images/{image_id:int}/object", image_object, methods=["GET"])
     app.add_api_route("/listing-images/{listing_image_id:int}/object", listing_image_object, methods=["GET"])
-    from listings_admin import jobs as jobs_pages
+    from listings_admin import curation, dmos, files, health, jobs, matching, schedule
 
-    jobs_pages.register(app)
-    from listings_admin import dmos as dmos_pages
-
-    dmos_pages.register(app)
-    from listings_admin import curation as curation_pages
-
-    curation_pages.register(app)
+    for pages in (jobs, dmos, curation, matching, schedule, files, health):
+        pages.register(app)
     app.add_exception_handler(ActionRefused, _refused)
     app.add_exception_handler(BadRequest, _bad_request)
     app.add_exception_handler(QueryError, _bad_request)

@@ -112,7 +112,9 @@ def test_the_plugin_declares_the_app_and_its_pages_under_one_menu() -> None:
 
     views = plugin.external_views
     assert {v["category"] for v in views} == {"Listings"}
-    assert [v["name"] for v in views] == ["Listings", "Images", "DMOs", "Jobs", "Soft-deleted", "Review"]
+    assert [v["name"] for v in views] == [
+        "Listings", "Review", "Matching", "DMOs", "Schedule", "Jobs", "Files", "Images", "Soft-deleted", "Health",
+    ]  # fmt: skip
     for view in views:
         assert view["href"].startswith(PREFIX + "/") and view["href"].removeprefix(PREFIX) in paths
         assert view["destination"] == "nav" and view["url_route"]
