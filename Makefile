@@ -13,7 +13,7 @@ export LISTINGS_HOME ?= $(CURDIR)/.listings
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help install system-deps demo stop status docs test test-fast lint format bench lock clean
+.PHONY: help install system-deps browser-deps demo stop status docs test test-fast lint format bench lock clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -31,6 +31,11 @@ system-deps:  ## Debian packages the pipeline needs (PostGIS for PostgreSQL $(PG
 	@test -f $(POSTGIS_CONTROL) || { \
 	  echo "Installing postgresql-$(PG_MAJOR)-postgis-3 ..."; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-$(PG_MAJOR)-postgis-3; }
+
+browser-deps:  ## Debian's Chromium, which the browser tests drive through Playwright (no browser download)
+	@test -x /usr/bin/chromium || { \
+	  echo "Installing chromium ..."; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 # The demo's credentials for its local source sites (not secrets: only the demo sites accept them), and
 # geotagging against the local Places stand-in, never Google. Set for `make demo` only.
@@ -64,11 +69,11 @@ docs: install  ## dbt docs (models, sources, lineage) from the local database, s
 	@echo "dbt docs: http://127.0.0.1:8081/  (Ctrl-C stops the server)"
 	$(LISTINGS) dbt docs serve --host 127.0.0.1 --port 8081 --no-browser
 
-test: install  ## The whole test suite (starts its own PostgreSQL and S3 server)
+test: install browser-deps  ## The whole test suite (starts its own PostgreSQL, S3 server, Airflow and Chromium)
 	$(BIN)/pytest -n auto --dist loadfile
 
-test-fast: install  ## Tests without the Airflow ones
-	$(BIN)/pytest -n auto --dist loadfile -m "not airflow"
+test-fast: install  ## Tests without the Airflow and browser ones
+	$(BIN)/pytest -n auto --dist loadfile -m "not airflow and not browser"
 
 lint: install  ## ruff (incl. Airflow 3 rules) and mypy
 	$(BIN)/ruff check .

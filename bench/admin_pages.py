@@ -1,6 +1,6 @@
 """Admin pages benchmark: the server time of each admin page with 1M listings in the database.
 
-    python bench/admin_pages.py [--catalogue 1000000] [--runs 5] [--keep]
+    python bench/admin_pages.py [--catalogue 1000000] [--runs 5] [--keep] [--url URL]
 
 1. starts a throwaway project-local PostgreSQL, migrates it, and fills `public` with M listings (the
    promotion benchmark's set-based SQL: locations, contacts, listing_info, bridge rows, the matching index),
@@ -9,7 +9,8 @@
    (Airflow's own checks run; only the token reading is replaced, as in the tests);
 3. requests every GET page of the app (each list page unfiltered and with each filter, a listing's detail)
    once to warm up, then `--runs` times, and prints the median and the slowest time per page.
-It prints figures; it asserts nothing.
+`--keep` leaves the database running and prints its URL; `--url` times the pages again on such a database
+(migrating it first), without loading anything. It prints figures; it asserts nothing.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ PAGES = [
     ("listings by DMO", "/listings?dmo_id=1"),
     ("listings archived", "/listings?status=archived"),
     ("listings page 100", "/listings?page=100"),
+    ("listings name desc", "/listings?sort=-name"),
+    ("listings by region", "/listings?region=ON"),  # every listing
+    ("listings rare region", "/listings?region=QC"),  # none
+    ("listings by source", "/listings?source=csv"),
+    ("listings category+DMO", "/listings?category=museum&dmo_id=1"),
     ("listing detail", "/listings/424242"),
     ("images", "/images"),
     ("soft-deleted", "/soft-deleted"),
@@ -56,6 +62,14 @@ PAGES = [
     ("job detail", "/jobs/1"),
     ("dmos", "/dmos"),
     ("dmo detail", "/dmos/1"),
+    ("bridge", "/bridge"),
+    ("bridge by method", "/bridge?method=manual"),
+    ("bridge doubtful", "/bridge?max_certainty=0.5"),
+    ("bridge by source id", "/bridge?q=src-424242"),
+    ("bridge conflicts", "/bridge/conflicts"),
+    ("schedule", "/schedule"),
+    ("files", "/files"),
+    ("health", "/health"),
 ]
 
 
@@ -80,25 +94,32 @@ def main() -> None:
     ap.add_argument("--catalogue", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--url", help="a database kept by an earlier --keep run: time the pages again")
     args = ap.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="listings-bench-admin-"))
     root.chmod(0o755)
-    pg = LocalPostgres(root / "pg", fast=True)
-    pg.start()
-    pg.ensure_database("bench")
-    os.environ["LISTINGS_DATABASE_URL"] = pg.url("bench")
+    pg = None if args.url else LocalPostgres(root / "pg", fast=True)
+    if pg is not None:
+        pg.start()
+        pg.ensure_database("bench")
+    url = args.url.replace("postgresql://", "postgresql+psycopg://") if args.url else pg.url("bench")  # type: ignore[union-attr]
+    os.environ["LISTINGS_DATABASE_URL"] = url
     os.environ["LISTINGS_HOME"] = str(root / "home")
     try:
         from listings.db.engine import get_engine, migrate
         from listings.settings import get_settings
 
         get_settings.cache_clear()
-        migrate(pg.url("bench"))
+        migrate(url)
         engine = get_engine()
-        t0 = time.perf_counter()
-        load_catalogue(engine, args.catalogue, VARIETY_SQL)
-        print(f"catalogue: {args.catalogue:,} listings loaded in {time.perf_counter() - t0:.1f} s")
+        if pg is not None:
+            t0 = time.perf_counter()
+            load_catalogue(engine, args.catalogue, VARIETY_SQL)
+            print(f"catalogue: {args.catalogue:,} listings loaded in {time.perf_counter() - t0:.1f} s")
+        else:
+            with engine.begin() as conn:
+                conn.exec_driver_sql("analyze")
 
         http = client()
         print(f"{'page':<24} {'status':>6} {'median ms':>10} {'max ms':>8}  path")
@@ -116,11 +137,11 @@ def main() -> None:
                 f"{name:<24} {response.status_code:>6} {statistics.median(times):>10.0f} {max(times):>8.0f}  {path}"
             )
     finally:
-        if args.keep:
+        if pg is not None and args.keep:
             print(f"kept: {pg.url('bench', driver='postgresql')}")
-        else:
+        elif pg is not None:
             pg.destroy()
-            shutil.rmtree(root, ignore_errors=True)
+        shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,13 @@ PAGES = (  # (menu name, path under URL_PREFIX, url_route inside the Airflow UI)
 )
 # With url_route, Airflow shows the page inside its own UI (an iframe at /plugin/<url_route>).
 EXTERNAL_VIEWS: list[dict[str, Any]] = [
-    {"name": name, "href": f"{URL_PREFIX}{path}", "url_route": route, "destination": "nav", "category": CATEGORY}
+    {
+        "name": name,
+        "href": f"{URL_PREFIX}{path}",
+        "url_route": route,
+        "destination": "nav",
+        "category": CATEGORY,
+    }
     for name, path, route in PAGES
 ]
 

@@ -182,6 +182,8 @@ def listings_page(
     dmo_id: str | None = None,
     category: str | None = None,
     city: str | None = None,
+    region: str | None = None,
+    source: str | None = None,
     sort: str = "name",
     page: str | None = None,
     per_page: str | None = None,
@@ -196,17 +198,24 @@ def listings_page(
             dmo_id=_int("dmo_id", dmo_id),
             category=category or None,
             city=city or None,
+            region=region or None,
+            source=source or None,
             page=_int("page", page, default=1) or 1,
             per_page=_int("per_page", per_page, default=50) or 50,
             sort=sort or "name",
         )
-        choices = {} if _partial(request, "results") else {"dmos": queries.dmo_choices(conn)}
+        choices = (
+            {}
+            if _partial(request, "results")
+            else {"dmos": queries.dmo_choices(conn), "regions": queries.region_choices(conn)}
+        )
     context = {
         "title": "Listings",
         "nav": "listings",
         "result": result,
         "params": {k: v for k, v in result.filters.items() if v not in (None, "")} | {"sort": result.sort},
         "statuses": queries.LISTING_STATUSES,
+        "sources": queries.SOURCE_TYPES,
         "max_rows": queries.MAX_ROWS,
         **choices,
     }

@@ -9,12 +9,14 @@ Routes (under the mount prefix):
     POST /listing-info/{id}/fields/unlock            release one lock (form field `field`)
     POST /listings/{id}/fields/edit                  save the canonical listing's form (name, location)
     POST /listings/{id}/fields/unlock
-    GET  /review                                     review queue: manual-edit conflicts, other items read-only
-    POST /review/decide                              accept the source's value / keep the manual one (bulk)
+    GET  /review                                     review queue: every item type (filter), keyboard shortcuts
+    POST /review/decide                              decide one or the selected items: conflicts (accept / keep)
+                                                     and match items (accept / choose / new / dismiss)
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from airflow.api_fastapi.core_api.security import GetUserDep
@@ -240,29 +242,36 @@ def _unlock(
 # ------------------------------------------------------------------------------------------------
 
 
-def review_page(
-    request: Request,
-    user: GetUserDep,
-    status: str = "open",
-    type: str = "manual_edit_conflict",
-    dmo_id: str | None = None,
-    page: str | None = None,
-) -> HTMLResponse:
-    from listings.admin import curation, queries
+REVIEW_SHORTCUTS = (  # key, what it does (review.html documents them; its small script binds them)
+    ("j / k", "next / previous item"),
+    ("x", "select the item (for the bulk buttons)"),
+    ("a", "accept: the top candidate of a match item, the source's value of a manual-edit conflict"),
+    ("n", "new: keep a match item's record as a listing of its own"),
+    ("d", "dismiss (a manual-edit conflict: keep the manual value)"),
+    ("o", "open the item side by side"),
+)
 
+
+def _review_context(request: Request, query: Mapping[str, str]) -> dict[str, Any]:
+    from listings.admin import curation, matching, queries
+
+    status = query.get("status") or "open"
+    item_type = query.get("type") or "all"
     with _engine().connect() as conn:
         result = curation.review_queue(
             conn,
-            status=None if status == "all" else (status or "open"),
-            item_type=None if type == "all" else (type or "manual_edit_conflict"),
-            dmo_id=_int("dmo_id", dmo_id),
-            page=_int("page", page, default=1) or 1,
+            status=None if status == "all" else status,
+            item_type=None if item_type == "all" else item_type,
+            dmo_id=_int("dmo_id", query.get("dmo_id")),
+            page=_int("page", query.get("page"), default=1) or 1,
         )
         dmos = queries.dmo_choices(conn)
+    matching.review_summaries(result.rows)
     f = result.filters
     params = {"status": f["status"] or "all", "type": f["item_type"] or "all", "dmo_id": f["dmo_id"]}
     params = {k: v for k, v in params.items() if v not in (None, "")}
-    context = {
+    here = _url(request, "/review", params | {"page": result.paging.page})
+    return {
         "title": "Review",
         "nav": "review",
         "result": result,
@@ -270,38 +279,95 @@ def review_page(
         "dmos": dmos,
         "statuses": curation.REVIEW_STATUSES,
         "types": curation.REVIEW_TYPES,
+        "match_types": matching.MATCH_ITEM_TYPES,
+        "shortcuts": REVIEW_SHORTCUTS,
         "max_rows": queries.MAX_ROWS,
-        "here": _url(request, "/review", params | {"page": result.paging.page}),
+        "here": here,
+        "item_url": lambda item_id: _url(request, f"/review/{item_id}", {"back": here}),
     }
-    return render(request, user, "review.html", context)
+
+
+def review_response(
+    request: Request,
+    user: Any,
+    query: Mapping[str, str],
+    *,
+    status_code: int = 200,
+    flashes: list[dict[str, str]] | None = None,
+) -> HTMLResponse:
+    """The review queue with the filters of `query` (also the page a rejected decision comes back to)."""
+    context = _review_context(request, query)
+    return render(request, user, "review.html", context, status_code=status_code, flashes=flashes)
+
+
+def review_page(
+    request: Request,
+    user: GetUserDep,
+    status: str = "open",
+    type: str = "all",
+    dmo_id: str | None = None,
+    page: str | None = None,
+) -> HTMLResponse:
+    query = {"status": status, "type": type, "dmo_id": dmo_id or "", "page": page or ""}
+    return review_response(request, user, query)
+
+
+DECIDED = {  # decision -> (manual-edit conflicts, match items) in the message
+    "accept": ("accepted the source's value", "accepted the top candidate"),
+    "keep": ("kept the manual value", "kept"),
+    "dismiss": ("kept the manual value", "dismissed"),
+    "new": ("", "kept as listings of their own"),
+    "choose": ("", "joined the chosen listing"),
+}
 
 
 async def review_decide(request: Request, user: GetUserDep, acting: ActingUser) -> Response:
-    from listings.admin import curation
+    """Decide one item (`decide=<decision>:<item id>`, `choose:<item id>:<listing id>`) or the selected
+    ones (`decide=<decision>` with `item_id` fields). Bad input: the page again, 400, nothing saved."""
+    from listings.admin import matching
+    from listings_admin.matching import back_with_error
 
     form = await request.form()
     decide = str(form.get("decide") or "")
     next_path = str(form.get("next") or "")
     back = _back(request, next_path, "/review")
-    choice, _, one = decide.partition(":")
-    if choice not in ("accept", "keep"):
-        return _redirect(
-            request, back, "error", "Choose to accept the source's value or keep the manual one."
+
+    def refuse(message: str) -> Response:
+        return back_with_error(request, user, back, message, fallback="/review")
+
+    choice, _, rest = decide.partition(":")
+    one, _, chosen = rest.partition(":")
+    if choice not in matching.REVIEW_DECISIONS:
+        return refuse(
+            "Choose a decision: accept, new, dismiss, choose a candidate (match items), or accept the"
+            " source's value / keep the manual one (manual-edit conflicts)."
         )
     raw_ids = [one] if one else [str(v) for v in form.getlist("item_id")]
     try:
         ids = [int(i) for i in raw_ids]
+        listing_id = int(chosen or str(form.get("listing_id") or "").strip() or 0) or None
     except ValueError:
-        return _redirect(request, back, "error", "The selected items are not review item ids.")
+        return refuse("The selected items or the chosen listing are not ids (whole numbers).")
     if not ids:
-        return _redirect(request, back, "error", "Select at least one conflict first: nothing was changed.")
+        return refuse("Select at least one item first: nothing was changed.")
+    if choice == "choose" and listing_id is None:
+        return refuse("choose: give the id of one of the item's candidate listings.")
     result = await run_in_threadpool(
-        curation.resolve_conflicts, ids, accept_source=choice == "accept", user=acting, engine=_engine()
+        matching.decide_review_items, _engine(), ids, choice, user=acting, listing_id=listing_id
     )
-    how = "accepted the source's value" if choice == "accept" else "kept the manual value"
+    if not result.done:
+        return refuse("Not decided: " + "; ".join(result.failed.values()) + ".")
     parts = []
-    if result.done:
-        parts.append(f"{len(result.done)} conflict(s) decided ({how}): {', '.join(map(str, result.done))}.")
+    conflicts = [i for i in result.done if result.kinds.get(i) == "manual_edit_conflict"]
+    matches = [i for i in result.done if i not in conflicts]
+    if conflicts:
+        how = DECIDED[choice][0]
+        parts.append(f"{len(conflicts)} conflict(s) decided ({how}): {', '.join(map(str, conflicts))}.")
+    if len(matches) == 1 and not conflicts:
+        parts.append(result.messages[matches[0]])
+    elif matches:
+        how = DECIDED[choice][1]
+        parts.append(f"{len(matches)} match item(s) decided ({how}): {', '.join(map(str, matches))}.")
     if result.failed:
         parts.append("Not decided: " + "; ".join(result.failed.values()) + ".")
     return _redirect(request, back, "error" if result.failed else "success", " ".join(parts))

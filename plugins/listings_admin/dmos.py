@@ -4,27 +4,39 @@ What they read and change is `listings.admin.dmos`; `register(app)` adds the rou
 
 Routes (under the mount prefix):
     GET  /dmos                              every config: type, source, schedule, active, version, last job
-    GET  /dmos/new                          the YAML form, prefilled with a CSV template
-    POST /dmos/new                          validate and create (field messages on error, nothing saved)
+    GET  /dmos/new                          the YAML editor, prefilled with a CSV template
+    GET  /dmos/new?mode=form                the form editor (one input per config field), same template
+    POST /dmos/new[?mode=form]              validate and create (field messages on error, nothing saved)
     POST /dmos/import                       the same from an uploaded YAML file
-    POST /dmos/preview                      test the posted YAML (htmx swaps #preview); writes nothing
-    GET  /dmos/{id}                         YAML, version history (?version= shows an old one), edit form
+    POST /dmos/preview[?mode=form]          test the posted YAML / form (htmx swaps #preview); writes nothing
+    GET  /dmos/{id}                         YAML, version history (?version= shows an old one), edit form,
+                                            uploads (csv/xls sources)
     GET  /dmos/{id}/config.yaml             download (?version=)
     POST /dmos/{id}/config                  save the edited YAML (a new version)
+    GET  /dmos/{id}/edit                    the form editor of the current config
+    POST /dmos/{id}/edit                    save the form (a new version)
     POST /dmos/{id}/activate|deactivate
     GET  /dmos/{id}/preview                 the stored config in the test form
-    POST /dmos/{id}/preview                 test the posted YAML
+    POST /dmos/{id}/preview[?mode=form]     test the posted YAML / form
+    POST /dmos/{id}/upload                  store a data file (multipart `file`); `then=run` also runs it
+    POST /dmos/{id}/uploads/{name}/run      run the DAG on a stored upload (conf {"file": path})
 Every page takes ?domain= (default listings) for a DMO's other data domains.
+
+Saving a changed config (YAML or form) whose DAG has queued runs saves nothing yet: the page comes back
+(409) with a dialog listing the runs, whose two buttons post the validated config again as YAML with
+`queued_action=keep` or `cancel` (and the listed `run_id`s). When Airflow's API is not configured or
+does not answer, the save goes on and the message says the queued runs could not be checked.
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 from airflow.api_fastapi.core_api.security import GetUserDep
-from fastapi import FastAPI, File, Form, Request, UploadFile
+from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from listings_admin import app as core
@@ -32,6 +44,8 @@ from listings_admin.auth import ActingUser
 
 DOMAINS = ("listings", "reviews", "events")
 MAX_UPLOAD_BYTES = 50_000_000
+MAX_FORM_FIELDS = 5000  # the form editor posts a few hundred inputs (every source type's section)
+QUEUED_ACTIONS = ("keep", "cancel")
 
 
 def _domain(domain: str | None) -> str:
@@ -41,8 +55,40 @@ def _domain(domain: str | None) -> str:
     return value
 
 
+def _mode(mode: str | None) -> str:
+    value = mode or "yaml"
+    if value not in ("yaml", "form"):
+        raise core.BadRequest(f"mode must be yaml or form; got {value!r}")
+    return value
+
+
 def _config_path(dmo_id: int, domain: str, suffix: str = "") -> str:
     return f"/dmos/{dmo_id}{suffix}" + ("" if domain == "listings" else f"?domain={domain}")
+
+
+async def _posted_form(request: Request) -> Any:
+    """The whole posted form (the form editor's inputs are named after config paths, not parameters)."""
+    return await request.form(max_fields=MAX_FORM_FIELDS, max_files=4)
+
+
+PostedForm = Annotated[Any, Depends(_posted_form)]
+
+
+def _text(form: Any, name: str) -> str:
+    value = form.get(name)
+    return value if isinstance(value, str) else ""
+
+
+def _texts(form: Any, name: str) -> list[str]:
+    return [v for v in form.getlist(name) if isinstance(v, str) and v]
+
+
+def _file(form: Any, name: str) -> Any:
+    """A posted file (Starlette's UploadFile, which FastAPI's subclasses), or None."""
+    from starlette.datastructures import UploadFile as PostedFile
+
+    value = form.get(name)
+    return value if isinstance(value, PostedFile) and value.filename else None
 
 
 # ------------------------------------------------------------------------------------------------
@@ -79,8 +125,10 @@ def _dmo_response(
     edited: str | None = None,
     problems: list[str] | None = None,
     status_code: int = 200,
+    queued: dict[str, Any] | None = None,
+    upload_problem: str | None = None,
 ) -> HTMLResponse:
-    from listings.admin import dmos
+    from listings.admin import dmo_uploads, dmos
     from listings.config.store import to_yaml
 
     try:
@@ -88,6 +136,19 @@ def _dmo_response(
             page = dmos.config_page(conn, dmo_id, domain, version=version)
     except LookupError as exc:
         return core._error(request, user, str(exc).strip("'\""), 404)
+    source_type = page.stored.config.source_type.value
+    uploads: dict[str, Any] | None = None
+    if dmo_uploads.upload_source(source_type):
+        shown, total = dmo_uploads.list_uploads(dmo_id, domain)
+        uploads = {
+            "files": shown,
+            "total": total,
+            "extensions": dmo_uploads.UPLOAD_EXTENSIONS[source_type],
+            "max_bytes": dmo_uploads.MAX_UPLOAD_BYTES,
+            "problem": upload_problem,
+            "path": _config_path(dmo_id, domain, "/upload"),
+            "folder": str(dmo_uploads.upload_dir(dmo_id, domain)),
+        }
     context = {
         "title": f"{page.stored.config.dmo.name} · DMO {dmo_id}",
         "nav": "dmos",
@@ -98,6 +159,9 @@ def _dmo_response(
         "problems": problems or [],
         "save_path": _config_path(dmo_id, domain, "/config"),
         "preview_path": _config_path(dmo_id, domain, "/preview"),
+        "form_path": _config_path(dmo_id, domain, "/edit"),
+        "uploads": uploads,
+        "queued": queued,
     }
     return core.render(request, user, "dmo.html", context, status_code=status_code)
 
@@ -117,16 +181,27 @@ def export_config(dmo_id: int, domain: str | None = None, version: str | None = 
     return Response(page.yaml, media_type="application/yaml; charset=utf-8", headers=headers)
 
 
-def new_page(request: Request, user: GetUserDep) -> HTMLResponse:
+def new_page(request: Request, user: GetUserDep, mode: str | None = None) -> HTMLResponse:
     from listings.admin import dmos
 
     with core._engine().connect() as conn:
         template = dmos.template_yaml(dmos.next_dmo_id(conn))
+    if _mode(mode) == "form":
+        import yaml
+
+        from listings.admin import dmo_form
+
+        return _form_response(request, user, dmo_form.form_values(yaml.safe_load(template)), dmo_id=None)
     return _new_response(request, user, template)
 
 
 def _new_response(
-    request: Request, user: Any, edited: str, problems: list[str] | None = None, status_code: int = 200
+    request: Request,
+    user: Any,
+    edited: str,
+    problems: list[str] | None = None,
+    status_code: int = 200,
+    queued: dict[str, Any] | None = None,
 ) -> HTMLResponse:
     context = {
         "title": "New DMO",
@@ -135,8 +210,132 @@ def _new_response(
         "problems": problems or [],
         "save_path": "/dmos/new",
         "preview_path": "/dmos/preview",
+        "queued": queued,
     }
     return core.render(request, user, "dmo_new.html", context, status_code=status_code)
+
+
+# ------------------------------------------------------------------------------------------------
+# The form editor
+# ------------------------------------------------------------------------------------------------
+
+
+def edit_page(request: Request, user: GetUserDep, dmo_id: int, domain: str | None = None) -> HTMLResponse:
+    from listings.admin import dmo_form
+    from listings.config.store import get_config
+
+    data_domain = _domain(domain)
+    try:
+        with core._engine().connect() as conn:
+            stored = get_config(conn, dmo_id, data_domain)
+    except LookupError as exc:
+        return core._error(request, user, str(exc).strip("'\""), 404)
+    values = dmo_form.config_values(stored.config)
+    return _form_response(request, user, values, dmo_id=dmo_id, domain=data_domain, version=stored.version)
+
+
+def _form_response(
+    request: Request,
+    user: Any,
+    values: dict[str, Any],
+    *,
+    dmo_id: int | None,
+    domain: str = "listings",
+    version: int | None = None,
+    error: Any = None,
+    status_code: int = 200,
+    queued: dict[str, Any] | None = None,
+) -> HTMLResponse:
+    """The form editor: a new DMO (`dmo_id` None) or one config's current version."""
+    from listings.admin import dmo_form
+    from listings.config.models import CANONICAL_FIELDS
+    from listings.sources.registry import default_mappings
+
+    sections = dmo_form.form_sections()
+    chosen = str(values.get("source_type") or "")
+    if dmo_id is not None and version is None:
+        from sqlalchemy import text
+
+        with core._engine().connect() as conn:
+            version = conn.execute(
+                text("select version from pipeline.configs where dmo_id = :d and data_domain = :dd"),
+                {"d": dmo_id, "dd": domain},
+            ).scalar()
+    if dmo_id is None:
+        title, save_path, preview_path = "New DMO (form)", "/dmos/new?mode=form", "/dmos/preview?mode=form"
+    else:
+        title = f"Edit DMO {dmo_id} ({domain})"
+        save_path = _config_path(dmo_id, domain, "/edit")
+        preview_path = _config_path(dmo_id, domain, "/preview") + ("&" if domain != "listings" else "?")
+        preview_path += "mode=form"
+    context = {
+        "title": title,
+        "nav": "dmos",
+        "dmo_id": dmo_id,
+        "domain": domain,
+        "version": version,
+        "sections": sections,
+        "values": values,
+        "chosen": chosen,
+        "errors": error.errors if error is not None else {},
+        "general": error.general if error is not None else [],
+        "problems": error.problems if error is not None else [],
+        "save_path": save_path,
+        "preview_path": preview_path,
+        "yaml_path": _config_path(dmo_id, domain) + "#edit" if dmo_id is not None else "/dmos/new",
+        "defaults": {st: default_mappings(st) for st in (s.source_type for s in sections) if st},
+        "canonical_fields": CANONICAL_FIELDS,
+        "queued": queued,
+        "outcome": None,
+    }
+    return core.render(request, user, "dmo_form.html", context, status_code=status_code)
+
+
+def _form_config(form: Any) -> Any:
+    """The posted form as a config; FormError (by input) when it is not one."""
+    from listings.admin import dmo_form
+
+    return dmo_form.config_from_form(form)
+
+
+def save_form(
+    request: Request,
+    user: GetUserDep,
+    acting: ActingUser,
+    form: PostedForm,
+    dmo_id: int,
+    domain: str | None = None,
+) -> Response:
+    from listings.admin import dmo_form
+    from listings.config.store import ConfigError
+
+    data_domain = _domain(domain)
+
+    def again(error: Any = None, status_code: int = 400, queued: dict[str, Any] | None = None) -> Response:
+        values = error.values if error is not None else dmo_form.posted_values(form)
+        return _form_response(request, user, values, dmo_id=dmo_id, domain=data_domain, error=error,
+                              status_code=status_code, queued=queued)  # fmt: skip
+
+    try:
+        config = _form_config(form)
+    except dmo_form.FormError as exc:
+        return again(exc)
+
+    def refused(exc: ConfigError) -> Response:
+        source_type = config.source_type.value
+        return again(dmo_form.form_error_from_config_error(exc, dmo_form.posted_values(form), source_type))
+
+    return _save_checked(
+        request,
+        acting,
+        config,
+        dmo_id=dmo_id,
+        data_domain=data_domain,
+        queued_action=_text(form, "queued_action"),
+        run_ids=_texts(form, "run_id"),
+        on_queued=lambda queued: again(status_code=409, queued=queued),
+        on_error=refused,
+    )
 
 
 # ------------------------------------------------------------------------------------------------
@@ -144,24 +343,113 @@ def _new_response(
 # ------------------------------------------------------------------------------------------------
 
 
-def _saved(request: Request, result: Any) -> Response:
+def _saved(request: Request, result: Any, notes: list[str] | None = None, kind: str = "success") -> Response:
     what = {"created": "created", "updated": "saved as", "unchanged": "unchanged:"}[result.action]
-    message = f"DMO {result.dmo_id} ({result.data_domain}) {what} version {result.version}."
+    message = " ".join([f"DMO {result.dmo_id} ({result.data_domain}) {what} version {result.version}.",
+                        *(notes or [])])  # fmt: skip
     path = core._url(request, _config_path(result.dmo_id, result.data_domain))
-    return core._redirect(request, path, "success", message)
+    return core._redirect(request, path, kind, message)
+
+
+def _runs(n: int) -> str:
+    return f"{n} queued run{'' if n == 1 else 's'}"
+
+
+def _save_checked(
+    request: Request,
+    acting: str,
+    config: Any,
+    *,
+    dmo_id: int | None = None,
+    data_domain: str | None = None,
+    new: bool = False,
+    source: str = "admin UI",
+    queued_action: str = "",
+    run_ids: list[str] | None = None,
+    on_queued: Callable[[dict[str, Any]], Response],
+    on_error: Callable[[Any], Response],
+) -> Response:
+    """Save a validated config, unless it changes a config whose DAG has queued runs and the user has not
+    chosen yet what to do with them: then `on_queued(dialog)` (the editor again, with the dialog).
+    `queued_action` keep / cancel: save, then keep or cancel the runs `run_ids` (DESIGN §6)."""
+    from listings.admin import dmos
+    from listings.config.store import ConfigError, to_yaml
+
+    notes: list[str] = []
+    kind = "success"
+    try:
+        dmos.check_target(config, source=source, dmo_id=dmo_id, data_domain=data_domain)
+    except ConfigError as exc:
+        return on_error(exc)
+    if not new and queued_action not in QUEUED_ACTIONS:
+        with core._engine().connect() as conn:
+            changes = dmos.config_changes(conn, config)
+        if changes:
+            check = dmos.check_queued_runs(config.dag_id)
+            if check.problem:
+                notes.append(f"Queued runs of {config.dag_id} could not be checked: {check.problem}")
+            elif check.runs:
+                return on_queued(
+                    {
+                        "dag_id": check.dag_id,
+                        "runs": check.runs,
+                        "yaml": to_yaml(config),
+                        "save_path": _config_path(config.dmo.id, config.data_domain.value, "/config"),
+                    }
+                )
+    try:
+        result = dmos.save_config(core._engine(), config, user=acting, source=source, dmo_id=dmo_id,
+                                  data_domain=data_domain, new=new)  # fmt: skip
+    except ConfigError as exc:
+        return on_error(exc)
+    if queued_action == "cancel":
+        try:
+            cancelled = dmos.cancel_runs(config.dag_id, run_ids or None, user=acting)
+            notes.append(f"Cancelled {_runs(cancelled)} of {config.dag_id}.")
+        except Exception as exc:  # Airflow's API failing in any way: the config is saved all the same
+            kind = "error"
+            notes.append(f"The queued runs of {config.dag_id} could not be cancelled: {exc}")
+    elif queued_action == "keep":
+        notes.append(f"Kept {_runs(len(run_ids or []))} of {config.dag_id}.")
+    return _saved(request, result, notes, kind)
 
 
 def create_dmo(
-    request: Request, user: GetUserDep, acting: ActingUser, yaml: Annotated[str, Form()] = ""
+    request: Request, user: GetUserDep, acting: ActingUser, form: PostedForm, mode: str | None = None
 ) -> Response:
-    from listings.admin import dmos
+    from listings.admin import dmo_form, dmos
     from listings.config.store import ConfigError
 
+    if _mode(mode) == "form":
+        try:
+            config = _form_config(form)
+        except dmo_form.FormError as exc:
+            return _form_response(request, user, exc.values, dmo_id=None, error=exc, status_code=400)
+
+        def refused(exc: ConfigError) -> Response:
+            error = dmo_form.form_error_from_config_error(
+                exc, dmo_form.posted_values(form), config.source_type.value
+            )
+            return _form_response(request, user, error.values, dmo_id=None, error=error, status_code=400)
+
+        return _save_checked(request, acting, config, new=True, on_queued=_never, on_error=refused)
+    yaml = _text(form, "yaml")
     try:
-        result = dmos.save_yaml(core._engine(), yaml, user=acting, new=True)
+        config = dmos.parse_yaml(yaml)
     except ConfigError as exc:
         return _new_response(request, user, yaml, exc.problems, status_code=400)
-    return _saved(request, result)
+    return _save_checked(
+        request,
+        acting,
+        config,
+        new=True,
+        on_queued=_never,
+        on_error=lambda exc: _new_response(request, user, yaml, exc.problems, status_code=400),
+    )
+
+
+def _never(queued: dict[str, Any]) -> Response:  # a new config has no DAG, hence no queued run
+    raise AssertionError("a new config has no queued runs")
 
 
 def import_dmo(
@@ -178,12 +466,19 @@ def import_dmo(
         return _new_response(request, user, "", ["(file): choose a YAML file to import"], status_code=400)
     data = config_file.file.read(dmos.MAX_YAML_BYTES + 1)
     source = f"upload {Path(config_file.filename).name}"
+    shown = data.decode("utf-8", errors="replace")[: dmos.MAX_YAML_BYTES]
     try:
-        result = dmos.save_yaml(core._engine(), data, user=acting, source=source)
+        config = dmos.parse_yaml(data, source)
     except ConfigError as exc:
-        shown = data.decode("utf-8", errors="replace")[: dmos.MAX_YAML_BYTES]
         return _new_response(request, user, shown, exc.problems, status_code=400)
-    return _saved(request, result)
+    return _save_checked(
+        request,
+        acting,
+        config,
+        source=source,
+        on_queued=lambda queued: _new_response(request, user, shown, status_code=409, queued=queued),
+        on_error=lambda exc: _new_response(request, user, shown, exc.problems, status_code=400),
+    )
 
 
 def save_config(
@@ -193,18 +488,33 @@ def save_config(
     dmo_id: int,
     domain: str | None = None,
     yaml: Annotated[str, Form()] = "",
+    queued_action: Annotated[str, Form()] = "",
+    run_id: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
     from listings.admin import dmos
     from listings.config.store import ConfigError
 
     data_domain = _domain(domain)
+
+    def again(problems: list[str] | None = None, status_code: int = 400, queued: Any = None) -> Response:
+        return _dmo_response(request, user, dmo_id, data_domain, edited=yaml, problems=problems,
+                             status_code=status_code, queued=queued)  # fmt: skip
+
     try:
-        result = dmos.save_yaml(core._engine(), yaml, user=acting, dmo_id=dmo_id, data_domain=data_domain)
+        config = dmos.parse_yaml(yaml)
     except ConfigError as exc:
-        return _dmo_response(
-            request, user, dmo_id, data_domain, edited=yaml, problems=exc.problems, status_code=400
-        )
-    return _saved(request, result)
+        return again(exc.problems)
+    return _save_checked(
+        request,
+        acting,
+        config,
+        dmo_id=dmo_id,
+        data_domain=data_domain,
+        queued_action=queued_action,
+        run_ids=[r for r in run_id or [] if r],
+        on_queued=lambda queued: again(status_code=409, queued=queued),
+        on_error=lambda exc: again(exc.problems),
+    )
 
 
 def set_active(
@@ -232,6 +542,84 @@ def set_active(
         else f"DMO {dmo_id} ({data_domain}) is now {state} (version {result.version})."
     )
     return core._redirect(request, core._url(request, _config_path(dmo_id, data_domain)), "success", message)
+
+
+# ------------------------------------------------------------------------------------------------
+# Uploads (csv / xls sources)
+# ------------------------------------------------------------------------------------------------
+
+
+def upload_file(
+    request: Request,
+    user: GetUserDep,
+    acting: ActingUser,
+    dmo_id: int,
+    domain: str | None = None,
+    file: Annotated[UploadFile | None, File()] = None,
+    then: Annotated[str, Form()] = "store",
+) -> Response:
+    """Store a data file for the DMO (checked; refused with a message and nothing kept), then run the DAG
+    on it when `then` is "run"."""
+    from listings.admin import dmo_uploads
+    from listings.config.store import get_config
+
+    data_domain = _domain(domain)
+    try:
+        with core._engine().connect() as conn:
+            stored = get_config(conn, dmo_id, data_domain)
+    except LookupError as exc:
+        return core._error(request, user, str(exc).strip("'\""), 404)
+    if then not in ("store", "run"):
+        raise core.BadRequest(f"then must be store or run; got {then!r}")
+    source_type = stored.config.source_type.value
+    if not dmo_uploads.upload_source(source_type):
+        message = (
+            f"DMO {dmo_id} has a {source_type} source, which reads no uploaded file (only csv and xls do)."
+        )
+        return core._error(request, user, message, 400)
+    if file is None or not file.filename:
+        return _dmo_response(request, user, dmo_id, data_domain, status_code=400,
+                             upload_problem="Choose a file to upload.")  # fmt: skip
+    try:
+        upload = dmo_uploads.store_upload(
+            file.file,
+            file.filename,
+            dmo_id=dmo_id,
+            data_domain=data_domain,
+            source_type=source_type,
+            user=acting,
+        )
+    except dmo_uploads.UploadRefused as exc:
+        return _dmo_response(request, user, dmo_id, data_domain, status_code=400,
+                             upload_problem=f"Not stored: {exc}.")  # fmt: skip
+    stored_message = f"Stored {upload.name} ({upload.size:,} bytes)."
+    if then == "store":
+        path = core._url(request, _config_path(dmo_id, data_domain) + "#uploads")
+        return core._redirect(request, path, "success", stored_message)
+    return _run_upload(request, user, acting, dmo_id, data_domain, upload.name, stored_message)
+
+
+def run_upload(
+    request: Request, user: GetUserDep, acting: ActingUser, dmo_id: int, name: str, domain: str | None = None
+) -> Response:
+    return _run_upload(request, user, acting, dmo_id, _domain(domain), name, "")
+
+
+def _run_upload(
+    request: Request, user: Any, acting: str, dmo_id: int, domain: str, name: str, before: str
+) -> Response:
+    from listings.admin import dmo_uploads
+    from listings.admin.jobs import RunRefused
+
+    path = core._url(request, _config_path(dmo_id, domain) + "#uploads")
+    try:
+        with core._engine().connect() as conn:
+            run = dmo_uploads.run_upload(conn, dmo_id, domain, name, user=acting)
+    except LookupError as exc:
+        return core._error(request, user, str(exc).strip("'\""), 404)
+    except RunRefused as exc:
+        return core._redirect(request, path, "error", f"{before} Not run: {exc}".strip())
+    return core._redirect(request, path, "success", f"{before} {run.message}".strip())
 
 
 # ------------------------------------------------------------------------------------------------
@@ -275,7 +663,7 @@ def _preview_response(
     return core.render(request, user, "dmo_preview.html", context)
 
 
-def _run_preview(yaml: str, file: UploadFile | None) -> dict[str, Any]:
+def _run_preview(yaml: str, file: Any) -> dict[str, Any]:
     """The preview of the posted YAML (and upload), or its problems: {"preview": ...} / {"problems": [...]}."""
     from listings.admin import dmos
     from listings.config.store import ConfigError
@@ -300,27 +688,40 @@ def _run_preview(yaml: str, file: UploadFile | None) -> dict[str, Any]:
     return {"preview": result}
 
 
+def _posted_yaml(form: Any, mode: str) -> tuple[str, list[str]]:
+    """The YAML of a posted YAML editor, or of a posted form editor (its problems when it is invalid)."""
+    if mode == "yaml":
+        return _text(form, "yaml"), []
+    from listings.admin import dmo_form
+    from listings.config.store import to_yaml
+
+    try:
+        return to_yaml(_form_config(form)), []
+    except dmo_form.FormError as exc:
+        return "", exc.problems
+
+
 def preview_posted(
-    request: Request,
-    user: GetUserDep,
-    acting: ActingUser,
-    yaml: Annotated[str, Form()] = "",
-    file: Annotated[UploadFile | None, File()] = None,
+    request: Request, user: GetUserDep, acting: ActingUser, form: PostedForm, mode: str | None = None
 ) -> HTMLResponse:
-    return _preview_response(request, user, yaml, _run_preview(yaml, file), None, "listings")
+    yaml, problems = _posted_yaml(form, _mode(mode))
+    outcome = {"problems": problems} if problems else _run_preview(yaml, _file(form, "file"))
+    return _preview_response(request, user, yaml, outcome, None, "listings")
 
 
 def preview_config(
     request: Request,
     user: GetUserDep,
     acting: ActingUser,
+    form: PostedForm,
     dmo_id: int,
     domain: str | None = None,
-    yaml: Annotated[str, Form()] = "",
-    file: Annotated[UploadFile | None, File()] = None,
+    mode: str | None = None,
 ) -> HTMLResponse:
     data_domain = _domain(domain)
-    return _preview_response(request, user, yaml, _run_preview(yaml, file), dmo_id, data_domain)
+    yaml, problems = _posted_yaml(form, _mode(mode))
+    outcome = {"problems": problems} if problems else _run_preview(yaml, _file(form, "file"))
+    return _preview_response(request, user, yaml, outcome, dmo_id, data_domain)
 
 
 def register(app: FastAPI) -> None:
@@ -332,6 +733,10 @@ def register(app: FastAPI) -> None:
     app.add_api_route("/dmos/{dmo_id:int}", dmo_page, methods=["GET"])
     app.add_api_route("/dmos/{dmo_id:int}/config.yaml", export_config, methods=["GET"])
     app.add_api_route("/dmos/{dmo_id:int}/config", save_config, methods=["POST"])
+    app.add_api_route("/dmos/{dmo_id:int}/edit", edit_page, methods=["GET"])
+    app.add_api_route("/dmos/{dmo_id:int}/edit", save_form, methods=["POST"])
     app.add_api_route("/dmos/{dmo_id:int}/preview", preview_page, methods=["GET"])
     app.add_api_route("/dmos/{dmo_id:int}/preview", preview_config, methods=["POST"])
+    app.add_api_route("/dmos/{dmo_id:int}/upload", upload_file, methods=["POST"])
+    app.add_api_route("/dmos/{dmo_id:int}/uploads/{name}/run", run_upload, methods=["POST"])
     app.add_api_route("/dmos/{dmo_id:int}/{action}", set_active, methods=["POST"])

@@ -1,9 +1,117 @@
-"""The health pages of the admin UI (issue 7), registered on the app by `register(app)`."""
+"""The health pages of the admin UI (issue 7), registered on the app by `register(app)`.
+
+Routes (under the mount prefix):
+    GET  /health                        alerts, then charts over the last ?days=30 (1..366) days: job
+                                        throughput, error rate, records by outcome, geotag calls and
+                                        estimated cost, storage growth, review-queue size
+
+The numbers are `listings.admin.health` (per-day aggregates over the pipeline tables), the charts
+`listings.admin.charts` (inline SVG rendered here: no JavaScript, nothing from a CDN).
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from typing import Any
+
+from airflow.api_fastapi.core_api.security import GetUserDep
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+
+from listings_admin.app import BadRequest, _engine, _int, render, templates
+
+
+def _filesize(value: Any) -> str:
+    from listings.admin.charts import fmt_bytes
+
+    return "" if value is None else fmt_bytes(float(value))
+
+
+templates.env.filters.setdefault("filesize", _filesize)
+
+DAY_CHOICES = (7, 30, 90, 365)
+OUTCOME_COLORS = {
+    "new": "#12b76a",
+    "updated": "#2e90fa",
+    "unchanged": "#98a2b3",
+    "deleted": "#f79009",
+    "duplicates": "#9e77ed",
+    "error": "#f04438",
+}
+JOB_COLORS = {"succeeded": "#12b76a", "partial": "#f79009", "failed": "#f04438", "other": "#98a2b3"}
+
+
+def charts(report: Any) -> dict[str, str]:
+    """The page's charts, as SVG text, by name."""
+    from listings.admin import charts as c
+
+    labels = report.window.labels
+    return {
+        "jobs": c.bar_chart(labels, report.jobs.values, title="Jobs per day", colors=JOB_COLORS),
+        "records": c.bar_chart(labels, report.records.values, title="Records read per day"),
+        "error_rate": c.line_chart(
+            labels,
+            report.error_rate.values,
+            title="Error rate per day",
+            fmt=c.fmt_pct,
+            colors={"failed jobs %": "#f04438", "record errors %": "#f79009"},
+        ),
+        "outcomes": c.bar_chart(
+            labels, report.outcomes.values, title="Records by outcome per day", colors=OUTCOME_COLORS
+        ),
+        "geotag_calls": c.bar_chart(
+            labels,
+            {k: report.geotag.values[k] for k in ("calls", "cache_hits", "failures", "budget_refusals")},
+            title="Geotag calls per day",
+            stacked=False,
+        ),
+        "geotag_cost": c.line_chart(
+            labels,
+            {"cost (USD)": report.geotag.values["cost"]},
+            title="Estimated geotag cost per day",
+            fmt=c.fmt_usd,
+        ),
+        "storage_daily": c.bar_chart(
+            labels,
+            {k: report.storage.values[k] for k in ("data files", "images")},
+            title="Bytes stored per day",
+            fmt=c.fmt_bytes,
+        ),
+        "storage_total": c.line_chart(
+            labels,
+            {"cumulative": report.storage.values["cumulative"]},
+            title="Storage growth since the first day",
+            fmt=c.fmt_bytes,
+        ),
+        "review": c.line_chart(
+            labels,
+            report.review.values,
+            title="Open review items at the end of each day",
+            colors={"open": "#9e77ed"},
+        ),
+    }
+
+
+def health_page(request: Request, user: GetUserDep, days: str | None = None) -> HTMLResponse:
+    from listings.admin import health
+
+    n = _int("days", days, default=health.DEFAULT_DAYS)
+    if n is None or not 1 <= n <= health.MAX_DAYS:
+        raise BadRequest(f"days must be between 1 and {health.MAX_DAYS}; got {n}")
+    with _engine().connect() as conn:
+        report = health.report(conn, days=n)
+        alerts = health.alerts(conn)
+    context = {
+        "title": "Health",
+        "nav": "health",
+        "r": report,
+        "alerts": alerts,
+        "charts": charts(report),
+        "days": n,
+        "day_choices": DAY_CHOICES,
+    }
+    return render(request, user, "health.html", context)
 
 
 def register(app: FastAPI) -> None:
     """Add this module's routes to the admin app (its app-wide read and write guards apply)."""
+    app.add_api_route("/health", health_page, methods=["GET"])

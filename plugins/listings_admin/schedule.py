@@ -1,9 +1,139 @@
-"""The schedule pages of the admin UI (issue 7), registered on the app by `register(app)`."""
+"""The schedule pages of the admin UI (issue 7), registered on the app by `register(app)`.
+
+Routes (under the mount prefix):
+    GET  /schedule                      every DMO config: schedule, DAG paused or not, next run, last job, pools;
+                                        the queued and running runs of every DMO DAG; the pools and their slots
+    POST /schedule/{dag_id}/pause       pause the DMO's DAG in Airflow
+    POST /schedule/{dag_id}/resume      resume it
+    POST /schedule/{dag_id}/run         trigger one run now
+    POST /schedule/runs/cancel          cancel queued runs (form: dag_id, run_id repeated)
+
+The reads and actions are `listings.admin.schedule` through `listings.admin.airflow_api`; when Airflow's
+API is not configured or does not answer, the page shows the database side and says why. The POSTs need
+the user, op or admin role (the app's `guard_writes`, and `ActingUser`).
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from typing import Annotated, Any
+
+from airflow.api_fastapi.core_api.security import GetUserDep
+from fastapi import FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from listings_admin.app import _engine, _int, _redirect, _url, render
+from listings_admin.auth import ActingUser
+
+API_TIMEOUT = 5.0  # seconds: the page must not hang on an Airflow that does not answer
+
+
+def _api() -> tuple[Any, str | None]:
+    """The Airflow client of the settings, or None and why."""
+    from listings.admin.airflow_api import AirflowApi, AirflowNotConfigured
+
+    try:
+        return AirflowApi.from_settings(timeout=API_TIMEOUT), None
+    except AirflowNotConfigured as exc:
+        return None, str(exc)
+
+
+def _page(
+    request: Request,
+    user: Any,
+    *,
+    page: int = 1,
+    per_page: int = 50,
+    runs_page: int = 1,
+    status_code: int = 200,
+    flashes: list[dict[str, str]] | None = None,
+) -> HTMLResponse:
+    from listings.admin.schedule import schedule_overview
+
+    api, notice = _api()
+    with _engine().connect() as conn:
+        overview = schedule_overview(
+            conn, api, page=page, per_page=per_page, runs_page=runs_page, notice=notice
+        )
+    context = {
+        "title": "Schedule",
+        "nav": "schedule",
+        "o": overview,
+        "params": {"per_page": per_page if per_page != 50 else None},
+    }
+    return render(request, user, "schedule.html", context, status_code=status_code, flashes=flashes)
+
+
+def schedule_page(
+    request: Request,
+    user: GetUserDep,
+    page: str | None = None,
+    per_page: str | None = None,
+    runs_page: str | None = None,
+) -> HTMLResponse:
+    return _page(
+        request,
+        user,
+        page=_int("page", page, default=1) or 1,
+        per_page=_int("per_page", per_page, default=50) or 50,
+        runs_page=_int("runs_page", runs_page, default=1) or 1,
+    )
+
+
+def _act(request: Request, user: Any, action: Any) -> Response:
+    """Run an action (a function of conn and api); flash its message and go back to the page. Bad input:
+    the page again, status 400, nothing done."""
+    from listings.admin.queries import QueryError
+    from listings.admin.schedule import ScheduleRefused
+
+    back = _url(request, "/schedule")
+    api, notice = _api()
+    if api is None:
+        return _redirect(request, back, "error", f"{notice} Nothing was changed.")
+    try:
+        with _engine().connect() as conn:
+            message = action(conn, api)
+    except QueryError as exc:
+        return _page(request, user, status_code=400, flashes=[{"kind": "error", "message": str(exc)}])
+    except ScheduleRefused as exc:
+        return _redirect(request, back, "error", str(exc))
+    return _redirect(request, back, "success", message)
+
+
+def schedule_pause(request: Request, user: GetUserDep, acting: ActingUser, dag_id: str) -> Response:
+    from listings.admin.schedule import set_paused
+
+    return _act(request, user, lambda conn, api: set_paused(conn, api, dag_id, True, user=acting))
+
+
+def schedule_resume(request: Request, user: GetUserDep, acting: ActingUser, dag_id: str) -> Response:
+    from listings.admin.schedule import set_paused
+
+    return _act(request, user, lambda conn, api: set_paused(conn, api, dag_id, False, user=acting))
+
+
+def schedule_run(request: Request, user: GetUserDep, acting: ActingUser, dag_id: str) -> Response:
+    from listings.admin.schedule import run_now
+
+    return _act(request, user, lambda conn, api: run_now(conn, api, dag_id, user=acting))
+
+
+def schedule_cancel(
+    request: Request,
+    user: GetUserDep,
+    acting: ActingUser,
+    dag_id: Annotated[str, Form()] = "",
+    run_id: Annotated[list[str] | None, Form()] = None,
+) -> Response:
+    from listings.admin.schedule import cancel_runs
+
+    run_ids = [r for r in (run_id or []) if r.strip()]
+    return _act(request, user, lambda conn, api: cancel_runs(conn, api, dag_id, run_ids, user=acting))
 
 
 def register(app: FastAPI) -> None:
     """Add this module's routes to the admin app (its app-wide read and write guards apply)."""
+    app.add_api_route("/schedule", schedule_page, methods=["GET"])
+    app.add_api_route("/schedule/runs/cancel", schedule_cancel, methods=["POST"])
+    app.add_api_route("/schedule/{dag_id}/pause", schedule_pause, methods=["POST"])
+    app.add_api_route("/schedule/{dag_id}/resume", schedule_resume, methods=["POST"])
+    app.add_api_route("/schedule/{dag_id}/run", schedule_run, methods=["POST"])

@@ -214,6 +214,58 @@ def test_the_search_service_counts_by_status_and_pages(engine: Engine, catalogue
             queries.search_listings(conn, sort="name; drop table x")
 
 
+def test_region_and_source_filters(engine: Engine, catalogue: dict[str, int], client_as: Any) -> None:
+    from listings.admin import queries
+
+    with engine.begin() as conn:  # one listing in Ontario; DMO 202 turned into an XLS source
+        conn.exec_driver_sql(
+            "update public.locations set state = 'ON' where id = (select location_id from public.listings"
+            f" where id = {catalogue['d']})"
+        )
+        conn.exec_driver_sql("update public.dmos set source_type = 'xls' where id = 202")
+    with engine.connect() as conn:
+        assert [r["id"] for r in queries.search_listings(conn, region=" on ").rows] == [catalogue["d"]]
+        assert catalogue["d"] not in [r["id"] for r in queries.search_listings(conn, region="QC").rows]
+        by_source = queries.search_listings(conn, source="xls", sort="id")
+        assert [r["id"] for r in by_source.rows] == sorted([catalogue["a"], catalogue["f"]])
+        assert queries.search_listings(conn, source="xls", region="ON").paging.total == 0
+        with pytest.raises(queries.QueryError, match="source must be one of"):
+            queries.search_listings(conn, source="ftp")
+    page = client_as("viewer").get(f"{PREFIX}/listings", params={"region": "ON"})
+    assert page.status_code == 200 and _listed_ids(page.text) == [catalogue["d"]]
+    assert '<option value="QC">' in page.text  # the DMOs' regions are suggested
+    assert client_as("viewer").get(f"{PREFIX}/listings", params={"source": "ftp"}).status_code == 400
+
+
+def test_the_detail_page_says_where_each_value_comes_from(
+    engine: Engine, catalogue: dict[str, int], client_as: Any
+) -> None:
+    (info,) = q(
+        engine,
+        "select id, last_job_id from public.listing_info where dmo_id = 201 and external_source_id = 'b'",
+    )
+    answer = client_as("admin", "marie").post(
+        f"{PREFIX}/listing-info/{info.id}/fields/edit",
+        data={"phone": "+1 514-555-0199"},
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303
+    html = client_as("viewer").get(f"{PREFIX}/listings/{catalogue['b']}").text
+
+    def origin(field: str) -> str:
+        rows = re.findall(rf'<tr data-provenance="{field}">(.*?)</tr>', html, re.S)
+        return " ".join(
+            re.sub(r"<[^>]+>", " ", rows[-1]).split()
+        )  # the listing_info's row (after the canonical)
+
+    assert origin("phone").startswith("Phone edited by hand: marie locked")
+    assert origin("description").startswith(f"Description DMO 201 (csv), job {info.last_job_id}")
+    canonical = " ".join(
+        re.sub(r"<[^>]+>", " ", re.findall(r'<tr data-provenance="name">(.*?)</tr>', html, re.S)[0]).split()
+    )
+    assert canonical.startswith("name DMO 201 (csv), job")
+
+
 # ------------------------------------------------------------------------------------------------
 # Acting
 # ------------------------------------------------------------------------------------------------

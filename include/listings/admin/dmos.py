@@ -24,6 +24,7 @@ from listings.config.store import (
     ConfigError,
     StoredConfig,
     apply_config,
+    content_hash,
     get_config,
     parse_config,
     to_yaml,
@@ -75,7 +76,11 @@ _LIST_SQL = text(
         select count(*) as jobs,
                count(*) filter (where x.status = 'failed') as failed_jobs,
                sum(r.records_total) as records_total,
-               sum(r.records_error) as records_error
+               -- record errors ignored from the job page leave the rate (ix_job_errors_job_id_ignored)
+               sum(greatest(r.records_error - (
+                   select count(*)::int from pipeline.job_errors e
+                   where e.job_id = x.id and e.stage = 'transform' and e.ignored_at is not null
+               ), 0)) as records_error
         from (
             select j.id, j.status
             from pipeline.jobs j
@@ -229,6 +234,15 @@ def save_yaml(
     `dmo_id` / `data_domain`: the config being edited; the document must keep them (else ConfigError on
     `dmo.id` / `data_domain`). `new`: the config must not exist yet (a new DMO does not overwrite one)."""
     config = parse_yaml(document, source)
+    return save_config(
+        engine, config, user=user, source=source, dmo_id=dmo_id, data_domain=data_domain, new=new
+    )
+
+
+def check_target(
+    config: DmoConfig, *, source: str = "admin UI", dmo_id: int | None = None, data_domain: str | None = None
+) -> None:
+    """ConfigError when a config does not belong to the page that edits it (DMO `dmo_id`, `data_domain`)."""
     problems = []
     if dmo_id is not None and config.dmo.id != dmo_id:
         problems.append(f"dmo.id: this page edits DMO {dmo_id}; to add DMO {config.dmo.id}, use New DMO")
@@ -236,6 +250,21 @@ def save_yaml(
         problems.append(f"data_domain: this page edits the {data_domain} config")
     if problems:
         raise ConfigError(source, problems)
+
+
+def save_config(
+    engine: Engine,
+    config: DmoConfig,
+    *,
+    user: str,
+    source: str = "admin UI",
+    dmo_id: int | None = None,
+    data_domain: str | None = None,
+    new: bool = False,
+) -> ApplyResult:
+    """Apply a validated config (from the YAML editor or the form editor) as `user`, in one transaction;
+    `dmo_id`, `data_domain` and `new` as `save_yaml`."""
+    check_target(config, source=source, dmo_id=dmo_id, data_domain=data_domain)
     with engine.begin() as conn:
         if new:
             exists = conn.execute(
@@ -251,6 +280,47 @@ def save_yaml(
                     ],
                 )
         return apply_config(conn, config, source, changed_by=user)
+
+
+def config_changes(conn: Connection, config: DmoConfig) -> bool:
+    """True when saving `config` would change an existing config (a new version of a config that has a
+    DAG); False for a new config or an identical one."""
+    stored = conn.execute(
+        text("select content_hash from pipeline.configs where dmo_id = :d and data_domain = :dd"),
+        {"d": config.dmo.id, "dd": config.data_domain.value},
+    ).scalar()
+    return stored is not None and stored != content_hash(config)
+
+
+# ------------------------------------------------------------------------------------------------
+# Queued runs at save time (DESIGN §6): keep them or cancel them
+# ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueuedCheck:
+    dag_id: str
+    runs: list[dict[str, Any]]  # the DAG's queued runs (oldest first)
+    problem: str | None = None  # why they could not be checked (then `runs` is empty)
+
+
+def check_queued_runs(dag_id: str) -> QueuedCheck:
+    """The queued runs of a config's DAG, through Airflow's REST API. Never raises: when the API is not
+    configured or does not answer, `problem` says so (the save goes on, with that notice)."""
+    try:
+        from listings.admin.airflow_api import queued_runs
+
+        return QueuedCheck(dag_id, list(queued_runs(dag_id)))
+    except Exception as exc:  # not configured, unreachable, refused, or no client at all
+        return QueuedCheck(dag_id, [], str(exc) or type(exc).__name__)
+
+
+def cancel_runs(dag_id: str, run_ids: list[str] | None, *, user: str) -> int:
+    """Cancel the queued runs `run_ids` of a DAG (all queued runs when None), recorded as `user`; how many
+    were cancelled. Raises the API client's error when Airflow cannot be asked."""
+    from listings.admin.airflow_api import cancel_queued_runs
+
+    return cancel_queued_runs(dag_id, run_ids, user=user)
 
 
 def set_active(

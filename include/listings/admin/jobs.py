@@ -16,8 +16,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -25,18 +26,31 @@ from typing import Any
 import yaml
 from sqlalchemy import Connection, text
 
+from listings.admin.airflow_api import AirflowApi, AirflowApiError
 from listings.admin.queries import MAX_ROWS, Paging, QueryError, _clamp, _page_args
 from listings.db.tables import JOB_STATUSES
 from listings.pipeline.jobs import RESULT_COUNTS
 from listings.pipeline.steps import STEPS
 from listings.settings import Settings, get_settings
 
+log = logging.getLogger(__name__)
+
 RERUN_STATUSES = ("failed", "partial")  # "run again" is offered for these
 ERRORS_PER_PAGE = 50
 CSV_COLUMNS = (
     "error_id", "job_id", "stage", "record_no", "record_id", "error_type", "error_message", "file",
-    "original_record", "created_at",
+    "original_record", "created_at", "ignored_at", "ignored_by", "ignore_reason",
 )  # fmt: skip
+ERROR_FILTERS = ("open", "ignored", "all")  # the record errors shown: not ignored, ignored, every one
+_ERROR_WHERE = {"open": " and e.ignored_at is null", "ignored": " and e.ignored_at is not null", "all": ""}
+MAX_REASON = 500
+# The task ids of a DMO DAG (listings.orchestration.dag_factory), in run order: "re-run from a step"
+# clears the chosen one and everything downstream of it in the job's DAG run.
+DAG_TASKS = (
+    "snapshot_config", "extract", "transform", "stage", "plan_images", "fetch_images", "finish_images",
+    "match", "promote", "finalize",
+)  # fmt: skip
+RERUN_FROM_STATUSES = ("failed", "partial", "succeeded")  # a finished job; not one that is still running
 
 
 @dataclass(frozen=True)
@@ -55,9 +69,11 @@ class JobDetail:
     results: dict[str, int] | None  # pipeline.job_results, None when the job wrote none
     steps: list[dict[str, Any]]  # one per pipeline step: name, state, records, detail
     image_outcomes: dict[str, int]
-    errors: list[dict[str, Any]]  # one page of pipeline.job_errors
+    errors: list[dict[str, Any]]  # one page of pipeline.job_errors (of `errors_filter`)
     errors_paging: Paging
-    errors_by_type: dict[str, int]
+    errors_by_type: dict[str, int]  # every error of the job, ignored or not
+    errors_filter: str = "all"
+    errors_ignored: int = 0  # how many of the job's errors are ignored
 
 
 # ------------------------------------------------------------------------------------------------
@@ -175,9 +191,18 @@ def duration(seconds: float | None) -> str:
 
 
 def job_detail(
-    conn: Connection, job_id: int, *, errors_page: int = 1, errors_per_page: int = ERRORS_PER_PAGE
+    conn: Connection,
+    job_id: int,
+    *,
+    errors_page: int = 1,
+    errors_per_page: int = ERRORS_PER_PAGE,
+    errors_filter: str = "all",
 ) -> JobDetail | None:
+    """One job in full; its record errors one page at a time, `errors_filter` "open" (not ignored),
+    "ignored" or "all" (ignored ones are marked, `ignored_at` set)."""
     errors_page, errors_per_page = _page_args(errors_page, errors_per_page)
+    if errors_filter not in ERROR_FILTERS:
+        raise QueryError(f"errors must be one of {', '.join(ERROR_FILTERS)}; got {errors_filter!r}")
     rows = _job_rows(conn, [job_id])
     if not rows:
         return None
@@ -213,15 +238,25 @@ def job_detail(
             {"j": job_id},
         )
     }
-    paging = _clamp(errors_page, errors_per_page, sum(by_type.values()))
+    ignored = int(
+        conn.execute(
+            text("select count(*) from pipeline.job_errors where job_id = :j and ignored_at is not null"),
+            {"j": job_id},
+        ).scalar_one()
+    )  # ix_job_errors_job_id_ignored
+    total = sum(by_type.values())
+    shown_total = {"all": total, "open": total - ignored, "ignored": ignored}[errors_filter]
+    paging = _clamp(errors_page, errors_per_page, shown_total)
     errors = [
         dict(r)
         for r in conn.execute(
             text(
                 "select e.id, e.stage, e.record_id, e.record_no, e.original_record, e.error_type,"
-                " e.error_message, e.created_at, f.s3_path as file from pipeline.job_errors e"
+                " e.error_message, e.created_at, e.ignored_at, e.ignored_by, e.ignore_reason,"
+                " f.s3_path as file from pipeline.job_errors e"
                 " left join pipeline.job_files f on f.id = e.file_id where e.job_id = :j"
-                " order by e.record_no nulls last, e.id limit :limit offset :offset"
+                + _ERROR_WHERE[errors_filter]
+                + " order by e.record_no nulls last, e.id limit :limit offset :offset"
             ),
             {"j": job_id, "limit": errors_per_page, "offset": paging.offset},
         ).mappings()
@@ -243,6 +278,8 @@ def job_detail(
         errors=errors,
         errors_paging=paging,
         errors_by_type=by_type,
+        errors_filter=errors_filter,
+        errors_ignored=ignored,
     )
 
 
@@ -331,9 +368,14 @@ def job_steps(
     return out
 
 
-def errors_csv(conn: Connection, job_id: int, *, batch: int = 1000) -> Iterator[str]:
+def errors_csv(
+    conn: Connection, job_id: int, *, batch: int = 1000, errors_filter: str = "open"
+) -> Iterator[str]:
     """The job's record errors as CSV lines (header first), the original record as JSON; read in batches
-    by id (ix_job_errors_job_id)."""
+    by id (ix_job_errors_job_id). Ignored errors are left out unless asked: `errors_filter` "all" (every
+    error) or "ignored" (only those)."""
+    if errors_filter not in ERROR_FILTERS:
+        raise QueryError(f"errors must be one of {', '.join(ERROR_FILTERS)}; got {errors_filter!r}")
     buf = io.StringIO()
     writer = csv.writer(buf)
 
@@ -349,9 +391,12 @@ def errors_csv(conn: Connection, job_id: int, *, batch: int = 1000) -> Iterator[
         rows = conn.execute(
             text(
                 "select e.id, e.job_id, e.stage, e.record_no, e.record_id, e.error_type, e.error_message,"
-                " f.s3_path, e.original_record, e.created_at from pipeline.job_errors e"
+                " f.s3_path, e.original_record, e.created_at, e.ignored_at, e.ignored_by, e.ignore_reason"
+                " from pipeline.job_errors e"
                 " left join pipeline.job_files f on f.id = e.file_id"
-                " where e.job_id = :j and e.id > :after order by e.id limit :n"
+                " where e.job_id = :j and e.id > :after"
+                + _ERROR_WHERE[errors_filter]
+                + " order by e.id limit :n"
             ),
             {"j": job_id, "after": after, "n": batch},
         ).all()
@@ -359,7 +404,16 @@ def errors_csv(conn: Connection, job_id: int, *, batch: int = 1000) -> Iterator[
             record = (
                 json.dumps(r.original_record, ensure_ascii=False) if r.original_record is not None else ""
             )
-            yield line([*list(r)[:8], record, r.created_at.isoformat() if r.created_at else ""])
+            yield line(
+                [
+                    *list(r)[:8],
+                    record,
+                    r.created_at.isoformat() if r.created_at else "",
+                    r.ignored_at.isoformat() if r.ignored_at else "",
+                    r.ignored_by or "",
+                    r.ignore_reason or "",
+                ]
+            )
         if len(rows) < batch:
             return
         after = int(rows[-1].id)
@@ -394,26 +448,13 @@ def trigger_dag_run(
     dag_id: str, conf: Mapping[str, Any], *, api_url: str, user: str, password: str, note: str | None = None
 ) -> str:
     """Trigger one run of a DAG now (`POST /api/v2/dags/{dag_id}/dagRuns`); returns its dag_run_id."""
-    import requests
-
-    api_url = api_url.rstrip("/")
+    body: dict[str, Any] = {"logical_date": None, "conf": dict(conf)}
+    if note:
+        body["note"] = note
     try:
-        token = requests.post(
-            f"{api_url}/auth/token", json={"username": user, "password": password}, timeout=10
-        )
-        if token.status_code >= 400:
-            raise RunRefused(f"Airflow at {api_url} refused the credentials (HTTP {token.status_code}).")
-        body: dict[str, Any] = {"logical_date": None, "conf": dict(conf)}
-        if note:
-            body["note"] = note
-        res = requests.post(
-            f"{api_url}/api/v2/dags/{dag_id}/dagRuns",
-            json=body,
-            headers={"Authorization": f"Bearer {token.json()['access_token']}"},
-            timeout=10,
-        )
-    except requests.RequestException as exc:
-        raise RunRefused(f"Airflow at {api_url} did not answer: {exc}") from exc
+        res = AirflowApi(api_url, user, password).request("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body)
+    except AirflowApiError as exc:
+        raise RunRefused(str(exc)) from exc
     if res.status_code == 404:
         raise RunRefused(f"Airflow has no DAG {dag_id} (is the DMO's config active and parsed?).")
     if res.status_code >= 400:
@@ -460,3 +501,104 @@ def run_job_dag(
         note=f"run {mode} from job {job_id} by {user} (listings admin)",
     )
     return Triggered(job_id=job_id, dag_id=dag_id, dag_run_id=run_id, conf=conf)
+
+
+# ------------------------------------------------------------------------------------------------
+# Re-run from a step: clear that task and everything downstream in the job's DAG run
+# ------------------------------------------------------------------------------------------------
+
+
+def rerun_from_step(
+    conn: Connection, job_id: int, task_id: str, *, user: str, settings: Settings | None = None
+) -> str:
+    """Re-run a finished job's DAG run from `task_id` (one of DAG_TASKS): Airflow clears that task and
+    every task downstream of it in the run, and queues the run again. Only for a job that Airflow ran
+    (its run_id is an Airflow run) and that is no longer running. The message for the user; RunRefused
+    (nothing cleared) when it cannot be done."""
+    from listings.admin.airflow_api import AirflowApi, AirflowApiError
+
+    if task_id not in DAG_TASKS:
+        raise RunRefused(f"Choose a step among {', '.join(DAG_TASKS)}; got {task_id!r}.")
+    row = conn.execute(
+        text("select id, status, trigger, dag_id, run_id from pipeline.jobs where id = :j"), {"j": job_id}
+    ).one_or_none()
+    if row is None:
+        raise LookupError(f"There is no job {job_id}.")
+    if row.trigger != "airflow" or not row.dag_id or not row.run_id:
+        raise RunRefused(
+            f"Job {job_id} was not run by Airflow ({row.trigger}): there is no DAG run to re-run. Use"
+            " “Run again” or “Run now”."
+        )
+    if row.status not in RERUN_FROM_STATUSES:
+        raise RunRefused(f"Job {job_id} is {row.status}: re-run a step once the run has finished.")
+    try:
+        api = AirflowApi.from_settings(settings)
+        cleared = api.clear_from_task(
+            row.dag_id, row.run_id, task_id, note=f"re-run from {task_id} by {user} (listings admin)"
+        )
+    except AirflowApiError as exc:
+        raise RunRefused(str(exc)) from exc
+    log.info("%s re-ran %s run %s from %s (job %s)", user, row.dag_id, row.run_id, task_id, job_id)
+    steps = f": {', '.join(t for t in DAG_TASKS if t in cleared)}" if cleared else ""
+    return f"Re-running {row.dag_id} run {row.run_id} from {task_id}{steps}."
+
+
+# ------------------------------------------------------------------------------------------------
+# Ignore a record: mark record errors as ignored (kept, out of the error rate and the CSV log)
+# ------------------------------------------------------------------------------------------------
+
+
+def _error_ids(error_ids: Iterable[int | str] | None) -> list[int] | None:
+    if error_ids is None:
+        return None
+    ids = []
+    for value in error_ids:
+        try:
+            ids.append(int(value))
+        except (TypeError, ValueError):
+            raise QueryError(f"error ids are whole numbers; got {value!r}") from None
+    if not ids:
+        raise QueryError("Choose at least one record error.")
+    return sorted(set(ids))
+
+
+def ignore_errors(
+    conn: Connection, job_id: int, error_ids: Iterable[int | str] | None, *, user: str, reason: str
+) -> int:
+    """Ignore record errors of a job: those of `error_ids` (ids of another job are left alone), or every
+    open one when `error_ids` is None. Records who, when and why; returns how many were ignored (an
+    error already ignored keeps its first reason). QueryError (nothing saved) without a reason."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise QueryError("Give a reason for ignoring (it is kept with the error).")
+    if len(reason) > MAX_REASON:
+        raise QueryError(f"The reason is at most {MAX_REASON} characters; it has {len(reason)}.")
+    ids = _error_ids(error_ids)
+    if not job_exists(conn, job_id):
+        raise LookupError(f"There is no job {job_id}.")
+    only = "" if ids is None else " and id = any(:ids)"
+    done = conn.execute(
+        text(
+            "update pipeline.job_errors set ignored_at = now(), ignored_by = :user, ignore_reason = :reason"
+            f" where job_id = :j and ignored_at is null{only}"
+        ),
+        {"j": job_id, "ids": ids, "user": user, "reason": reason},
+    ).rowcount
+    log.info("%s ignored %s record errors of job %s: %s", user, done, job_id, reason)
+    return int(done)
+
+
+def unignore_errors(conn: Connection, job_id: int, error_ids: Iterable[int | str], *, user: str) -> int:
+    """Take back "ignore" on record errors of a job; returns how many were open again."""
+    ids = _error_ids(error_ids)
+    if not job_exists(conn, job_id):
+        raise LookupError(f"There is no job {job_id}.")
+    done = conn.execute(
+        text(
+            "update pipeline.job_errors set ignored_at = null, ignored_by = null, ignore_reason = null"
+            " where job_id = :j and ignored_at is not null and id = any(:ids)"
+        ),
+        {"j": job_id, "ids": ids},
+    ).rowcount
+    log.info("%s un-ignored %s record errors of job %s", user, done, job_id)
+    return int(done)

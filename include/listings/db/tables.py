@@ -115,6 +115,7 @@ locations = Table(
     Index("ix_locations_geog", "geog", postgresql_using="gist"),
     # matching blocks candidates by postal code when a record has no coordinates
     Index("ix_locations_postal_key", text("upper(regexp_replace(zip, '[^A-Za-z0-9]', '', 'g'))")),
+    Index("ix_locations_state", "state"),  # the admin's region filter (0010)
 )
 
 listings = Table(
@@ -141,6 +142,7 @@ listings = Table(
     Index("ix_listings_location_id", "location_id"),
     Index("ix_listings_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}),
     Index("ix_listings_listing_status", "listing_status"),  # admin counts by status (0008)
+    Index("ix_listings_name_id", "name", "id"),  # admin listings page order (0010)
 )
 
 contact_info = Table(
@@ -195,8 +197,15 @@ listing_info = Table(
     CheckConstraint("info_status in ('active', 'removed', 'pending')", name="info_status"),
     Index("ix_listing_info_listing_id", "listing_id"),
     Index("ix_listing_info_dmo_id_external_source_id", "dmo_id", "external_source_id"),
+    Index("ix_listing_info_external_source_id", "external_source_id"),  # admin: a source id, any DMO (0010)
     Index("ix_listing_info_contact_info_id", "contact_info_id"),
     Index("ix_listing_info_category_listing_id", "category", "listing_id"),  # admin search (0008)
+    Index(  # the admin's soft-deleted list (0010)
+        "ix_listing_info_soft_deleted",
+        text("status_changed_at desc nulls last"),
+        text("id desc"),
+        postgresql_where=text("info_status = 'removed' or not info_visible"),
+    ),
 )
 
 listing_images = Table(
@@ -402,7 +411,12 @@ job_errors = Table(
     Column("error_type", Text),
     Column("error_message", Text),
     _ts("created_at"),
+    # "Ignore a record" (admin, 0009): who, when, why; ignored errors leave the error rate and the CSV log.
+    _ts("ignored_at", default_now=False),
+    Column("ignored_by", Text),
+    Column("ignore_reason", Text),
     Index("ix_job_errors_job_id", "job_id"),
+    Index("ix_job_errors_job_id_ignored", "job_id", postgresql_where=text("ignored_at is not null")),
     schema="pipeline",
 )
 
@@ -427,6 +441,14 @@ bridge_source_listing = Table(
     Index("ix_bridge_source_listing_dmo_hash", "dmo_id", "source_record_hash", "id"),
     Index("ix_bridge_source_listing_hash", "source_record_hash"),
     Index("ix_bridge_source_listing_listing_id", "listing_id"),
+    # the admin's bridge viewer (0010): a method newest first, the doubtful rows by certainty
+    Index("ix_bridge_source_listing_method_id", "match_method", "id"),
+    Index(
+        "ix_bridge_source_listing_doubtful",
+        "certainty_score",
+        "id",
+        postgresql_where=text("certainty_score < 1"),
+    ),
     schema="pipeline",
 )
 
@@ -444,7 +466,8 @@ listing_edits = Table(
     _ts("edited_at", nullable=False),
     Column("review_item_id", BigInteger, ForeignKey("pipeline.review_items.id")),
     CheckConstraint(
-        "action in ('edit', 'unlock', 'accept_source', 'keep_manual', 'hide', 'show', 'archive', 'restore')",
+        "action in ('edit', 'unlock', 'accept_source', 'keep_manual', 'hide', 'show', 'archive', 'restore',"
+        " 'move', 'merge')",  # move: a record to another listing; merge: a listing into another (0010)
         name="action",
     ),
     Index("ix_listing_edits_listing_id", "listing_id", "id"),

@@ -30,6 +30,7 @@ DEMO_USERS = {"admin": "admin", "viewer": "viewer"}
 class LocalAirflow:
     settings: Settings
     port: int = 8080
+    metadata_database: str = "airflow"  # Airflow's own database, on the listings PostgreSQL server
 
     @property
     def home(self) -> Path:
@@ -48,7 +49,7 @@ class LocalAirflow:
 
     def metadata_url(self) -> str:
         url = make_url(self.settings.resolved_database_url())
-        return url.set(drivername="postgresql+psycopg2", database="airflow").render_as_string(
+        return url.set(drivername="postgresql+psycopg2", database=self.metadata_database).render_as_string(
             hide_password=False
         )
 

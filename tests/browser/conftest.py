@@ -1,0 +1,193 @@
+"""Browser tests of the admin UI: a real Airflow (api-server with the plugin, scheduler, dag-processor,
+triggerer; LocalExecutor) on a private database and port, and Debian's Chromium driven by Playwright.
+
+The catalogue is seeded in-process (`run_job`) before Airflow starts: DMO 101's four places, then DMO 102's
+file whose bare "Olimpico" waits in the review queue. Screenshots go to $LISTINGS_TEST_ARTIFACTS
+(default: test-artifacts/ in the checkout), one PNG per page and step.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import shutil
+import socket
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("LISTINGS_TEST_CHROMIUM", "/usr/bin/chromium")
+# Chromium as root, on a machine without outside network: no sandbox, no background calls home.
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+ARTIFACTS = Path(os.environ.get("LISTINGS_TEST_ARTIFACTS", REPO / "test-artifacts")) / "screenshots"
+
+HEADER = ["ID", "Name", "Category", "Address1", "City", "Postal", "Phone", "Latitude", "Longitude"]
+# fmt: off
+DMO_101 = [
+    ["A", "Café Olimpico", "Café", "124 rue Saint-Viateur O", "Montréal", "H2T 2L1", "514-555-0101", "45.5235", "-73.6004"],
+    ["T1", "Tim Hortons", "Café", "1 rue Sainte-Catherine O", "Montréal", "H3B 1A1", "514-555-0120", "45.5000", "-73.5700"],
+    ["G", "Hôtel Le Germain", "Hôtel", "2050 rue Mansfield", "Montréal", "H3A 1Y9", "514-555-0102", "45.5020", "-73.5750"],
+]
+DMO_102 = [
+    ["x4", "Olimpico", "Café", "", "MONTREAL", "", "", "", ""],  # a bare name in its city: the review queue
+    ["x5", "Musée des beaux-arts", "Musée", "1380 rue Sherbrooke O", "Montréal", "H3G 1J5", "514-555-0103", "45.4985", "-73.5794"],
+]
+# fmt: on
+
+
+def csv_config(dmo_id: int, header: Sequence[str] = HEADER) -> Any:
+    from listings.config.store import parse_config
+
+    mappings = {"ID": "source_id", "Name": "name", "Category": "category", "Address1": "address1", "City": "city",
+                "Postal": "zip", "Phone": "phone", "Latitude": "lat", "Longitude": "lng"}  # fmt: skip
+    dmo = {"id": dmo_id, "name": f"DMO {dmo_id}", "dmo_type": "CLIENT", "country": "CA", "state": "QC"}
+    return parse_config(
+        {
+            "dmo": dmo,
+            "source_type": "csv",
+            "schedule": "manual",
+            "field_mappings": {mappings[c]: c for c in header},
+        }
+    )
+
+
+def write_csv(path: Path, rows: Sequence[Sequence[str]], header: Sequence[str] = HEADER) -> Path:
+    buf = io.StringIO()
+    csv.writer(buf).writerows([header, *rows])
+    path.write_text(buf.getvalue(), encoding="utf-8")
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    url: str  # Airflow's base URL
+    admin: str  # the admin app's base URL (Airflow + /listings-admin)
+    engine: Any
+    airflow: Any  # LocalAirflow
+    home: Path
+
+    def q(self, sql: str, **params: Any) -> list[Any]:
+        from sqlalchemy import text
+
+        with self.engine.connect() as conn:
+            return list(conn.execute(text(sql), params))
+
+
+@pytest.fixture(scope="module")
+def stack(pg_admin_url: str, template_db: str) -> Iterator[Stack]:
+    import psycopg
+
+    from listings.config.store import apply_config
+    from listings.db.engine import get_engine
+    from listings.orchestration.local_airflow import LocalAirflow
+    from listings.pipeline.runner import run_job
+    from listings.settings import get_settings
+
+    sys_path = tempfile.mkdtemp(prefix="listings-browser-")
+    home = Path(sys_path) / "home"
+    listings_db, airflow_db = f"listings_ui_{uuid.uuid4().hex[:8]}", f"airflow_ui_{uuid.uuid4().hex[:8]}"
+    server = pg_admin_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'create database "{listings_db}" template "{template_db}"')
+        conn.execute(f'create database "{airflow_db}"')
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("LISTINGS_HOME", str(home))
+    mp.setenv("LISTINGS_DATABASE_URL", f"{pg_admin_url.rpartition('/')[0]}/{listings_db}")
+    mp.setenv("LISTINGS_AIRFLOW_API_URL", url)  # the admin UI's "run now" calls this Airflow
+    mp.setenv("AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL", "5")  # a new DMO's DAG appears quickly
+    mp.setenv("AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME", "1")
+    get_settings.cache_clear()
+    engine = get_engine()
+    with engine.begin() as conn:
+        apply_config(conn, csv_config(101))
+        apply_config(conn, csv_config(102))
+    run_job(101, file=write_csv(Path(sys_path) / "dmo101.csv", DMO_101))
+    run_job(102, file=write_csv(Path(sys_path) / "dmo102.csv", DMO_102))
+    airflow = LocalAirflow(get_settings(), port=port, metadata_database=airflow_db)
+    try:
+        airflow.start(timeout=300)
+        airflow.wait_for_dags(["dmo_101_listings", "dmo_102_listings"])
+        yield Stack(url=url, admin=f"{url}/listings-admin", engine=engine, airflow=airflow, home=home)
+    finally:
+        airflow.stop()
+        engine.dispose()
+        mp.undo()
+        get_settings.cache_clear()
+        with psycopg.connect(server, autocommit=True) as conn:
+            for name in (listings_db, airflow_db):
+                conn.execute(f'drop database if exists "{name}" with (force)')
+        logs = home / "airflow" / "logs"
+        if logs.exists():  # kept with the screenshots: what the API server and scheduler said
+            shutil.copytree(logs, ARTIFACTS.parent / "airflow-logs", dirs_exist_ok=True)
+        shutil.rmtree(sys_path, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def login(browser: Any, stack: Stack, user: str) -> Any:
+    """A new browser session logged in through Airflow's own login page; returns its page."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    page.goto(f"{stack.url}/")
+    page.wait_for_url(re.compile(r"/auth/login"))
+    page.get_by_label(re.compile("username", re.I)).fill(user)
+    page.get_by_label(re.compile("password", re.I)).fill(user)
+    page.get_by_role("button", name=re.compile("sign in|log in|login", re.I)).click()
+    page.wait_for_url(lambda u: "/auth/login" not in u)
+    assert any(c["name"] == "_token" for c in context.cookies())
+    return page
+
+
+@pytest.fixture(scope="module")
+def as_admin(browser: Any, stack: Stack) -> Iterator[Any]:
+    page = login(browser, stack, "admin")
+    yield page
+    page.context.close()
+
+
+@pytest.fixture(scope="module")
+def as_viewer(browser: Any, stack: Stack) -> Iterator[Any]:
+    page = login(browser, stack, "viewer")
+    yield page
+    page.context.close()
+
+
+@pytest.fixture
+def shot(request: pytest.FixtureRequest) -> Callable[[Any, str], Path]:
+    """shot(page, "name") saves a full-page screenshot as an artifact; returns its path."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    def take(page: Any, name: str) -> Path:
+        path = ARTIFACTS / f"{request.node.name}--{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return take
