@@ -21,6 +21,7 @@ tourisme-laurentides.
 from __future__ import annotations
 
 import csv
+import math
 import random
 import unicodedata
 from pathlib import Path
@@ -46,6 +47,7 @@ LAURENTIDES_CSV = HERE / "tourisme-laurentides-listings.csv"
 VISIT_QUEBEC_SEED = 101
 LAURENTIDES_SEED = 202
 SHARED_PLACES = 40
+DOUBTFUL_PLACES = 6  # in the Laurentides file written carelessly: the demo's review queue
 VISIT_QUEBEC_IMAGES = "visit-quebec"  # /images/<this>/ on the demo image host
 LAURENTIDES_IMAGES = "tourisme-laurentides"
 
@@ -129,6 +131,52 @@ def _shared_sources(rng: random.Random, good: list[Row]) -> list[Row]:
     return [good[i] for i in sorted(chosen)]
 
 
+def _typo(rng: random.Random, name: str) -> str:
+    """Two letters of the name's longest word swapped, or one dropped."""
+    words = name.split()
+    i = max(range(len(words)), key=lambda j: len(words[j]))
+    w, m = words[i], len(words[i]) // 2
+    words[i] = w[: m - 1] + w[m] + w[m - 1] + w[m + 1 :] if rng.random() < 0.5 else w[:m] + w[m + 1 :]
+    return " ".join(words)
+
+
+def _doubtful(rng: random.Random, src: Row) -> tuple[str, float, float] | None:
+    """The place as a careless source writes it: a typo in its name, its pin 150-300 m off, nothing else.
+    Kept only when matching scores it between 0.55 and 0.78 against the place (below the auto-merge
+    threshold, above "new"), so that it waits in the admin's review queue."""
+    from listings.matching.features import build_match_record, pair_features
+    from listings.matching.scoring import confidence
+
+    category = category_of(src["Category"])
+    place = build_match_record(
+        name=src["Name"], address1=src["Address1"], city=src["City"], postal=src["Postal"], phone=src["Phone"],
+        lat=src["Latitude"], lng=src["Longitude"], website=src["Website"], category=category,
+    )  # fmt: skip
+    for _ in range(12):
+        name, metres, angle = _typo(rng, src["Name"]), rng.uniform(150, 300), rng.uniform(0, 2 * math.pi)
+        lat = float(src["Latitude"]) + metres * math.cos(angle) / 111_320
+        lng = float(src["Longitude"]) + metres * math.sin(angle) / (111_320 * math.cos(math.radians(lat)))
+        mine = build_match_record(name=name, city=src["City"], lat=lat, lng=lng, category=category)
+        if 0.55 <= confidence(pair_features(mine, place)) <= 0.78:
+            return name, lat, lng
+    return None
+
+
+def _doubtful_rows(
+    rng: random.Random, good: list[Row], shared: list[Row]
+) -> list[tuple[Row, str, float, float]]:
+    taken = {id(r) for r in shared}
+    eligible = [r for r in good if id(r) not in taken and r["City"] in LAURENTIDES and r["Latitude"]]
+    out = []
+    for src in rng.sample(eligible, len(eligible)):
+        found = _doubtful(rng, src)
+        if found is not None:
+            out.append((src, *found))
+        if len(out) == DOUBTFUL_PLACES:
+            break
+    return out
+
+
 def _photos(rng: random.Random, slug: str) -> str:
     count = rng.choice((0, 1, 1, 2, 2, 3))
     return "|".join(demo_image_urls(DEMO_IMAGE_HOST, LAURENTIDES_IMAGES, slug, count))
@@ -191,6 +239,27 @@ def build_laurentides(good: list[Row]) -> list[Row]:
                 "Identifiant": f"LAU-{offset:06d}",
             }
         )
+    for offset, (src, name, lat, lng) in enumerate(
+        _doubtful_rows(rng, good, shared_sources), start=len(out) + 1
+    ):
+        key = category_of(src["Category"]) or "attraction"
+        out.append(
+            {
+                "Nom": name,
+                "Catégorie": category_label(rng, key, "fr"),
+                "Adresse": "",
+                "Ville": src["City"],
+                "Code postal": "",
+                "Téléphone": "",
+                "Site web": "",
+                "Latitude": f"{lat:.6f}",
+                "Longitude": f"{lng:.6f}",
+                "Description": describe(rng, name, key, src["City"], "fr"),
+                "Horaires": opening_hours(rng, key, "fr"),
+                "Photos": "",
+                "Identifiant": f"LAU-{offset:06d}",
+            }
+        )
     out.sort(key=_sort_key)
     return out
 
@@ -218,7 +287,8 @@ def main() -> None:
     )
     print(f"{VISIT_QUEBEC_CSV.name}: {len(lines)} data rows ({len(good)} listings + 3 bad + 2 duplicates)")
     print(
-        f"{LAURENTIDES_CSV.name}: {len(laurentides)} data rows ({SHARED_PLACES} shared with the first file)"
+        f"{LAURENTIDES_CSV.name}: {len(laurentides)} data rows ({SHARED_PLACES} shared with the first file,"
+        f" {DOUBTFUL_PLACES} written carelessly for the review queue)"
     )
 
 
