@@ -1,93 +1,33 @@
 """Browser tests of the admin UI: a real Airflow (api-server with the plugin, scheduler, dag-processor,
 triggerer; LocalExecutor) on a private database and port, and Debian's Chromium driven by Playwright.
 
-The catalogue is seeded in-process (`run_job`) before Airflow starts: DMO 101's four places, then DMO 102's
+The catalogue is seeded in-process (`run_job`) before Airflow starts: DMO 101's three places, then DMO 102's
 file whose bare "Olimpico" waits in the review queue. Screenshots go to $LISTINGS_TEST_ARTIFACTS
 (default: test-artifacts/ in the checkout), one PNG per page and step.
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import os
 import re
 import shutil
-import socket
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = os.environ.get("LISTINGS_TEST_CHROMIUM", "/usr/bin/chromium")
-# Chromium as root, on a machine without outside network: no sandbox, no background calls home.
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-ARTIFACTS = Path(os.environ.get("LISTINGS_TEST_ARTIFACTS", REPO / "test-artifacts")) / "screenshots"
-
-HEADER = ["ID", "Name", "Category", "Address1", "City", "Postal", "Phone", "Latitude", "Longitude"]
-# fmt: off
-DMO_101 = [
-    ["A", "Café Olimpico", "Café", "124 rue Saint-Viateur O", "Montréal", "H2T 2L1", "514-555-0101", "45.5235", "-73.6004"],
-    ["T1", "Tim Hortons", "Café", "1 rue Sainte-Catherine O", "Montréal", "H3B 1A1", "514-555-0120", "45.5000", "-73.5700"],
-    ["G", "Hôtel Le Germain", "Hôtel", "2050 rue Mansfield", "Montréal", "H3A 1Y9", "514-555-0102", "45.5020", "-73.5750"],
-]
-DMO_102 = [
-    ["x4", "Olimpico", "Café", "", "MONTREAL", "", "", "", ""],  # a bare name in its city: the review queue
-    ["x5", "Musée des beaux-arts", "Musée", "1380 rue Sherbrooke O", "Montréal", "H3G 1J5", "514-555-0103", "45.4985", "-73.5794"],
-]
-# fmt: on
-
-
-def csv_config(dmo_id: int, header: Sequence[str] = HEADER) -> Any:
-    from listings.config.store import parse_config
-
-    mappings = {"ID": "source_id", "Name": "name", "Category": "category", "Address1": "address1", "City": "city",
-                "Postal": "zip", "Phone": "phone", "Latitude": "lat", "Longitude": "lng"}  # fmt: skip
-    dmo = {"id": dmo_id, "name": f"DMO {dmo_id}", "dmo_type": "CLIENT", "country": "CA", "state": "QC"}
-    return parse_config(
-        {
-            "dmo": dmo,
-            "source_type": "csv",
-            "schedule": "manual",
-            "field_mappings": {mappings[c]: c for c in header},
-        }
-    )
-
-
-def write_csv(path: Path, rows: Sequence[Sequence[str]], header: Sequence[str] = HEADER) -> Path:
-    buf = io.StringIO()
-    csv.writer(buf).writerows([header, *rows])
-    path.write_text(buf.getvalue(), encoding="utf-8")
-    return path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Stack:
-    url: str  # Airflow's base URL
-    admin: str  # the admin app's base URL (Airflow + /listings-admin)
-    engine: Any
-    airflow: Any  # LocalAirflow
-    home: Path
-
-    def q(self, sql: str, **params: Any) -> list[Any]:
-        from sqlalchemy import text
-
-        with self.engine.connect() as conn:
-            return list(conn.execute(text(sql), params))
+from browser_helpers import (
+    ARTIFACTS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DMO_101,
+    DMO_102,
+    Stack,
+    csv_config,
+    free_port,
+    write_csv,
+)
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +47,7 @@ def stack(pg_admin_url: str, template_db: str) -> Iterator[Stack]:
     with psycopg.connect(server, autocommit=True) as conn:
         conn.execute(f'create database "{listings_db}" template "{template_db}"')
         conn.execute(f'create database "{airflow_db}"')
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     mp = pytest.MonkeyPatch()
     mp.setenv("LISTINGS_HOME", str(home))

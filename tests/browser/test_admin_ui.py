@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Stack
+from browser_helpers import Stack
 
 pytestmark = pytest.mark.browser
 
@@ -51,7 +51,7 @@ def _listing_id(stack: Stack, dmo_id: int, source_id: str) -> int:
 def test_a_manual_edit_is_locked_and_survives_a_reimport(
     as_admin: Any, stack: Stack, shot: Callable[..., Path], tmp_path: Path
 ) -> None:
-    from conftest import DMO_101, write_csv
+    from browser_helpers import DMO_101, write_csv
 
     from listings.pipeline.runner import run_job
 
@@ -148,7 +148,7 @@ NEW_DMO_HEADER = ["ID", "Name", "Category", "Address1", "City", "Postal", "Phone
 def test_create_a_csv_dmo_upload_a_file_run_it_and_watch_it_finish(
     as_admin: Any, stack: Stack, shot: Callable[..., Path], tmp_path: Path
 ) -> None:
-    from conftest import write_csv
+    from browser_helpers import write_csv
 
     page = as_admin
     page.goto(f"{stack.admin}/dmos/new?mode=form")

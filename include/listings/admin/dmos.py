@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +95,27 @@ _LIST_SQL = text(
 )
 
 
-def dmo_list(conn: Connection, *, recent: int = RECENT_JOBS) -> list[dict[str, Any]]:
+def next_run(schedule: str, now: datetime, *, active: bool = True) -> datetime | None:
+    """When the DAG's schedule next fires after `now` (UTC, naive), as Airflow's presets do: @hourly at
+    the next full hour, @daily at midnight, @weekly on Sunday at midnight, @monthly on the 1st. None for
+    a manual or inactive config. Whether Airflow has the DAG paused is the Schedule page's to say."""
+    if not active or schedule not in ("hourly", "daily", "weekly", "monthly"):
+        return None
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    if schedule == "hourly":
+        return hour + timedelta(hours=1)
+    midnight = hour.replace(hour=0) + timedelta(days=1)
+    if schedule == "daily":
+        return midnight
+    if schedule == "weekly":  # Python: Monday 0 ... Sunday 6
+        return midnight + timedelta(days=(6 - midnight.weekday()) % 7)
+    first = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return (first + timedelta(days=32)).replace(day=1)
+
+
+def dmo_list(
+    conn: Connection, *, recent: int = RECENT_JOBS, now: datetime | None = None
+) -> list[dict[str, Any]]:
     """Every config (one row per DMO and data domain) with its last job and the error rate of its latest
     `recent` jobs: records in error / records read, and failed jobs among them. One index scan of
     `pipeline.jobs (dmo_id, created_at)` per config."""
@@ -105,6 +125,9 @@ def dmo_list(conn: Connection, *, recent: int = RECENT_JOBS) -> list[dict[str, A
         row["dmo_type"] = DmoTypeId(row["dmo_type_id"]).name
         total, errors = row["records_total"] or 0, row["records_error"] or 0
         row["error_rate"] = (errors / total) if total else None
+        row["next_run"] = next_run(
+            str(row["schedule"]), now or datetime.now(UTC).replace(tzinfo=None), active=row["active"]
+        )
         rows.append(row)
     return rows
 
