@@ -1,6 +1,6 @@
 """The DMO form editor, data-file uploads and the queued-runs dialog of the admin UI (issue 7), against real
 PostgreSQL, through FastAPI's TestClient with Airflow's own read check and one fake SimpleAuthManager user
-per role, and a fake Airflow REST server on 127.0.0.1 (token, trigger, queued runs, cancel).
+per role, and the fake Airflow REST server of fake_airflow.py (token, trigger, queued runs, cancel).
 
 The form is read back from the HTML as a browser submits it (`_Form`): every input, checked boxes only,
 the selected option of each select; tests change some values and post the rest as rendered.
@@ -20,18 +20,16 @@ import html as html_lib
 import io
 import json
 import re
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from html.parser import HTMLParser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
-from urllib.parse import parse_qs, unquote, urlsplit
+from typing import Any
 
 import pytest
 import yaml
 from admin_helpers import PREFIX
 from dmo_helpers import csv_config, q
+from fake_airflow import FakeAirflow, use_airflow
 from sqlalchemy import Engine
 
 from listings.admin import dmo_form, dmo_uploads
@@ -211,108 +209,8 @@ def _stored_document(engine: Engine, dmo_id: int) -> dict[str, Any]:
     return dict(document)
 
 
-# ------------------------------------------------------------------------------------------------
-# A fake Airflow REST API: token, trigger, queued runs, cancel
-# ------------------------------------------------------------------------------------------------
-
-
-class _FakeAirflow(BaseHTTPRequestHandler):
-    queued: ClassVar[dict[str, list[dict[str, Any]]]] = {}  # dag_id -> its queued runs
-    triggered: ClassVar[list[tuple[str, dict[str, Any]]]] = []
-    cancelled: ClassVar[list[tuple[str, str, dict[str, Any]]]] = []
-    calls: ClassVar[list[str]] = []
-
-    def _json(self, status: int, doc: Any) -> None:
-        body = json.dumps(doc).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _body(self) -> Any:
-        length = int(self.headers.get("Content-Length") or 0)
-        return json.loads(self.rfile.read(length)) if length else None
-
-    def _authorized(self) -> bool:
-        if self.headers.get("Authorization") == "Bearer t0k":
-            return True
-        self._json(401, {"detail": "no token"})
-        return False
-
-    def do_POST(self) -> None:
-        self.calls.append(f"POST {self.path}")
-        body = self._body()
-        if self.path == "/auth/token":
-            if body == {"username": "ops", "password": "pw"}:
-                return self._json(201, {"access_token": "t0k"})
-            return self._json(401, {"detail": "bad"})
-        if not self._authorized():
-            return None
-        found = re.fullmatch(r"/api/v2/dags/([^/]+)/dagRuns", self.path)
-        if not found:
-            return self._json(404, {"detail": "not found"})
-        self.triggered.append((found.group(1), body))
-        return self._json(200, {"dag_run_id": f"manual__{len(self.triggered)}", "state": "queued"})
-
-    def do_GET(self) -> None:
-        self.calls.append(f"GET {self.path}")
-        if not self._authorized():
-            return None
-        parts = urlsplit(self.path)
-        found = re.fullmatch(r"/api/v2/dags/([^/]+)/dagRuns", parts.path)
-        if not found:
-            return self._json(404, {"detail": "not found"})
-        dag_id, query = unquote(found.group(1)), parse_qs(parts.query)
-        runs = [r for r in self.queued.get(dag_id, []) if r["state"] in query.get("state", ["queued"])]
-        offset, limit = int(query.get("offset", ["0"])[0]), int(query.get("limit", ["100"])[0])
-        return self._json(200, {"dag_runs": runs[offset : offset + limit], "total_entries": len(runs)})
-
-    def do_PATCH(self) -> None:
-        self.calls.append(f"PATCH {self.path}")
-        body = self._body()
-        if not self._authorized():
-            return None
-        found = re.fullmatch(r"/api/v2/dags/([^/]+)/dagRuns/([^/]+)", self.path)
-        if not found:
-            return self._json(404, {"detail": "not found"})
-        dag_id, run_id = unquote(found.group(1)), unquote(found.group(2))
-        run = next((r for r in self.queued.get(dag_id, []) if r["dag_run_id"] == run_id), None)
-        if run is None:
-            return self._json(404, {"detail": "no such run"})
-        run["state"] = body["state"]
-        self.cancelled.append((dag_id, run_id, body))
-        return self._json(200, run)
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def fake_airflow() -> Iterator[str]:
-    _FakeAirflow.queued, _FakeAirflow.triggered, _FakeAirflow.cancelled, _FakeAirflow.calls = {}, [], [], []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeAirflow)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
-def _use_airflow(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
-    from listings.settings import get_settings
-
-    monkeypatch.setenv("LISTINGS_AIRFLOW_API_URL", url)
-    monkeypatch.setenv("LISTINGS_AIRFLOW_API_USER", "ops")
-    monkeypatch.setenv("LISTINGS_AIRFLOW_API_PASSWORD", "pw")
-    get_settings.cache_clear()
-
-
-def _queued_run(run_id: str, when: str) -> dict[str, Any]:
-    return {
-        "dag_run_id": run_id, "dag_id": "dmo_301_listings", "state": "queued", "run_type": "manual",
-        "logical_date": None, "queued_at": when, "run_after": when, "conf": {"file": "/x.csv"},
-        "note": None, "triggering_user_name": "otto",
-    }  # fmt: skip
+def _queue(fake: FakeAirflow, run_id: str, when: str) -> None:
+    fake.add_run("dmo_301_listings", run_id, "queued", when, conf={"file": "/x.csv"}, user="otto")
 
 
 @pytest.fixture
@@ -504,7 +402,7 @@ def test_uploads_are_checked_stored_listed_and_run_with_conf_file(
     engine: Engine,
     listings_env: Path,
     dmo_301: None,
-    fake_airflow: str,
+    fake_airflow: FakeAirflow,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     user = client_as("user", "uma")
@@ -554,9 +452,10 @@ def test_uploads_are_checked_stored_listed_and_run_with_conf_file(
 
     # run now: without an Airflow API, the file is kept and the message says why nothing ran
     unrun = user.post(PREFIX + f"/dmos/301/uploads/{name}/run")
-    assert "No Airflow API is configured" in _flash(unrun.text) and _FakeAirflow.calls == []
+    assert "No Airflow API is configured" in _flash(unrun.text) and fake_airflow.requests == []
 
-    _use_airflow(monkeypatch, fake_airflow)
+    fake_airflow.add_dag("dmo_301_listings")
+    use_airflow(monkeypatch, fake_airflow.url)
     ran = user.post(
         PREFIX + "/dmos/301/upload",
         data={"then": "run"},
@@ -565,7 +464,7 @@ def test_uploads_are_checked_stored_listed_and_run_with_conf_file(
     assert ran.status_code == 200
     (second,) = [n for n in _upload_files(listings_env, 301) if n.endswith("_mai.csv")]
     second_path = listings_env / "uploads" / "dmo_301_listings" / second
-    assert _FakeAirflow.triggered == [
+    assert fake_airflow.triggered == [
         ("dmo_301_listings", {"logical_date": None, "conf": {"file": str(second_path)},
                               "note": f"upload {second} run by uma (listings admin)"}),
     ]  # fmt: skip
@@ -574,10 +473,10 @@ def test_uploads_are_checked_stored_listed_and_run_with_conf_file(
     )
     again = user.post(PREFIX + f"/dmos/301/uploads/{name}/run")
     assert "Triggered dmo_301_listings (run manual__2) with " + name in _flash(again.text)
-    assert _FakeAirflow.triggered[1][1]["conf"] == {"file": str(path)}
+    assert fake_airflow.triggered[1][1]["conf"] == {"file": str(path)}
     assert user.post(PREFIX + "/dmos/301/uploads/..%2F..%2Fetc%2Fpasswd/run").status_code == 404
     assert user.post(PREFIX + "/dmos/301/uploads/20240101T000000000000Z_nope.csv/run").status_code == 404
-    assert len(_FakeAirflow.triggered) == 2
+    assert len(fake_airflow.triggered) == 2
 
     # an xls source takes workbooks only (by content, not by name); a source that is not an upload takes none
     import openpyxl
@@ -617,7 +516,7 @@ def test_saving_while_runs_are_queued_asks_to_keep_or_cancel_them(
     client_as: Callable[..., Any],
     engine: Engine,
     dmo_301: None,
-    fake_airflow: str,
+    fake_airflow: FakeAirflow,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     op = client_as("op", "otto")
@@ -630,11 +529,10 @@ def test_saving_while_runs_are_queued_asks_to_keep_or_cancel_them(
     assert "saved as version 2." in _flash(daily.text) and "could not be checked" in _flash(daily.text)
     assert "LISTINGS_AIRFLOW_API_URL" in _flash(daily.text)
 
-    _use_airflow(monkeypatch, fake_airflow)
-    _FakeAirflow.queued["dmo_301_listings"] = [
-        _queued_run("manual__a", "2024-05-01T10:00:00Z"),
-        _queued_run("scheduled__b", "2024-05-01T11:00:00Z"),
-    ]
+    fake_airflow.add_dag("dmo_301_listings")
+    use_airflow(monkeypatch, fake_airflow.url)
+    _queue(fake_airflow, "manual__a", "2024-05-01T10:00:00Z")
+    _queue(fake_airflow, "scheduled__b", "2024-05-01T11:00:00Z")
 
     # the form editor: a change -> the dialog, nothing saved yet
     form = _Form(op.get(PREFIX + "/dmos/301/edit").text, form_id="dmo-form")
@@ -647,7 +545,7 @@ def test_saving_while_runs_are_queued_asks_to_keep_or_cancel_them(
     assert _Form(asked.text, form_id="dmo-form").get("schedule") == [
         "weekly"
     ]  # the edit is still on the page
-    assert not [c for c in _FakeAirflow.calls if c.startswith("PATCH")]
+    assert fake_airflow.calls("PATCH") == []
 
     # "Save and keep them": saved, no cancel request
     dialog = _Form(asked.text, action="/dmos/301/config")
@@ -657,7 +555,7 @@ def test_saving_while_runs_are_queued_asks_to_keep_or_cancel_them(
         kept.text
     )
     assert _stored_document(engine, 301)["schedule"] == "weekly" and _versions(engine, 301)[-1] == (3, "otto")
-    assert not [c for c in _FakeAirflow.calls if c.startswith("PATCH")] and _FakeAirflow.cancelled == []
+    assert fake_airflow.calls("PATCH") == [] and fake_airflow.cancelled == []
 
     # the YAML editor: a change -> the dialog; "Save and cancel them": saved, both runs cancelled
     current = op.get(PREFIX + "/dmos/301/config.yaml").text
@@ -670,16 +568,16 @@ def test_saving_while_runs_are_queued_asks_to_keep_or_cancel_them(
     cancelled = op.post(dialog.url(), data={**dialog.data(), "queued_action": "cancel"})
     assert "saved as version 4." in _flash(cancelled.text)
     assert "Cancelled 2 queued runs of dmo_301_listings." in _flash(cancelled.text)
-    assert [(d, r, b["state"]) for d, r, b in _FakeAirflow.cancelled] == [
+    assert [(d, r, b["state"]) for d, r, b in fake_airflow.cancelled] == [
         ("dmo_301_listings", "manual__a", "failed"), ("dmo_301_listings", "scheduled__b", "failed"),
     ]  # fmt: skip
-    assert all("otto" in b["note"] for _, _, b in _FakeAirflow.cancelled)
+    assert all("otto" in b["note"] for _, _, b in fake_airflow.cancelled)
     assert _stored_document(engine, 301)["schedule"] == "monthly"
 
     # nothing queued any more, or nothing changed: saved at once, no dialog
     same = op.post(PREFIX + "/dmos/301/config", data={"yaml": op.get(PREFIX + "/dmos/301/config.yaml").text})
     assert "unchanged: version 4." in _flash(same.text)
-    _FakeAirflow.queued["dmo_301_listings"].append(_queued_run("manual__c", "2024-05-02T10:00:00Z"))
+    _queue(fake_airflow, "manual__c", "2024-05-02T10:00:00Z")
     form = _Form(op.get(PREFIX + "/dmos/301/edit").text, form_id="dmo-form")
     form.set("images.enabled", "true")
     asked = op.post(form.url(), data=form.data())
@@ -691,7 +589,7 @@ def test_saving_while_runs_are_queued_asks_to_keep_or_cancel_them(
     )
     assert imported.status_code == 409 and 'action="/listings-admin/dmos/301/config"' in imported.text
     assert _versions(engine, 301)[-1][0] == 4
-    _FakeAirflow.queued["dmo_301_listings"] = []
+    fake_airflow.runs.clear()  # nothing queued any more
     free = op.post(
         PREFIX + "/dmos/301/config", data={"yaml": current.replace("schedule: weekly", "schedule: hourly")}
     )
@@ -708,11 +606,12 @@ def test_a_viewer_sees_the_form_but_every_post_is_refused(
     engine: Engine,
     listings_env: Path,
     dmo_301: None,
-    fake_airflow: str,
+    fake_airflow: FakeAirflow,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _use_airflow(monkeypatch, fake_airflow)
-    _FakeAirflow.queued["dmo_301_listings"] = [_queued_run("manual__a", "2024-05-01T10:00:00Z")]
+    fake_airflow.add_dag("dmo_301_listings")
+    use_airflow(monkeypatch, fake_airflow.url)
+    _queue(fake_airflow, "manual__a", "2024-05-01T10:00:00Z")
     viewer = client_as("viewer")
     page = viewer.get(PREFIX + "/dmos/301/edit")
     assert page.status_code == 200 and "Read-only" in page.text
@@ -735,4 +634,4 @@ def test_a_viewer_sees_the_form_but_every_post_is_refused(
     assert _stored_document(engine, 301) == before and _versions(engine, 301) == [(1, None)]
     assert q(engine, "select count(*) from public.dmos")[0][0] == 1
     assert _upload_files(listings_env, 301) == []
-    assert _FakeAirflow.calls == []
+    assert fake_airflow.requests == []

@@ -1,6 +1,6 @@
 """The admin UI's jobs pages against real PostgreSQL (jobs made by `run_job` on CSV DMOs), through FastAPI's
 TestClient as in test_admin_app.py (Airflow's own read check, one fake user per role), and a fake Airflow
-REST server on 127.0.0.1 that records the DAG runs the actions trigger.
+REST server (fake_airflow.py) that records the DAG runs the actions trigger.
 
 Covered: the dashboard (counts, filters by DMO / status / dates, paging, htmx partial), one job (files,
 steps, results, config snapshot, record errors with the original record), the CSV error log, "run now" and
@@ -13,16 +13,15 @@ import csv
 import io
 import json
 import re
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 from admin_helpers import PREFIX
 from dmo_helpers import csv_config, q
+from fake_airflow import FakeAirflow, use_airflow
 from sqlalchemy import Engine
 
 from listings.admin.jobs import CSV_COLUMNS
@@ -55,49 +54,6 @@ def _failed_job(tmp_path: Path, dmo_id: int) -> tuple[int, Path]:
 
 def _job_ids(html: str) -> list[int]:
     return [int(i) for i in re.findall(r'data-job-id="(\d+)"', html)]
-
-
-class _FakeAirflow(BaseHTTPRequestHandler):
-    """Airflow's token and trigger endpoints; records every DAG run asked for."""
-
-    runs: ClassVar[list[tuple[str, dict[str, Any]]]] = []
-    calls: ClassVar[list[str]] = []
-
-    def _json(self, status: int, doc: Any) -> None:
-        body = json.dumps(doc).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def do_POST(self) -> None:
-        self.calls.append(f"POST {self.path}")
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        if self.path == "/auth/token":
-            if body == {"username": "ops", "password": "pw"}:
-                return self._json(201, {"access_token": "t0k"})
-            return self._json(401, {"detail": "bad"})
-        if self.headers.get("Authorization") != "Bearer t0k":
-            return self._json(401, {"detail": "no token"})
-        found = re.fullmatch(r"/api/v2/dags/([^/]+)/dagRuns", self.path)
-        if not found:
-            return self._json(404, {"detail": "not found"})
-        self.runs.append((found.group(1), body))
-        return self._json(200, {"dag_run_id": f"manual__{len(self.runs)}", "state": "queued"})
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def fake_airflow() -> Iterator[str]:
-    _FakeAirflow.runs, _FakeAirflow.calls = [], []
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeAirflow)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
 
 
 def test_dashboard_detail_and_error_log(
@@ -192,13 +148,12 @@ def test_run_now_and_again_trigger_one_dag_run_and_a_viewer_triggers_nothing(
     client_as: Callable[..., Any],
     engine: Engine,
     tmp_path: Path,
-    fake_airflow: str,
+    fake_airflow: FakeAirflow,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from listings.settings import get_settings
-
     with engine.begin() as conn:
         apply_config(conn, csv_config(303, HEADER, images={"enabled": False}))
+    fake_airflow.add_dag("dmo_303_listings")
     job_id, upload = _failed_job(tmp_path, 303)
     conf = {"file": str(upload.resolve())}
 
@@ -206,26 +161,23 @@ def test_run_now_and_again_trigger_one_dag_run_and_a_viewer_triggers_nothing(
     user = client_as("user", "uma")
     answer = user.post(f"{PREFIX}/jobs/{job_id}/run-now")
     assert answer.status_code == 200 and "No Airflow API is configured" in answer.text
-    assert _FakeAirflow.calls == []
+    assert fake_airflow.requests == []
 
-    monkeypatch.setenv("LISTINGS_AIRFLOW_API_URL", fake_airflow)
-    monkeypatch.setenv("LISTINGS_AIRFLOW_API_USER", "ops")
-    monkeypatch.setenv("LISTINGS_AIRFLOW_API_PASSWORD", "pw")
-    get_settings.cache_clear()
+    use_airflow(monkeypatch, fake_airflow.url)
 
     # A viewer's POST is refused and triggers nothing.
     viewer = client_as("viewer", "vera")
     for action in ("run-now", "run-again"):
         refused = viewer.post(f"{PREFIX}/jobs/{job_id}/{action}")
         assert refused.status_code == 403 and "vera has the viewer role" in refused.text
-    assert _FakeAirflow.calls == [] and _FakeAirflow.runs == []
+    assert fake_airflow.requests == [] and fake_airflow.triggered == []
 
     # Run now: exactly one DAG run of the DMO's DAG, with the job's params as conf.
     user = client_as("user", "uma")
     done = user.post(f"{PREFIX}/jobs/{job_id}/run-now", follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"] == f"{PREFIX}/jobs/{job_id}"
-    assert len(_FakeAirflow.runs) == 1
-    dag_id, body = _FakeAirflow.runs[0]
+    assert len(fake_airflow.triggered) == 1
+    dag_id, body = fake_airflow.triggered[0]
     assert dag_id == "dmo_303_listings"
     assert body["conf"] == conf and "logical_date" in body and body["logical_date"] is None
     assert "uma" in body["note"]
@@ -235,8 +187,11 @@ def test_run_now_and_again_trigger_one_dag_run_and_a_viewer_triggers_nothing(
     # Run again (the job failed): one more run, same DAG and conf.
     again = client_as("op", "otto").post(f"{PREFIX}/jobs/{job_id}/run-again")
     assert again.status_code == 200 and "Triggered dmo_303_listings (run manual__2)" in again.text
-    assert _FakeAirflow.runs[1] == ("dmo_303_listings", {**body, "note": _FakeAirflow.runs[1][1]["note"]})
-    assert _FakeAirflow.calls.count("POST /api/v2/dags/dmo_303_listings/dagRuns") == 2
+    assert fake_airflow.triggered[1] == (
+        "dmo_303_listings",
+        {**body, "note": fake_airflow.triggered[1][1]["note"]},
+    )
+    assert len(fake_airflow.calls("POST", "/api/v2/dags/dmo_303_listings/dagRuns")) == 2
 
     # A succeeded job is not "run again"; an unknown job is a 404; neither triggers anything.
     with engine.begin() as conn:
@@ -244,4 +199,4 @@ def test_run_now_and_again_trigger_one_dag_run_and_a_viewer_triggers_nothing(
     refused_again = user.post(f"{PREFIX}/jobs/{job_id}/run-again")
     assert "only a failed or partial job is run again" in refused_again.text
     assert user.post(f"{PREFIX}/jobs/999999/run-now").status_code == 404
-    assert len(_FakeAirflow.runs) == 2
+    assert len(fake_airflow.triggered) == 2

@@ -1,8 +1,6 @@
 """The admin UI's schedule page, "re-run from a step" and "ignore a record" on the job page, against real
-PostgreSQL (configs applied, jobs made by `run_job` on CSV DMOs) and a fake Airflow REST server on
-127.0.0.1 that records every request and answers as Airflow 3 does: request bodies are checked with
-Airflow's own pydantic models (DAGPatchBody, DAGRunPatchBody, ClearTaskInstancesBody, TriggerDAGRunPostBody),
-so a field Airflow would refuse fails here too.
+PostgreSQL (configs applied, jobs made by `run_job` on CSV DMOs) and the fake Airflow REST server of
+fake_airflow.py, which records every request and checks bodies with Airflow's own pydantic models.
 
 Covered: the page without an API configured and with Airflow down (200, a notice, the database side);
 DAGs paused or not, next run, last job, queued and running runs across DMO DAGs, pools; pause, resume, run
@@ -14,18 +12,16 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
-import threading
-from collections.abc import Callable, Iterator, Sequence
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import socket
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, ClassVar
-from urllib.parse import parse_qs, unquote, urlsplit
+from typing import Any
 
 import pytest
 from admin_helpers import PREFIX
 from dmo_helpers import csv_config, q
+from fake_airflow import FakeAirflow, use_airflow
 from sqlalchemy import Engine
 
 from listings.admin.jobs import DAG_TASKS
@@ -52,180 +48,10 @@ def _upload(tmp_path: Path, rows: Sequence[Sequence[str]], name: str) -> Path:
     return path
 
 
-# ------------------------------------------------------------------------------------------------
-# A fake Airflow 3 REST API
-# ------------------------------------------------------------------------------------------------
-
-
-def _dag(dag_id: str, *, paused: bool, summary: str | None, next_after: str | None) -> dict[str, Any]:
-    return {
-        "dag_id": dag_id, "dag_display_name": dag_id, "is_paused": paused, "is_stale": False,
-        "timetable_summary": summary, "timetable_description": summary, "has_import_errors": False,
-        "next_dagrun_logical_date": next_after, "next_dagrun_run_after": next_after, "max_active_runs": 1,
-    }  # fmt: skip
-
-
-def _run(dag_id: str, run_id: str, state: str, queued_at: str) -> dict[str, Any]:
-    return {
-        "dag_run_id": run_id, "dag_id": dag_id, "state": state, "run_type": "manual", "logical_date": None,
-        "queued_at": queued_at, "start_date": None if state == "queued" else queued_at, "end_date": None,
-        "run_after": queued_at, "conf": {}, "note": None, "triggering_user_name": "ops",
-    }  # fmt: skip
-
-
-class _FakeAirflow(BaseHTTPRequestHandler):
-    """Airflow's token, DAG, DAG run, clear and pool endpoints over an in-memory state."""
-
-    requests: ClassVar[list[dict[str, Any]]] = []
-    dags: ClassVar[dict[str, dict[str, Any]]] = {}
-    runs: ClassVar[list[dict[str, Any]]] = []
-    pools: ClassVar[list[dict[str, Any]]] = []
-
-    def _json(self, status: int, doc: Any) -> None:
-        body = json.dumps(doc).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _handle(self, method: str) -> None:
-        url = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(length)) if length else None
-        query = parse_qs(url.query)
-        self.requests.append({"method": method, "path": url.path, "query": query, "body": body})
-        if url.path == "/auth/token":
-            if body == {"username": "ops", "password": "pw"}:
-                return self._json(201, {"access_token": "t0k"})
-            return self._json(401, {"detail": "bad"})
-        if self.headers.get("Authorization") != "Bearer t0k":
-            return self._json(401, {"detail": "no token"})
-        parts = [unquote(p) for p in url.path.split("/")[3:]]  # after /api/v2
-        try:
-            return self._route(method, parts, query, body)
-        except ValueError as exc:  # pydantic's ValidationError is a ValueError
-            return self._json(422, {"detail": [{"msg": str(exc)}]})
-
-    def _page(self, key: str, items: list[dict[str, Any]], query: dict[str, list[str]]) -> None:
-        limit, offset = int(query.get("limit", ["50"])[0]), int(query.get("offset", ["0"])[0])
-        self._json(200, {key: items[offset : offset + limit], "total_entries": len(items)})
-
-    def _route(self, method: str, parts: list[str], query: dict[str, list[str]], body: Any) -> None:
-        from airflow.api_fastapi.core_api.datamodels.dag_run import DAGRunPatchBody, TriggerDAGRunPostBody
-        from airflow.api_fastapi.core_api.datamodels.dags import DAGPatchBody
-        from airflow.api_fastapi.core_api.datamodels.task_instances import ClearTaskInstancesBody
-
-        if parts == ["pools"] and method == "GET":
-            return self._page("pools", self.pools, query)
-        if parts == ["dags"] and method == "GET":
-            pattern = query.get("dag_id_pattern", [""])[0].lower()
-            found = [d for i, d in sorted(self.dags.items()) if pattern in i.lower()]  # ILIKE %pattern%
-            return self._page("dags", found, query)
-        if len(parts) == 2 and parts[0] == "dags":
-            dag = self.dags.get(parts[1])
-            if dag is None:
-                return self._json(404, {"detail": f"Dag with id {parts[1]} was not found"})
-            if method == "PATCH":
-                dag["is_paused"] = DAGPatchBody.model_validate(body).is_paused
-            return self._json(200, dag)
-        if len(parts) >= 3 and parts[0] == "dags" and parts[1] != "~" and parts[1] not in self.dags:
-            return self._json(404, {"detail": f"Dag with id {parts[1]} was not found"})
-        if len(parts) == 3 and parts[2] == "dagRuns" and method == "GET":
-            states = query.get("state", [])
-            pattern = query.get("dag_id_pattern", [""])[0].lower()
-            found = [
-                r for r in self.runs
-                if (parts[1] == "~" or r["dag_id"] == parts[1]) and (not states or r["state"] in states)
-                and pattern in r["dag_id"].lower()
-            ]  # fmt: skip
-            return self._page("dag_runs", found, query)
-        if len(parts) == 3 and parts[2] == "dagRuns" and method == "POST":
-            TriggerDAGRunPostBody.model_validate(body)
-            run = _run(parts[1], f"manual__{len(self.runs) + 1}", "queued", "2030-01-02T00:00:00Z")
-            self.runs.append(run)
-            return self._json(200, run)
-        if len(parts) == 4 and parts[2] == "dagRuns" and method == "PATCH":
-            patch = DAGRunPatchBody.model_validate(body)
-            run = next(
-                (r for r in self.runs if r["dag_id"] == parts[1] and r["dag_run_id"] == parts[3]), None
-            )
-            if run is None:
-                return self._json(404, {"detail": "run not found"})
-            run["state"] = patch.state.value if patch.state else run["state"]
-            run["note"] = patch.note
-            return self._json(200, run)
-        if len(parts) == 3 and parts[2] == "clearTaskInstances" and method == "POST":
-            clear = ClearTaskInstancesBody.model_validate(body)
-            assert clear.task_ids and not clear.dry_run
-            first = DAG_TASKS.index(str(clear.task_ids[0]))
-            tasks = DAG_TASKS[first:] if clear.include_downstream else DAG_TASKS[first : first + 1]
-            tis = [{"task_id": t, "dag_run_id": clear.dag_run_id} for t in tasks]
-            return self._json(200, {"task_instances": tis, "total_entries": len(tis)})
-        return self._json(404, {"detail": "not found"})
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_PATCH(self) -> None:
-        self._handle("PATCH")
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-def _api_calls(method: str | None = None, path: str | None = None) -> list[dict[str, Any]]:
-    return [
-        r for r in _FakeAirflow.requests
-        if r["path"] != "/auth/token" and (method is None or r["method"] == method)
-        and (path is None or r["path"] == path)
-    ]  # fmt: skip
-
-
-@pytest.fixture
-def fake_airflow() -> Iterator[str]:
-    from listings.admin.airflow_api import AirflowApi
-
-    AirflowApi._tokens.clear()
-    _FakeAirflow.requests, _FakeAirflow.runs = [], []
-    _FakeAirflow.dags = {
-        "dmo_501_listings": _dag("dmo_501_listings", paused=False, summary="@daily", next_after="2030-01-02T00:00:00Z"),
-        "dmo_502_listings": _dag("dmo_502_listings", paused=True, summary=None, next_after=None),
-        "other_dag": _dag("other_dag", paused=False, summary=None, next_after=None),
-        "xdmo_9": _dag("xdmo_9", paused=False, summary=None, next_after=None),  # matches ILIKE %dmo_%
-    }  # fmt: skip
-    _FakeAirflow.pools = [
-        {"name": "default_pool", "slots": 128, "occupied_slots": 0, "running_slots": 0, "queued_slots": 0,
-         "scheduled_slots": 0, "open_slots": 128, "deferred_slots": 0, "description": "Default pool",
-         "include_deferred": False},
-        {"name": "listings_promotion", "slots": 1, "occupied_slots": 1, "running_slots": 1, "queued_slots": 2,
-         "scheduled_slots": 0, "open_slots": 0, "deferred_slots": 0, "description": "dbt promotion",
-         "include_deferred": False},
-    ]  # fmt: skip
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeAirflow)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
-def _use_airflow(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
-    from listings.settings import get_settings
-
-    monkeypatch.setenv("LISTINGS_AIRFLOW_API_URL", url)
-    monkeypatch.setenv("LISTINGS_AIRFLOW_API_USER", "ops")
-    monkeypatch.setenv("LISTINGS_AIRFLOW_API_PASSWORD", "pw")
-    get_settings.cache_clear()
-
-
 def _closed_port() -> int:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _FakeAirflow)
-    port = int(server.server_address[1])
-    server.server_close()
-    return port
+    with socket.socket() as sock:  # a port nothing listens on: Airflow down
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def _row(html: str, attr: str, value: str) -> str:
@@ -241,7 +67,7 @@ def test_schedule_page_actions_and_a_viewer_reaches_no_airflow(
     client_as: Callable[..., Any],
     engine: Engine,
     tmp_path: Path,
-    fake_airflow: str,
+    fake_airflow: FakeAirflow,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from listings.admin.airflow_api import cancel_queued_runs, queued_runs
@@ -252,15 +78,18 @@ def test_schedule_page_actions_and_a_viewer_reaches_no_airflow(
         apply_config(conn, csv_config(503, HEADER, active=False, images={"enabled": False}))
     job = run_job(501, file=_upload(tmp_path, [OLIMPICO], "501.csv"))
     (run_id,) = q(engine, "select run_id from pipeline.jobs where id = :j", j=job["job_id"])[0]
-    _FakeAirflow.runs.extend(
-        [
-            _run("dmo_501_listings", "manual__q1", "queued", "2030-01-01T10:00:00Z"),
-            _run("dmo_501_listings", "manual__q2", "queued", "2030-01-01T11:00:00Z"),
-            _run("dmo_501_listings", run_id, "running", "2030-01-01T09:00:00Z"),
-            _run("dmo_502_listings", "scheduled__old", "success", "2029-12-31T00:00:00Z"),
-            _run("other_dag", "manual__other", "queued", "2030-01-01T08:00:00Z"),
-        ]
+    fake_airflow.add_dag("dmo_501_listings", schedule="@daily", next_run="2030-01-02T00:00:00Z")
+    fake_airflow.add_dag("dmo_502_listings", paused=True)
+    fake_airflow.add_dag("other_dag")
+    fake_airflow.add_dag("xdmo_9")  # matches ILIKE %dmo_%
+    fake_airflow.add_pool(
+        "listings_promotion", 1, occupied=1, running=1, queued=2, description="dbt promotion"
     )
+    fake_airflow.add_run("dmo_501_listings", "manual__q1", "queued", "2030-01-01T10:00:00Z")
+    fake_airflow.add_run("dmo_501_listings", "manual__q2", "queued", "2030-01-01T11:00:00Z")
+    fake_airflow.add_run("dmo_501_listings", run_id, "running", "2030-01-01T09:00:00Z")
+    fake_airflow.add_run("dmo_502_listings", "scheduled__old", "success", "2029-12-31T00:00:00Z")
+    fake_airflow.add_run("other_dag", "manual__other", "queued", "2030-01-01T08:00:00Z")
 
     def viewer() -> Any:  # client_as sets the app's user: call it before each request
         return client_as("viewer", "vera")
@@ -279,14 +108,14 @@ def test_schedule_page_actions_and_a_viewer_reaches_no_airflow(
     assert "No Airflow API is configured" in refused.text and "Nothing was changed" in refused.text
 
     # Airflow down: still 200 from the database, with a clear notice.
-    _use_airflow(monkeypatch, f"http://127.0.0.1:{_closed_port()}")
+    use_airflow(monkeypatch, f"http://127.0.0.1:{_closed_port()}")
     down = viewer().get(f"{PREFIX}/schedule")
     assert down.status_code == 200, down.text
     assert "API could not be read" in down.text and "did not answer" in down.text
     assert 'data-dag-id="dmo_501_listings"' in down.text
-    assert _FakeAirflow.requests == []
+    assert fake_airflow.requests == []
 
-    _use_airflow(monkeypatch, fake_airflow)
+    use_airflow(monkeypatch, fake_airflow.url)
     html = viewer().get(f"{PREFIX}/schedule").text
     assert "could not be read" not in html and "No Airflow API" not in html
     row501, row502 = (_row(html, "data-dag-id", f"dmo_{i}_listings") for i in (501, 502))
@@ -307,13 +136,13 @@ def test_schedule_page_actions_and_a_viewer_reaches_no_airflow(
     promo = _row(html, "data-pool", "listings_promotion")
     assert re.search(r'data-count="slots">1<', promo) and re.search(r'data-count="occupied">1<', promo)
     assert re.search(r'data-count="queued">2<', promo) and "DMO 501 (501)" in promo
-    (dags_call,) = _api_calls("GET", "/api/v2/dags")
+    (dags_call,) = fake_airflow.calls("GET", "/api/v2/dags")
     assert dags_call["query"]["dag_id_pattern"] == ["dmo_"]
-    (runs_call,) = _api_calls("GET", "/api/v2/dags/~/dagRuns")
+    (runs_call,) = fake_airflow.calls("GET", "/api/v2/dags/~/dagRuns")
     assert sorted(runs_call["query"]["state"]) == ["queued", "running"]
 
     # A viewer's POSTs are refused before any request reaches Airflow.
-    before = len(_FakeAirflow.requests)
+    before = len(fake_airflow.requests)
     for path, data in (
         ("/schedule/dmo_501_listings/pause", None),
         ("/schedule/dmo_502_listings/resume", None),
@@ -322,19 +151,23 @@ def test_schedule_page_actions_and_a_viewer_reaches_no_airflow(
     ):
         answer = viewer().post(PREFIX + path, data=data)
         assert answer.status_code == 403 and "vera has the viewer role" in answer.text
-    assert len(_FakeAirflow.requests) == before
-    assert _FakeAirflow.dags["dmo_501_listings"]["is_paused"] is False
-    assert _FakeAirflow.runs[0]["state"] == "queued"
+    assert len(fake_airflow.requests) == before
+    assert fake_airflow.dags["dmo_501_listings"]["is_paused"] is False
+    assert fake_airflow.runs[0]["state"] == "queued"
 
     # Pause and resume: one PATCH each with {"is_paused": ...}.
     done = user().post(f"{PREFIX}/schedule/dmo_501_listings/pause", follow_redirects=False)
     assert done.status_code == 303 and done.headers["location"] == f"{PREFIX}/schedule"
-    assert [c["body"] for c in _api_calls("PATCH", "/api/v2/dags/dmo_501_listings")] == [{"is_paused": True}]
+    assert [c["body"] for c in fake_airflow.calls("PATCH", "/api/v2/dags/dmo_501_listings")] == [
+        {"is_paused": True}
+    ]
     resumed = user().post(f"{PREFIX}/schedule/dmo_502_listings/resume")
     assert (
         resumed.status_code == 200 and "dmo_502_listings is running on its schedule (by uma)" in resumed.text
     )
-    assert [c["body"] for c in _api_calls("PATCH", "/api/v2/dags/dmo_502_listings")] == [{"is_paused": False}]
+    assert [c["body"] for c in fake_airflow.calls("PATCH", "/api/v2/dags/dmo_502_listings")] == [
+        {"is_paused": False}
+    ]
     html = resumed.text
     assert 'data-state="paused"' in _row(html, "data-dag-id", "dmo_501_listings")
     assert 'data-state="active"' in _row(html, "data-dag-id", "dmo_502_listings")
@@ -342,7 +175,7 @@ def test_schedule_page_actions_and_a_viewer_reaches_no_airflow(
     # Run now: one trigger, no conf; a paused DAG's run waits (said so).
     ran = user().post(f"{PREFIX}/schedule/dmo_501_listings/run")
     assert "Triggered dmo_501_listings (run manual__6)" in ran.text and "The DAG is paused" in ran.text
-    (trigger,) = _api_calls("POST", "/api/v2/dags/dmo_501_listings/dagRuns")
+    (trigger,) = fake_airflow.calls("POST", "/api/v2/dags/dmo_501_listings/dagRuns")
     assert trigger["body"]["conf"] == {} and trigger["body"]["logical_date"] is None
     assert "uma" in trigger["body"]["note"]
 
@@ -351,24 +184,24 @@ def test_schedule_page_actions_and_a_viewer_reaches_no_airflow(
         f"{PREFIX}/schedule/runs/cancel", data={"dag_id": "dmo_501_listings", "run_id": "manual__q1"}
     )
     assert "Cancelled 1 queued run of dmo_501_listings" in cancelled.text
-    (patch,) = _api_calls("PATCH", "/api/v2/dags/dmo_501_listings/dagRuns/manual__q1")
+    (patch,) = fake_airflow.calls("PATCH", "/api/v2/dags/dmo_501_listings/dagRuns/manual__q1")
     assert patch["body"]["state"] == "failed" and "uma" in patch["body"]["note"]
-    assert [r["state"] for r in _FakeAirflow.runs[:3]] == ["failed", "queued", "running"]
+    assert [r["state"] for r in fake_airflow.runs[:3]] == ["failed", "queued", "running"]
     assert 'data-run-id="manual__q1"' not in cancelled.text
     running = user().post(
         f"{PREFIX}/schedule/runs/cancel", data={"dag_id": "dmo_501_listings", "run_id": run_id}
     )
     assert "Cancelled 0 queued runs" in running.text and "1 no longer queued, left alone" in running.text
-    assert _api_calls("PATCH", f"/api/v2/dags/dmo_501_listings/dagRuns/{run_id}") == []
+    assert fake_airflow.calls("PATCH", f"/api/v2/dags/dmo_501_listings/dagRuns/{run_id}") == []
 
     # Bad input: 400, nothing asked of Airflow.
-    before = len(_FakeAirflow.requests)
+    before = len(fake_airflow.requests)
     bad = user().post(f"{PREFIX}/schedule/not_a_dmo/pause")
     assert bad.status_code == 400 and "is not a DMO DAG id" in bad.text
     assert user().post(f"{PREFIX}/schedule/dmo_999_listings/run").status_code == 400
     nothing = user().post(f"{PREFIX}/schedule/runs/cancel", data={"dag_id": "dmo_501_listings"})
     assert nothing.status_code == 400 and "Choose at least one queued run" in nothing.text
-    assert [r for r in _FakeAirflow.requests[before:] if r["method"] != "GET"] == []
+    assert [r for r in fake_airflow.requests[before:] if r["method"] != "GET"] == []
 
     # The functions the DMO config dialog uses.
     queued = queued_runs("dmo_501_listings")
@@ -378,12 +211,10 @@ def test_schedule_page_actions_and_a_viewer_reaches_no_airflow(
     assert cancel_queued_runs("dmo_501_listings", ["manual__q2", "nope"], user="otto") == 1
     assert cancel_queued_runs("dmo_501_listings", user="otto") == 1
     assert queued_runs("dmo_501_listings") == []
-    assert [r["state"] for r in _FakeAirflow.runs if r["dag_id"] == "dmo_501_listings"] == [
-        "failed", "failed", "running", "failed"
-    ]  # fmt: skip
+    assert fake_airflow.states("dmo_501_listings") == ["failed", "failed", "running", "failed"]
 
 
-def test_airflow_api_errors_read_well(fake_airflow: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_airflow_api_errors_read_well(fake_airflow: FakeAirflow, monkeypatch: pytest.MonkeyPatch) -> None:
     from listings.admin.airflow_api import AirflowApi, AirflowApiError, AirflowNotConfigured, queued_runs
     from listings.settings import get_settings
 
@@ -392,8 +223,8 @@ def test_airflow_api_errors_read_well(fake_airflow: str, monkeypatch: pytest.Mon
     with pytest.raises(AirflowNotConfigured, match="No Airflow API is configured"):
         queued_runs("dmo_1_listings")
     with pytest.raises(AirflowApiError, match="refused the credentials"):
-        AirflowApi(fake_airflow, "ops", "wrong").dags()
-    api = AirflowApi(fake_airflow, "ops", "pw")
+        AirflowApi(fake_airflow.url, "ops", "wrong").dags()
+    api = AirflowApi(fake_airflow.url, "ops", "pw")
     with pytest.raises(AirflowApiError, match="Airflow has no DAG dmo_9_listings") as err:
         api.set_paused("dmo_9_listings", True)
     assert err.value.status == 404
@@ -402,7 +233,7 @@ def test_airflow_api_errors_read_well(fake_airflow: str, monkeypatch: pytest.Mon
     # The token is asked for once, then reused.
     api.dags()
     api.pools()
-    assert [r["path"] for r in _FakeAirflow.requests].count("/auth/token") == 2  # the refused one, then one
+    assert [r["path"] for r in fake_airflow.requests].count("/auth/token") == 2  # the refused one, then one
     get_settings.cache_clear()
 
 
@@ -420,7 +251,7 @@ def test_rerun_from_a_step_clears_that_task_and_downstream(
     client_as: Callable[..., Any],
     engine: Engine,
     tmp_path: Path,
-    fake_airflow: str,
+    fake_airflow: FakeAirflow,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with engine.begin() as conn:
@@ -436,7 +267,8 @@ def test_rerun_from_a_step_clears_that_task_and_downstream(
             f"update pipeline.jobs set trigger = 'airflow', run_id = 'manual__2030-01-01T00:00:00+00:00'"
             f" where id = {job_id}"
         )
-    _use_airflow(monkeypatch, fake_airflow)
+    fake_airflow.add_dag("dmo_501_listings")
+    use_airflow(monkeypatch, fake_airflow.url)
 
     def viewer() -> Any:  # client_as sets the app's user: call it before each request
         return client_as("viewer", "vera")
@@ -454,14 +286,14 @@ def test_rerun_from_a_step_clears_that_task_and_downstream(
     assert "Re-run from step" not in viewer().get(f"{PREFIX}/jobs/{cli}").text  # not an Airflow run
 
     refused = viewer().post(f"{PREFIX}/jobs/{job_id}/rerun-from", data={"task_id": "transform"})
-    assert refused.status_code == 403 and _FakeAirflow.requests == []
+    assert refused.status_code == 403 and fake_airflow.requests == []
 
     client = user()  # one client: the flash cookie of the redirect shows on the next page
     done = client.post(
         f"{PREFIX}/jobs/{job_id}/rerun-from", data={"task_id": "transform"}, follow_redirects=False
     )
     assert done.status_code == 303 and done.headers["location"] == f"{PREFIX}/jobs/{job_id}"
-    (clear,) = _api_calls("POST", "/api/v2/dags/dmo_501_listings/clearTaskInstances")
+    (clear,) = fake_airflow.calls("POST", "/api/v2/dags/dmo_501_listings/clearTaskInstances")
     assert clear["body"] == {
         "dry_run": False, "dag_run_id": "manual__2030-01-01T00:00:00+00:00", "task_ids": ["transform"],
         "include_downstream": True, "include_upstream": False, "only_failed": False, "reset_dag_runs": True,
@@ -473,7 +305,7 @@ def test_rerun_from_a_step_clears_that_task_and_downstream(
         in shown
     )
 
-    before = len(_FakeAirflow.requests)
+    before = len(fake_airflow.requests)
     bad = user().post(f"{PREFIX}/jobs/{job_id}/rerun-from", data={"task_id": "drop_tables"})
     assert bad.status_code == 400 and "Choose the step to re-run from" in bad.text
     not_airflow = user().post(f"{PREFIX}/jobs/{cli}/rerun-from", data={"task_id": "extract"})
@@ -483,7 +315,7 @@ def test_rerun_from_a_step_clears_that_task_and_downstream(
     running = user().post(f"{PREFIX}/jobs/{job_id}/rerun-from", data={"task_id": "extract"})
     assert "is in_progress: re-run a step once the run has finished" in running.text
     assert user().post(f"{PREFIX}/jobs/999999/rerun-from", data={"task_id": "extract"}).status_code == 404
-    assert len(_FakeAirflow.requests) == before
+    assert len(fake_airflow.requests) == before
 
 
 # ------------------------------------------------------------------------------------------------

@@ -108,7 +108,9 @@ class LocalAirflow:
         if not path.exists():
             return None
         pid = int(path.read_text())
-        with contextlib.suppress(ChildProcessError):  # our own child (tests start Airflow): reap it if it ended
+        with contextlib.suppress(
+            ChildProcessError
+        ):  # our own child (tests start Airflow): reap it if it ended
             if os.waitpid(pid, os.WNOHANG)[0] == pid:
                 path.unlink()
                 return None
