@@ -39,6 +39,44 @@ update public.listing_info set info_status = 'removed', info_visible = false, st
 where id % 991 = 0;
 """
 
+
+def add_config_and_review_item(engine: Any) -> None:
+    """A config for DMO 1 (its pages and form) and one open match item (its side-by-side page): listing
+    424242 written with a typo, its candidates 424242 and 424243. Idempotent."""
+    from sqlalchemy import text
+
+    from listings.config.store import apply_config, parse_config
+    from listings.matching.engine import write_review_items
+
+    dmo = {"id": 1, "name": "catalogue", "dmo_type": "CLIENT", "country": "CA", "state": "ON"}
+    mappings = {"source_id": "ID", "name": "Name", "city": "City", "lat": "Lat", "lng": "Lng"}
+    with engine.begin() as conn:
+        apply_config(conn, parse_config({"dmo": dmo, "source_type": "csv", "field_mappings": mappings}))
+        if conn.execute(text("select exists (select 1 from pipeline.review_items)")).scalar_one():
+            return
+        rows = conn.execute(
+            text(
+                "select l.id, l.name, loc.address1, loc.city, loc.zip, loc.lat, loc.lng from public.listings l"
+                " join public.locations loc on loc.id = l.location_id where l.id in (424242, 424243) order by l.id"
+            )
+        ).mappings()
+        candidates = [
+            {"listing_id": r["id"], "name": r["name"], "address1": r["address1"], "city": r["city"], "zip": r["zip"],
+             "lat": r["lat"], "lng": r["lng"], "phones": [], "websites": [], "categories": [], "found_by": ["name"],
+             "confidence": 0.7 - 0.3 * i, "features": {}, "explanation": [], "reason": "bench"}
+            for i, r in enumerate(rows)
+        ]  # fmt: skip
+        record = {k: candidates[0][k] for k in ("name", "address1", "city", "zip", "lat", "lng")}
+        record["name"] = record["name"].replace("a", "e", 1)
+        payload = {"record_no": 1, "record": record, "decision": {"action": "review", "reason": "bench"}}
+        write_review_items(
+            conn,
+            [{"item_type": "low_confidence_match", "dmo_id": 1, "job_id": None, "listing_id": 424242,
+              "listing_info_id": None, "source_record_hash": "0" * 64, "payload": payload,
+              "candidates": candidates, "confidence": 0.7}],
+        )  # fmt: skip
+
+
 # (page, path): list pages unfiltered and with each filter, then one listing; pages other rounds add are
 # requested when the app has them.
 PAGES = [
@@ -62,6 +100,9 @@ PAGES = [
     ("job detail", "/jobs/1"),
     ("dmos", "/dmos"),
     ("dmo detail", "/dmos/1"),
+    ("dmo form", "/dmos/1/edit"),
+    ("review item", "/review/1"),
+    ("file detail", "/files/1"),
     ("bridge", "/bridge"),
     ("bridge by method", "/bridge?method=manual"),
     ("bridge doubtful", "/bridge?max_certainty=0.5"),
@@ -120,6 +161,7 @@ def main() -> None:
         else:
             with engine.begin() as conn:
                 conn.exec_driver_sql("analyze")
+        add_config_and_review_item(engine)
 
         http = client()
         print(f"{'page':<24} {'status':>6} {'median ms':>10} {'max ms':>8}  path")

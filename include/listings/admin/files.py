@@ -291,8 +291,9 @@ def object_path(file_row: Mapping[str, Any]) -> str:
 
 
 def download_name(file_row: Mapping[str, Any], *, decompressed: bool = False) -> str:
-    """`file-<id>-<stage>-<object name>`; without `.gz` when the download is decompressed."""
-    name = PurePosixPath(object_path(file_row)).name
+    """`file-<id>-<stage>-<object name>`; without `.gz` when the download is decompressed. Only a name: an
+    odd `s3_path` still gets one (the download itself goes through `object_path`'s check)."""
+    name = PurePosixPath(str(file_row["s3_path"])).name
     if decompressed:
         name = name.removesuffix(".gz")
     return f"file-{file_row['id']}-{file_row['stage']}-{name}"
