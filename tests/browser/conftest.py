@@ -52,7 +52,6 @@ def stack(pg_admin_url: str, template_db: str) -> Iterator[Stack]:
     mp = pytest.MonkeyPatch()
     mp.setenv("LISTINGS_HOME", str(home))
     mp.setenv("LISTINGS_DATABASE_URL", f"{pg_admin_url.rpartition('/')[0]}/{listings_db}")
-    mp.setenv("LISTINGS_AIRFLOW_API_URL", url)  # the admin UI's "run now" calls this Airflow
     mp.setenv("AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL", "5")  # a new DMO's DAG appears quickly
     mp.setenv("AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME", "1")
     get_settings.cache_clear()

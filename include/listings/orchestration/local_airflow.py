@@ -82,6 +82,8 @@ class LocalAirflow:
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
             "LISTINGS_HOME": str(self.settings.home),
+            # the admin UI's schedule, run-now and re-run buttons call this Airflow's REST API (demo login)
+            "LISTINGS_AIRFLOW_API_URL": self.url,
             "DO_NOT_TRACK": "1",
             "GX_ANALYTICS_ENABLED": "false",
         }
