@@ -64,7 +64,14 @@ def _when(value: Any) -> str:
     )
 
 
+def _filesize(value: Any) -> str:
+    from listings.admin.charts import fmt_bytes
+
+    return "" if value is None else fmt_bytes(float(value))
+
+
 templates.env.filters["when"] = _when
+templates.env.filters["filesize"] = _filesize
 templates.env.filters["json"] = lambda value: json.dumps(value, ensure_ascii=False, default=str)
 templates.env.filters["combine"] = lambda params, **changes: {**params, **changes}
 

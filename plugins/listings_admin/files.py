@@ -21,14 +21,6 @@ from fastapi.responses import HTMLResponse, Response, StreamingResponse
 
 from listings_admin.app import _engine, _error, _int, _partial, _store, render, templates
 
-
-def _filesize(value: Any) -> str:
-    from listings.admin.charts import fmt_bytes
-
-    return "" if value is None else fmt_bytes(float(value))
-
-
-templates.env.filters["filesize"] = _filesize
 templates.env.filters["file_json"] = lambda value: json.dumps(
     value, ensure_ascii=False, indent=2, default=str
 )

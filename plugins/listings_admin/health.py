@@ -17,16 +17,7 @@ from airflow.api_fastapi.core_api.security import GetUserDep
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
 
-from listings_admin.app import BadRequest, _engine, _int, render, templates
-
-
-def _filesize(value: Any) -> str:
-    from listings.admin.charts import fmt_bytes
-
-    return "" if value is None else fmt_bytes(float(value))
-
-
-templates.env.filters.setdefault("filesize", _filesize)
+from listings_admin.app import BadRequest, _engine, _int, render
 
 DAY_CHOICES = (7, 30, 90, 365)
 OUTCOME_COLORS = {

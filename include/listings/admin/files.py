@@ -38,7 +38,7 @@ from typing import Any, BinaryIO, cast
 
 from sqlalchemy import Connection, text
 
-from listings.admin.queries import MAX_ROWS, Paging, QueryError, _clamp, _page_args
+from listings.admin.queries import MAX_ROWS, Paging, QueryError, _clamp, _page_args, parse_day
 from listings.storage import FileStore, ObjectNotFoundError, ObjectStore, S3Store
 from listings.storage.store import split_path
 
@@ -109,17 +109,6 @@ class Preview:
 # ------------------------------------------------------------------------------------------------
 
 
-def _day(name: str, value: date | str | None) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    if not value.strip():
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise QueryError(f"{name} must be a date (YYYY-MM-DD); got {value!r}") from None
-
-
 def parse_region(region: str | None) -> tuple[str, str | None] | None:
     """`CA` -> ("CA", None); `CA-QC` or `CA/QC` -> ("CA", "QC"); QueryError for anything else."""
     if region is None or not region.strip():
@@ -148,7 +137,7 @@ def list_files(
     page, per_page = _page_args(page, per_page)
     if stage is not None and stage not in STAGES:
         raise QueryError(f"stage must be one of {', '.join(STAGES)}; got {stage!r}")
-    start, end = _day("from", day_from), _day("to", day_to)
+    start, end = parse_day("from", day_from), parse_day("to", day_to)
     if start and end and end < start:
         raise QueryError(f"the date range ends ({end}) before it starts ({start})")
     where: list[str] = []

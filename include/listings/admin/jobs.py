@@ -27,7 +27,7 @@ import yaml
 from sqlalchemy import Connection, text
 
 from listings.admin.airflow_api import AirflowApi, AirflowApiError
-from listings.admin.queries import MAX_ROWS, Paging, QueryError, _clamp, _page_args
+from listings.admin.queries import MAX_ROWS, Paging, QueryError, _clamp, _page_args, parse_day
 from listings.db.tables import JOB_STATUSES
 from listings.pipeline.jobs import RESULT_COUNTS
 from listings.pipeline.steps import STEPS
@@ -81,17 +81,6 @@ class JobDetail:
 # ------------------------------------------------------------------------------------------------
 
 
-def _day(name: str, value: date | str | None) -> date | None:
-    if value is None or isinstance(value, date):
-        return value
-    if not value.strip():
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise QueryError(f"{name} must be a date (YYYY-MM-DD); got {value!r}") from None
-
-
 def list_jobs(
     conn: Connection,
     *,
@@ -107,7 +96,7 @@ def list_jobs(
     page, per_page = _page_args(page, per_page)
     if status is not None and status not in JOB_STATUSES:
         raise QueryError(f"status must be one of {', '.join(JOB_STATUSES)}; got {status!r}")
-    start, end = _day("from", created_from), _day("to", created_to)
+    start, end = parse_day("from", created_from), parse_day("to", created_to)
     if start and end and end < start:
         raise QueryError(f"the date range ends ({end}) before it starts ({start})")
     where: list[str] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -103,6 +104,18 @@ def _page_args(page: int, per_page: int) -> tuple[int, int]:
 def _clamp(page: int, per_page: int, total: int) -> Paging:
     paging = Paging(page, per_page, total)
     return Paging(min(page, paging.pages), per_page, total)
+
+
+def parse_day(name: str, value: date | str | None) -> date | None:
+    """A date filter (YYYY-MM-DD); None or blank is no filter; QueryError naming `name` otherwise."""
+    if value is None or isinstance(value, date):
+        return value
+    if not value.strip():
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise QueryError(f"{name} must be a date (YYYY-MM-DD); got {value!r}") from None
 
 
 def _like(q: str) -> str:
