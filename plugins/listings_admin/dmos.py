@@ -38,6 +38,7 @@ from typing import Annotated, Any
 from airflow.api_fastapi.core_api.security import GetUserDep
 from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from listings_admin import app as core
 from listings_admin.auth import ActingUser
@@ -220,16 +221,22 @@ def _new_response(
 # ------------------------------------------------------------------------------------------------
 
 
-def edit_page(request: Request, user: GetUserDep, dmo_id: int, domain: str | None = None) -> HTMLResponse:
-    from listings.admin import dmo_form
+def _stored_config(dmo_id: int, data_domain: str) -> Any:
+    """The DMO's current config; a missing one is the app's 404 page (its message names it)."""
     from listings.config.store import get_config
 
-    data_domain = _domain(domain)
     try:
         with core._engine().connect() as conn:
-            stored = get_config(conn, dmo_id, data_domain)
+            return get_config(conn, dmo_id, data_domain)
     except LookupError as exc:
-        return core._error(request, user, str(exc).strip("'\""), 404)
+        raise StarletteHTTPException(404, str(exc).strip("'\"")) from None
+
+
+def edit_page(request: Request, user: GetUserDep, dmo_id: int, domain: str | None = None) -> HTMLResponse:
+    from listings.admin import dmo_form
+
+    data_domain = _domain(domain)
+    stored = _stored_config(dmo_id, data_domain)
     values = dmo_form.config_values(stored.config)
     return _form_response(request, user, values, dmo_id=dmo_id, domain=data_domain, version=stored.version)
 
@@ -561,14 +568,9 @@ def upload_file(
     """Store a data file for the DMO (checked; refused with a message and nothing kept), then run the DAG
     on it when `then` is "run"."""
     from listings.admin import dmo_uploads
-    from listings.config.store import get_config
 
     data_domain = _domain(domain)
-    try:
-        with core._engine().connect() as conn:
-            stored = get_config(conn, dmo_id, data_domain)
-    except LookupError as exc:
-        return core._error(request, user, str(exc).strip("'\""), 404)
+    stored = _stored_config(dmo_id, data_domain)
     if then not in ("store", "run"):
         raise core.BadRequest(f"then must be store or run; got {then!r}")
     source_type = stored.config.source_type.value
@@ -628,14 +630,10 @@ def _run_upload(
 
 
 def preview_page(request: Request, user: GetUserDep, dmo_id: int, domain: str | None = None) -> HTMLResponse:
-    from listings.config.store import get_config, to_yaml
+    from listings.config.store import to_yaml
 
     data_domain = _domain(domain)
-    try:
-        with core._engine().connect() as conn:
-            stored = get_config(conn, dmo_id, data_domain)
-    except LookupError as exc:
-        return core._error(request, user, str(exc).strip("'\""), 404)
+    stored = _stored_config(dmo_id, data_domain)
     return _preview_response(request, user, to_yaml(stored.config), None, dmo_id, data_domain)
 
 

@@ -14,8 +14,6 @@ import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -24,6 +22,8 @@ from requests.adapters import DEFAULT_POOLBLOCK, HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ReadTimeoutError
+
+from listings.sources.http import retry_after_seconds
 
 FAILURE_REASONS = (
     "bad_url",
@@ -336,7 +336,7 @@ def _answer(
             "http_error",
             f"HTTP {status} {response.reason or ''}".rstrip(),
             retry=True,
-            retry_after=_retry_after(response.headers.get("Retry-After")),
+            retry_after=retry_after_seconds(response.headers.get("Retry-After")),
         )
     if status != 200:
         return _failed("http_error", f"HTTP {status} {response.reason or ''}".rstrip())
@@ -386,20 +386,3 @@ def _content_length(value: str | None) -> int | None:
         return int(value) if value is not None else None
     except ValueError:
         return None  # unreadable: the streamed limit still applies
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Retry-After in seconds, from delta-seconds or an HTTP date."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())

@@ -107,7 +107,8 @@ class Page:
         return json.loads(self.text)
 
 
-def _retry_after(value: str | None) -> float | None:
+def retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After in seconds, from delta-seconds or an HTTP date (one without a zone is UTC)."""
     if not value:
         return None
     try:
@@ -118,6 +119,8 @@ def _retry_after(value: str | None) -> float | None:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
@@ -199,7 +202,7 @@ class HttpClient:
                         body=resp.text[:2000],
                     )
                 problem = reason
-                retry_after = _retry_after(resp.headers.get("Retry-After"))
+                retry_after = retry_after_seconds(resp.headers.get("Retry-After"))
             if attempt + 1 < attempts:
                 delay = self._backoff(attempt, retry_after)
                 log.warning(
