@@ -137,23 +137,37 @@ def promote_job(job_id: int) -> None:
     analyze_after(job_id)
 
 
+def promotion_sql(job_id: int) -> str:
+    """The SQL `promote_job` runs for the job (one transaction: `begin;` ... `commit;`), rendered by dbt from
+    the `promote_job_sql` macro: for reading its statements' plans (tests) or running it by hand."""
+    macro = "{{ promote_job_sql(" + str(int(job_id)) + ") }}"
+    result: Any = run_dbt(["compile", "--inline", macro])
+    return str(result.results[0].node.compiled_code)
+
+
 def analyze_after(job_id: int) -> None:
     """Refresh planner statistics after a batch that added or changed many rows.
 
     Autovacuum catches up only a minute or so later; a promotion planned on stale statistics (e.g.
     tables still estimated empty after a first 100k-row import) picks nested loops that take minutes.
+    (Within its own transaction the promotion analyses what it grew: `refresh_statistics` in
+    promote_job.sql; this refreshes every column once it is committed.) Each table is analysed in its own
+    transaction: holding one table's lock while waiting for the next could deadlock with a promotion
+    analysing them in its transaction.
     """
     from sqlalchemy import text
 
     from listings.db.engine import get_engine
 
-    with get_engine().begin() as conn:
+    engine = get_engine()
+    with engine.connect() as conn:
         changed = conn.execute(
             text(
                 "select coalesce(records_new, 0) + coalesce(records_updated, 0) from pipeline.job_results where job_id = :j"
             ),
             {"j": job_id},
         ).scalar()
-        if (changed or 0) >= ANALYZE_THRESHOLD:
+    if (changed or 0) >= ANALYZE_THRESHOLD:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             for table in PROMOTED_TABLES:
                 conn.execute(text(f"analyze {table}"))
