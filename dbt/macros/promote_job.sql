@@ -2,9 +2,10 @@
   Apply one job's change set (int_listing_changes) to the public schema, in ONE transaction:
   new listings / listing_info, new locations and contact_info rows when their hash changed (the
   listing / listing_info is repointed), listing_info fields, images, opening hours, last_seen_at and
-  last_job_id (at most daily for an unchanged record), new bridge mappings, absences for the removal
-  sweep, and the job's counts. Fields an admin locked are kept, and a new source value for one is queued
-  as a manual_edit_conflict. Quality gates at the end raise, and the whole promotion rolls back.
+  last_job_id (at most daily for an unchanged record), new bridge mappings (one row per record hash and
+  listing_info, never one per run), absences for the removal sweep, and the job's counts. Fields an
+  admin locked are kept, and a new source value for one is queued as a manual_edit_conflict. Quality gates
+  at the end raise, and the whole promotion rolls back.
   A job is promoted once: `pipeline.jobs.promoted_at` is set in the same transaction, and a re-run finds
   no unpromoted rows and changes nothing. A promotion whose client dies is rolled back by the server.
   Promotions are serialised by an advisory lock, so ids and bridge lookups never race.
@@ -303,7 +304,7 @@ set
 from _chg as c
 where li.id = c.final_listing_info_id and not c.is_new_listing_info
     -- An unchanged record refreshes last_seen_at / last_job_id at most once a day, so that an unchanged
-    -- re-run writes nothing to public. Every run's sightings are in pipeline.bridge_source_listing.
+    -- re-run writes nothing to public. (The runs that missed it: pipeline.listing_info_absence.)
     and (c.change_type <> 'unchanged' or li.info_status = 'removed' or li.last_seen_at is null
          or li.last_seen_at < date_trunc('day', c.seen_at));
 
@@ -371,13 +372,18 @@ select
         else 'no candidate: new listing'
     end)
 from _chg as c
--- The bridge maps a record hash to its listing once: an unchanged record already mapped there adds no row
--- (one resolved by source id or by this DMO's bridge has an unchanged hash: it was mapped when it came).
-where c.change_type <> 'unchanged' or (coalesce(c.match_method, '') not in ('source_id', 'bridge') and not exists (
-    select 1 from pipeline.bridge_source_listing as b
-    where b.dmo_id = c.dmo_id and b.source_record_hash = c.record_hash
-        and b.listing_info_id = c.final_listing_info_id
-))
+-- One row per mapping (a DMO's record hash -> its listing_info), written when the hash is first mapped there,
+-- with the decision that mapped it (method, certainty, reason) and the job and file it came in. A record
+-- sent again, changed or not, adds no row: its sighting is its listing_info's (last_seen_at, last_job_id);
+-- an admin's force-match or a rematch changes the row's decision in place. So the bridge grows with the
+-- record hashes a DMO ever sent, not with its runs. (An unchanged record resolved by its source id or by
+-- this DMO's bridge has an unchanged hash, mapped when it came: not even looked up.)
+where (c.change_type <> 'unchanged' or coalesce(c.match_method, '') not in ('source_id', 'bridge'))
+    and not exists (
+        select 1 from pipeline.bridge_source_listing as b
+        where b.dmo_id = c.dmo_id and b.source_record_hash = c.record_hash
+            and b.listing_info_id = c.final_listing_info_id
+    )
 on conflict (job_file_id, source_record_hash) do update
 set listing_id = excluded.listing_id,
     listing_info_id = excluded.listing_info_id,

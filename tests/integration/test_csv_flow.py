@@ -233,6 +233,43 @@ def test_first_import_then_unchanged_then_one_phone_change(engine: Engine, dmo: 
     assert table_counts(engine)["locations"] == 4
 
 
+def test_the_bridge_grows_with_mappings_not_with_runs(engine: Engine, dmo: int, tmp_path: Path) -> None:
+    """One bridge row per mapping (a DMO's record hash -> its listing_info), written when the hash is first
+    mapped there, with the decision that mapped it: content-changing runs add none (issue 13 #15)."""
+    bridge = """
+        select b.source_record_hash, b.source_id, b.listing_id, b.listing_info_id, b.match_method,
+               b.certainty_score, b.reason, b.job_id, b.job_file_id, b.mapped_at
+        from pipeline.bridge_source_listing b order by b.id
+    """
+    rows = [A, B, C, D]
+    first = run_job(dmo, file=write_csv(tmp_path / "run1.csv", rows))
+    decided = q(engine, bridge)
+    assert len(decided) == 4 and {r.match_method for r in decided} == {"new"}
+    assert {r.job_id for r in decided} == {first["job_id"]} and all(r.reason for r in decided)
+
+    # Three runs that change every record's content (not its record hash: name and address stay).
+    for run in (2, 3, 4):
+        changed = [[*r[:10], f"Description, version {run}.", r[11]] for r in rows]
+        res = run_job(dmo, file=write_csv(tmp_path / f"run{run}.csv", changed))
+        assert (res["counts"]["records_updated"], res["counts"]["records_new"]) == (4, 0)
+    descriptions = q(engine, "select distinct description from public.listing_info")
+    assert [r[0] for r in descriptions] == ["Description, version 4."]
+    # the same four rows: each mapping's decision, reason and the job that made it
+    assert q(engine, bridge) == decided
+
+    # A renamed record has a new record hash: one new mapping, to the same listing_info (by source id).
+    renamed = [*B[:1], "Hôtel Le Germain Montréal", *B[2:10], "Description, version 5.", B[11]]
+    res = run_job(dmo, file=write_csv(tmp_path / "run5.csv", [renamed]))
+    assert res["counts"]["records_updated"] == 1
+    (mapped,) = q(engine, bridge)[4:]
+    b_info = next(r.listing_info_id for r in decided if r.source_id == "B2")
+    assert (mapped.source_id, mapped.listing_info_id, mapped.match_method) == ("B2", b_info, "source_id")
+    assert mapped.source_record_hash not in {r.source_record_hash for r in decided}
+    changed_again = [*renamed[:10], "Description, version 6.", renamed[11]]
+    run_job(dmo, file=write_csv(tmp_path / "run6.csv", [changed_again]))
+    assert q(engine, "select count(*) from pipeline.bridge_source_listing") == [(5,)]
+
+
 def test_crafted_batch_counts(engine: Engine, dmo: int, tmp_path: Path) -> None:
     run_job(dmo, file=write_csv(tmp_path / "v1.csv", [A, B, C]))
     moved = [*C[:3], "1379 rue Sherbrooke O", *C[4:]]  # new address: new record_hash, C3 kept by source id
