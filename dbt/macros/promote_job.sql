@@ -124,12 +124,12 @@ analyze _chg (final_listing_id, final_listing_info_id, new_location_id, new_cont
 create temporary table _locked on commit drop as
 select * from _chg
 where change_type = 'updated' and (cardinality(info_locked_fields) > 0 or cardinality(listing_locked_fields) > 0);
+analyze _locked (final_listing_id, final_listing_info_id);
 
-insert into pipeline.review_items (item_type, dmo_id, job_id, listing_id, listing_info_id, source_record_hash, payload)
-select
-    'manual_edit_conflict', x.dmo_id, x.job_id, x.listing_id, x.listing_info_id, x.record_hash,
-    jsonb_build_object('field', x.field, 'level', x.level, 'manual_value', x.manual_value,
-                       'source_value', x.source_value, 'record_no', x.record_no)
+-- (Chosen before they are queued: read while inserting, the review queue's scans would also read the
+-- rows the insert added so far.)
+create temporary table _conflicts on commit drop as
+select x.*
 from (
     {%- for field, column, source in info_locks + contact_conflicts %}
     select c.dmo_id, c.job_id, c.final_listing_id as listing_id, c.final_listing_info_id as listing_info_id,
@@ -173,6 +173,13 @@ and not exists (  -- already queued (or dismissed: the admin kept their value ag
         and r.payload ->> 'level' = x.level and r.payload ->> 'field' = x.field
         and r.payload -> 'source_value' = x.source_value
 );
+
+insert into pipeline.review_items (item_type, dmo_id, job_id, listing_id, listing_info_id, source_record_hash, payload)
+select
+    'manual_edit_conflict', x.dmo_id, x.job_id, x.listing_id, x.listing_info_id, x.record_hash,
+    jsonb_build_object('field', x.field, 'level', x.level, 'manual_value', x.manual_value,
+                       'source_value', x.source_value, 'record_no', x.record_no)
+from _conflicts as x;
 
 insert into public.locations (
     id, address1, address2, city, state, zip, country, lat, lng, geog, location_hash,
@@ -357,6 +364,27 @@ from _dates as d
 inner join {{ source('staging', 'opening_hours') }} as sh
     on sh.job_id = {{ job_id }} and d.record_no = sh.record_no and d.seq = sh.seq;
 
+-- The bridge: one row per mapping (a DMO's record hash -> its listing_info), written when the hash is first
+-- mapped there, with the decision that mapped it (method, certainty, reason) and the job and file it came
+-- in. A record sent again, changed or not, adds no row: its sighting is its listing_info's (last_seen_at,
+-- last_job_id); an admin's force-match or a rematch changes the row's decision in place. So the bridge
+-- grows with the record hashes a DMO ever sent, not with its runs.
+-- The mappings it lacks are read before the insert (read during it, a scan of the bridge would also read
+-- every row the insert added so far: quadratic). A listing_info this job creates has none, and an unchanged
+-- record resolved by its source id or by this DMO's bridge has an unchanged hash, mapped when it came:
+-- neither is looked up.
+create temporary table _unmapped on commit drop as
+select c.record_no
+from _chg as c
+where c.is_new_listing_info
+    or ((c.change_type <> 'unchanged' or coalesce(c.match_method, '') not in ('source_id', 'bridge'))
+        and not exists (
+            select 1 from pipeline.bridge_source_listing as b
+            where b.dmo_id = c.dmo_id and b.source_record_hash = c.record_hash
+                and b.listing_info_id = c.final_listing_info_id
+        ));
+analyze _unmapped;
+
 insert into pipeline.bridge_source_listing (
     job_file_id, job_id, dmo_id, source_record_hash, source_id, listing_id, listing_info_id,
     certainty_score, match_method, reason
@@ -372,18 +400,7 @@ select
         else 'no candidate: new listing'
     end)
 from _chg as c
--- One row per mapping (a DMO's record hash -> its listing_info), written when the hash is first mapped there,
--- with the decision that mapped it (method, certainty, reason) and the job and file it came in. A record
--- sent again, changed or not, adds no row: its sighting is its listing_info's (last_seen_at, last_job_id);
--- an admin's force-match or a rematch changes the row's decision in place. So the bridge grows with the
--- record hashes a DMO ever sent, not with its runs. (An unchanged record resolved by its source id or by
--- this DMO's bridge has an unchanged hash, mapped when it came: not even looked up.)
-where (c.change_type <> 'unchanged' or coalesce(c.match_method, '') not in ('source_id', 'bridge'))
-    and not exists (
-        select 1 from pipeline.bridge_source_listing as b
-        where b.dmo_id = c.dmo_id and b.source_record_hash = c.record_hash
-            and b.listing_info_id = c.final_listing_info_id
-    )
+where c.record_no in (select u.record_no from _unmapped as u)
 on conflict (job_file_id, source_record_hash) do update
 set listing_id = excluded.listing_id,
     listing_info_id = excluded.listing_info_id,

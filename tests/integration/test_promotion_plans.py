@@ -45,6 +45,12 @@ FIELD_MAPPINGS = {
     "images": "Images",
 }  # fmt: skip
 
+PAGES_SQL = """
+select n.nspname, c.relname, pg_relation_size(c.oid) / 8192
+from pg_class as c
+join pg_namespace as n on n.oid = c.relnamespace
+where c.relkind = 'r' and n.nspname not in ('pg_catalog', 'information_schema')
+"""
 ROWS_READ_SQL = """
 select c.oid::regclass::text,
        pg_stat_get_xact_tuples_returned(c.oid) + pg_stat_get_xact_tuples_fetched(c.oid)
@@ -63,6 +69,7 @@ class Ran:
     plan: dict[str, Any] | None = None  # EXPLAIN (FORMAT JSON) just before it ran: the planner's choice
     analyzed: dict[str, Any] | None = None  # EXPLAIN (ANALYZE): that plan, with its actual rows and loops
     rows_read: dict[str, int] = field(default_factory=dict)  # per table / index: rows its scans read
+    pages: dict[tuple[str, str], int] = field(default_factory=dict)  # (schema, table): its size once it ran
 
     @property
     def head(self) -> str:
@@ -87,6 +94,20 @@ def per_row_scans(plan: dict[str, Any]) -> list[str]:
         f"{node['Node Type']} on {node.get('Relation Name')}"
         for node, rescanned in _nodes(plan)
         if rescanned and node["Node Type"] in ("Seq Scan", "Sample Scan", "Tid Range Scan")
+    ]
+
+
+def repeated_scans(step: Ran) -> list[str]:
+    """Per-row scans that ran once per row: a Seq Scan of more than a few pages repeated more than a few
+    times. (Its rows do not tell: a scan of the table the statement inserts into also reads the rows
+    inserted so far, which it does not return.)"""
+    return [
+        f"{node['Node Type']} on {node.get('Relation Name')}: {node.get('Actual Loops')} loops"
+        for node, rescanned in _nodes(step.analyzed or {})
+        if rescanned
+        and node["Node Type"] == "Seq Scan"
+        and node.get("Actual Loops", 0) > 20
+        and step.pages.get((node.get("Schema", ""), node.get("Relation Name", "")), 0) > 4
     ]
 
 
@@ -129,12 +150,13 @@ def run_by_statement(db_url: str, job_id: int) -> list[Ran]:
             before = dict(conn.execute(ROWS_READ_SQL).fetchall())
             if _explainable(sql):
                 step.plan = conn.execute(f"explain (format json) {sql}").fetchone()[0][0]["Plan"]  # type: ignore[index]
-                out = conn.execute(f"explain (analyze, timing off, format json) {sql}").fetchone()
+                out = conn.execute(f"explain (analyze, timing off, verbose, format json) {sql}").fetchone()
                 step.analyzed = out[0][0]["Plan"]  # type: ignore[index]
             else:
                 conn.execute(sql)
             after = conn.execute(ROWS_READ_SQL).fetchall()
             step.rows_read = {rel: n - before.get(rel, 0) for rel, n in after if n > before.get(rel, 0)}
+            step.pages = {(schema, name): n for schema, name, n in conn.execute(PAGES_SQL).fetchall()}
             ran.append(step)
         conn.rollback()
     return ran
@@ -186,3 +208,5 @@ def test_a_new_dmos_first_promotion_plans_no_per_row_scans(db_url: str, first_im
     assert too_much == {}
     busy = {r.head: busy_nodes(r.analyzed) for r in ran if r.analyzed and busy_nodes(r.analyzed)}
     assert busy == {}
+    repeated = {r.head: repeated_scans(r) for r in ran if repeated_scans(r)}
+    assert repeated == {}
