@@ -8,8 +8,9 @@
 2. fills `public` with M listings of another DMO (locations, contact rows, listing_info, one bridge row
    each, the matching index) with set-based SQL, then VACUUM ANALYZE (with M = 0 only the latter: the
    statistics of an empty catalogue);
-3. writes a CSV of N realistic listings (`listings.devdata`) for a new CSV DMO and runs the pipeline's own
-   steps up to `match`, then times `promote` alone (dbt: GX checkpoint, change set, one transaction);
+3. builds the dbt views (once per installation: not timed), writes a CSV of N realistic listings
+   (`listings.devdata`) for a new CSV DMO and runs the pipeline's own steps up to `match`, then times
+   `promote` alone (dbt: GX checkpoint, change set, one transaction, statistics refresh);
    its promotion plans on statistics from before its rows, as a new DMO's first import does;
 4. runs the same file again as a new job (every record now unchanged) and times its `promote`;
 5. prints both times, their ratio (target: the first import within 3x of the unchanged re-run), and the
@@ -124,6 +125,12 @@ def main() -> None:
         t0 = time.perf_counter()
         load_catalogue(engine, args.catalogue)
         print(f"catalogue: {args.catalogue:,} listings loaded in {time.perf_counter() - t0:.1f} s")
+
+        from listings.pipeline.promote import build_views
+
+        t0 = time.perf_counter()
+        build_views()  # `dbt run` of the views, done once per installation and models version
+        print(f"dbt views built in {time.perf_counter() - t0:.1f} s")
 
         config = root / "dmo.yaml"
         write_dmo_config(config)
