@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import shutil
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -199,10 +200,15 @@ def config_preview(path: Path, limit: int, file: Path | None) -> None:
     """Fetch and map the first records of a config file without writing anything (JSON on stdout)."""
     from listings.config.store import ConfigError, load_config_file
     from listings.sources.base import SourceError
+    from listings.sources.files import scratch_dir
     from listings.sources.preview import preview
 
     try:
-        result = preview(load_config_file(path), limit=limit, file=file)
+        config = load_config_file(path)
+        with scratch_dir() as tmp:
+            if file is not None:  # the operator's own file: read through a private copy
+                file = Path(shutil.copy(file, tmp / file.name))
+            result = preview(config, limit=limit, file=file)
     except (ConfigError, SourceError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -291,10 +297,10 @@ def airflow() -> None:
     """Airflow on this machine (api-server, scheduler, dag-processor, triggerer) for the demo."""
 
 
-def _local_airflow(port: int) -> LocalAirflow:
+def _local_airflow(port: int, **options: Any) -> LocalAirflow:
     from listings.orchestration.local_airflow import LocalAirflow
 
-    return LocalAirflow(get_settings(), port=port)
+    return LocalAirflow(get_settings(), port=port, **options)
 
 
 _PORT = click.option("--port", default=8080, show_default=True, envvar="LISTINGS_AIRFLOW_PORT")
@@ -303,7 +309,17 @@ _PORT = click.option("--port", default=8080, show_default=True, envvar="LISTINGS
 @airflow.command("start")
 @_PORT
 @click.option("--trigger/--no-trigger", default=True, help="Run each DMO DAG once if it never ran.")
-def airflow_start(port: int, trigger: bool) -> None:
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="LISTINGS_AIRFLOW_HOST",
+    help="Address the API server listens on (0.0.0.0 exposes the UI to the network).",
+)
+@click.option(
+    "--demo-logins", is_flag=True, help="Fixed logins admin/admin and viewer/viewer (make demo); else random."
+)
+def airflow_start(port: int, trigger: bool, host: str, demo_logins: bool) -> None:
     """Start Airflow in the background; print the UI URL and login."""
     from listings.config.store import list_configs
     from listings.db.engine import get_engine
@@ -312,7 +328,7 @@ def airflow_start(port: int, trigger: bool) -> None:
     settings = get_settings()
     if not settings.database_url:
         LocalPostgres(settings.pg_dir).ensure_database("airflow")
-    af = _local_airflow(port)
+    af = _local_airflow(port, host=host, demo_logins=demo_logins)
     af.start()
     with get_engine().connect() as conn:
         dag_ids = [s.config.dag_id for s in list_configs(conn, active_only=True)]
@@ -322,7 +338,12 @@ def airflow_start(port: int, trigger: bool) -> None:
             run_id = af.trigger_if_never_run(dag_id)
             if run_id:
                 click.echo(f"triggered {dag_id}: {run_id}")
-    click.echo(f"\nAirflow UI: {af.url}/   login: admin / admin   (read-only: viewer / viewer)")
+    logins = af.logins
+    click.echo(
+        f"\nAirflow UI: {af.url}/   login: admin / {logins['admin']}   (read-only: viewer / {logins['viewer']})"
+    )
+    if not demo_logins:
+        click.echo(f"passwords kept in {af.passwords_file} (mode 0600)")
     click.echo(f"DMO DAGs: {', '.join(dag_ids)}   logs: {af.home / 'logs'}   stop: make stop")
 
 

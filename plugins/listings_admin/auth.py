@@ -60,6 +60,19 @@ def may_act(user: BaseUser) -> bool:
     return False  # a role attribute without a value: no permission (as SimpleAuthManager decides)
 
 
+def is_admin(user: BaseUser) -> bool:
+    """True when the user has the admin role (or, with another auth manager, may change Airflow's config):
+    what only an admin may do, such as letting a source reach private addresses."""
+    role = user_role(user)
+    if role is not None:
+        return role == "admin"
+    if not hasattr(user, "role"):
+        from airflow.api_fastapi.app import get_auth_manager
+
+        return bool(get_auth_manager().is_authorized_configuration(method="PUT", user=user))
+    return False
+
+
 def guard_writes(request: Request, user: GetUserDep) -> None:
     """App-wide dependency: GET and HEAD are reads; anything else needs `may_act`. A POST from another
     site is refused even when the browser sent the cookie (the cookie is SameSite=Lax already)."""

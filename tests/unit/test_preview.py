@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from listings.config.store import parse_config
+from listings.settings import get_settings
 from listings.sources.preview import preview
 
 CONFIG = {
@@ -19,6 +23,15 @@ CONFIG = {
         "images": "Photos",
     },
 }
+
+
+@pytest.fixture(autouse=True)
+def import_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The previewed files are written under tmp_path: make it an import folder."""
+    monkeypatch.setenv("LISTINGS_IMPORT_ROOTS", str(tmp_path))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 def test_preview_maps_each_field_and_reports_problems(tmp_path: Path) -> None:

@@ -434,7 +434,13 @@ class Triggered:
 
 
 def trigger_dag_run(
-    dag_id: str, conf: Mapping[str, Any], *, api_url: str, user: str, password: str, note: str | None = None
+    dag_id: str,
+    conf: Mapping[str, Any],
+    *,
+    api_url: str,
+    user: str | None,
+    password: str | None,
+    note: str | None = None,
 ) -> str:
     """Trigger one run of a DAG now (`POST /api/v2/dags/{dag_id}/dagRuns`); returns its dag_run_id."""
     body: dict[str, Any] = {"logical_date": None, "conf": dict(conf)}

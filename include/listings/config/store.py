@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from listings.config.models import DmoConfig, DmoTypeId
 from listings.db import tables as t
+from listings.sources.files import FileRefused, resolve_import_file
 
 
 class ConfigError(ValueError):
@@ -83,10 +84,23 @@ class ApplyResult:
     source: str
 
 
+def check_files(config: DmoConfig, source: str = "<config>") -> None:
+    """ConfigError when the config names a file its source may not read (`listings.sources.files`): a
+    config can never point the pipeline at a file of the server outside the import folders."""
+    named = config.config_params.get("file")
+    if named:
+        try:
+            resolve_import_file(str(named), must_exist=False)
+        except FileRefused as exc:
+            raise ConfigError(source, [f"config_params.file: {exc}"]) from None
+
+
 def apply_config(
     conn: Connection, config: DmoConfig, source: str = "<config>", changed_by: str | None = None
 ) -> ApplyResult:
-    """Upsert one validated config; its DMO row first. Runs in the caller's transaction."""
+    """Upsert one validated config; its DMO row first. Runs in the caller's transaction. ConfigError, and
+    nothing saved, when it names a file it may not read."""
+    check_files(config, source)
     dmo = config.dmo
     conn.execute(
         insert(t.dmos)
@@ -163,11 +177,10 @@ def apply_paths(
     for path in files:
         try:
             config = load_config_file(path)
+            with engine.begin() as conn:
+                results.append(apply_config(conn, config, str(path), changed_by))
         except ConfigError as exc:
             errors.append(exc)
-            continue
-        with engine.begin() as conn:
-            results.append(apply_config(conn, config, str(path), changed_by))
     return results, errors
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from listings.db.engine import get_engine
 from listings.pipeline import jobs, steps
+from listings.sources.files import import_local_file
 
 
 class JobFailed(RuntimeError):
@@ -18,7 +19,9 @@ class JobFailed(RuntimeError):
 
 
 def run_job(dmo_id: int, *, file: Path | None = None, data_domain: str = "listings") -> dict[str, Any]:
-    params = {"file": str(file.resolve())} if file else {}
+    """Run a job in this process. `file`: a file of this machine to import (the caller is trusted: one
+    outside the import folders is copied into the uploads folder, which the steps may read)."""
+    params = {"file": str(import_local_file(file))} if file else {}
     started = time.perf_counter()
     job_id = steps.start(dmo_id, data_domain=data_domain, trigger="cli", params=params)
     stages: dict[str, dict[str, float | int]] = {

@@ -13,9 +13,9 @@ from listings.sources.base import (
     SourceError,
     SourceRecord,
     SourceRecordError,
-    read_upload,
 )
 from listings.sources.csv_reader import CsvFormatError, read_csv
+from listings.sources.files import read_upload
 
 if TYPE_CHECKING:
     from listings.config.models import DmoConfig

@@ -63,8 +63,8 @@ from listings.sources.base import (
     SourceError,
     SourceRecord,
     SourceRecordError,
-    read_upload,
 )
+from listings.sources.files import read_upload
 
 if TYPE_CHECKING:
     from listings.config.models import DmoConfig
