@@ -23,20 +23,11 @@ from pathlib import Path
 import requests
 from sqlalchemy.engine import make_url
 
+from listings.private_files import write_private
 from listings.settings import Settings
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 DEMO_USERS = {"admin": "admin", "viewer": "viewer"}
-
-
-def write_private(path: Path, content: str) -> None:
-    """Write a file that only its owner may read (0600 from its creation, not chmod-ed afterwards)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(content)
-    tmp.replace(path)
 
 
 @dataclass(frozen=True)
