@@ -7,11 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from listings.transform.clean import InvalidValue, clean_multiline, clean_text, parse_coordinate
+from listings.transform.clean import InvalidValue, clean_multiline, clean_text, json_safe, parse_coordinate
 from listings.transform.hashing import normalize_key, normalize_postal, record_hash
-from listings.transform.mapping import MISSING, as_list, as_text, resolve_path
-from listings.transform.clean import json_safe
 from listings.transform.limits import FIELD_LIMITS, MAX_IMAGES
+from listings.transform.mapping import MISSING, as_list, as_text, resolve_path
 from listings.transform.records import SCALAR_FIELDS, RecordError, build_record, enrich, merge_in_file
 
 MAPPING = {
@@ -19,6 +18,9 @@ MAPPING = {
     "phone": "Phone", "lat": "Lat", "lng": "Lng", "images": "Images", "country": "Country",
     "description": "Description",
 }  # fmt: skip
+
+
+IMG = "https://img.example.org/"
 
 
 def row(**values: str) -> dict[str, str]:
@@ -87,13 +89,13 @@ def test_record_hash_is_the_seed_formula_on_matching_keys() -> None:
 
 def test_build_record_maps_and_cleans() -> None:
     rec = build_record(
-        7, row(ID=" 42 ", Name=" Hôtel  Le Germain ", Lat="46.8", Lng="-71.2", Images="a.jpg|b.jpg"),
+        7, row(ID=" 42 ", Name=" Hôtel  Le Germain ", Lat="46.8", Lng="-71.2", Images="//i.example/a.jpg|http://i.example/b.jpg"),
         MAPPING, country="CA", state="QC",
     )  # fmt: skip
     assert rec.row_nos == [7]
     assert rec.values["source_id"] == "42" and rec.values["name"] == "Hôtel Le Germain"
     assert rec.values["lat"] == "46.8" and rec.values["country"] == "CA" and rec.values["state"] == "QC"
-    assert rec.images == ["a.jpg", "b.jpg"] and rec.flags == []
+    assert rec.images == ["https://i.example/a.jpg", "http://i.example/b.jpg"] and rec.flags == []
     assert set(rec.hashes()) == {"record_hash", "location_hash", "contact_hash", "content_hash"}
 
 
@@ -125,10 +127,10 @@ def test_hashes_separate_what_changed() -> None:
 
 def test_merge_in_file_most_complete_then_latest_wins_and_images_merge() -> None:
     first = build_record(
-        1, row(ID="1", Name="Bistro", Address1="1 A", Images="a.jpg"), MAPPING, country="CA", state="QC"
+        1, row(ID="1", Name="Bistro", Address1="1 A", Images=f"{IMG}a.jpg"), MAPPING, country="CA", state="QC"
     )
     second = build_record(
-        5, row(ID="1", Name="BISTRO", Address1="1 a", Phone="514-555-0101", Images="b.jpg|a.jpg"),
+        5, row(ID="1", Name="BISTRO", Address1="1 a", Phone="514-555-0101", Images=f"{IMG}b.jpg|{IMG}a.jpg"),
         MAPPING, country="CA", state="QC",
     )  # fmt: skip
     other = build_record(2, row(ID="2", Name="Café", Address1="2 B"), MAPPING, country="CA", state="QC")
@@ -137,7 +139,7 @@ def test_merge_in_file_most_complete_then_latest_wins_and_images_merge() -> None
     merged = result.records[0]
     assert merged.row_nos == [1, 5]
     assert merged.values["phone"] == "514-555-0101" and merged.values["name"] == "BISTRO"
-    assert merged.images == ["a.jpg", "b.jpg"]
+    assert merged.images == [f"{IMG}a.jpg", f"{IMG}b.jpg"]
     assert [r.row_nos for r in result.records] == [[1, 5], [2]]
 
 
@@ -193,16 +195,24 @@ def test_an_over_long_identity_field_rejects_the_record(column: str, canonical: 
     )
 
 
-def test_an_over_long_description_is_truncated_with_a_flag() -> None:
-    long_text = ("Une très longue description. " * 2000).strip()  # 57,999 characters
-    rec = build_record(1, row(Name="Café", Description=long_text), MAPPING, country="CA", state="QC")
+def test_an_over_long_description_is_cut_with_a_flag() -> None:
     limit = FIELD_LIMITS["description"].max_chars
+    long_text = ("Une très longue description. " * 2000).strip()  # 57,999 characters
+    rec = enrich(build_record(1, row(Name="Café", Description=long_text), MAPPING, country="CA", state="QC"))
     description = rec.values["description"]
-    assert len(description) == limit and description.endswith("…")
+    assert limit - 40 < len(description) <= limit and description.endswith(" longue…")  # at a word end
     assert long_text.startswith(description[:-1])
-    assert any(f.startswith("field_truncated: description") and f"{len(long_text):,}" in f for f in rec.flags)
-    enriched = enrich(rec)  # normalisation keeps it within the limit
-    assert len(enriched.values["description"]) <= limit
+    assert f"field_truncated: description (57,999 characters) cut to {limit:,}" in rec.flags
+    # HTML is reduced to text first: markup does not count
+    html = "<p>" + "<b>mot</b> " * 2000 + "</p>"  # 22,003 characters, 7,999 of text
+    rec = enrich(build_record(2, row(Name="Café", Description=html), MAPPING, country="CA", state="QC"))
+    assert rec.values["description"] == ("mot " * 2000).strip() and rec.flags == []
+    # a 2 MB cell is cut before it is cleaned; the flag gives its length
+    rec = enrich(
+        build_record(3, row(Name="Café", Description="x " * 1_000_000), MAPPING, country="CA", state="QC")
+    )
+    assert len(rec.values["description"]) <= limit and "_description_length" not in rec.values
+    assert f"field_truncated: description (2,000,000 characters) cut to {limit:,}" in rec.flags
 
 
 def test_over_long_optional_values_are_dropped_with_a_flag() -> None:
@@ -238,7 +248,7 @@ def test_only_absolute_http_image_urls_are_kept() -> None:
         "https://img.example.org/a.jpg", "HTTP://IMG.example.org/b.jpg", "https://cdn.example.org/e.jpg",
     ]  # fmt: skip
     dropped = [f for f in rec.flags if f.startswith("invalid_image_url")]
-    assert len(dropped) == 8 and any("javascript:alert(1)" in f for f in dropped)
+    assert len(dropped) == 9 and any("javascript:alert(1)" in f for f in dropped)
     assert all(len(f) < 200 for f in dropped)
 
 
