@@ -335,7 +335,7 @@ def test_unclosed_quote_running_to_the_end_of_the_file() -> None:
     assert [e.error_type for e in result.errors] == ["unclosed_quote"]
 
 
-def test_unclosed_quote_in_a_large_file_hits_the_field_limit_and_recovers() -> None:
+def test_unclosed_quote_in_a_large_file_is_one_error_and_reading_recovers() -> None:
     lines = ["id,name,city", '1,"Hotel A,Paris'] + [f"{i},Hotel {i},City {i}" for i in range(2, 20_002)]
     result = read_csv(("\n".join(lines) + "\n").encode())
     assert len(result.rows) == 20_000
