@@ -67,6 +67,11 @@ class Settings(BaseSettings):
     )
     geocode_run_budget: int = Field(default=1000, ge=0, description="Places calls allowed per job.")
     geocode_day_budget: int = Field(default=10000, ge=0, description="Places calls allowed per day (UTC).")
+    csv_max_field_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        description="Largest CSV value (UTF-8 bytes); a row with a larger one is a `field_too_large` error.",
+    )
     airflow_api_user: str | None = Field(
         default=None, description="Login the admin UI and `config apply` use on Airflow's REST API."
     )

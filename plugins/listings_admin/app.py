@@ -70,7 +70,16 @@ def _filesize(value: Any) -> str:
     return "" if value is None else fmt_bytes(float(value))
 
 
+def _http_url(value: Any) -> str | None:
+    """The URL when it is an absolute http(s) one, else None: templates link nothing else (javascript:,
+    data:, file: URLs from older imports or typed by hand are shown as text)."""
+    from listings.transform.normalize import http_url
+
+    return http_url(value) if isinstance(value, str) else None
+
+
 templates.env.filters["when"] = _when
+templates.env.filters["http_url"] = _http_url
 templates.env.filters["filesize"] = _filesize
 templates.env.filters["json"] = lambda value: json.dumps(value, ensure_ascii=False, default=str)
 templates.env.filters["combine"] = lambda params, **changes: {**params, **changes}

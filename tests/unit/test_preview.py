@@ -38,7 +38,7 @@ def test_preview_maps_each_field_and_reports_problems(tmp_path: Path) -> None:
     upload = tmp_path / "upload.csv"
     upload.write_text(
         "ID,Name,Lat,Lng,Photos\n"
-        "1,  Café  Olimpico ,45.5235,-73.6004,a.jpg|b.jpg\n"
+        "1,  Café  Olimpico ,45.5235,-73.6004,https://img.example.org/a.jpg|javascript:alert(1)\n"
         "2,,45.1,-73.1,\n"
         "3,Bistro,95,-73.2,\n"
         "4,Four,1,1,\n",
@@ -52,7 +52,8 @@ def test_preview_maps_each_field_and_reports_problems(tmp_path: Path) -> None:
         and first["name"].value == "Café Olimpico"
         and first["name"].status == "ok"
     )
-    assert first["images"].value == ["a.jpg", "b.jpg"]
+    assert first["images"].value == ["https://img.example.org/a.jpg"]  # only http(s) image URLs
+    assert first["images"].status == "invalid"
     assert (
         first["phone"].status == "missing" and first["phone"].path == "Tel"
     )  # mapped column not in the file

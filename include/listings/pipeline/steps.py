@@ -28,6 +28,7 @@ from listings.sources.base import FetchContext, ParseResult, SourceError
 from listings.storage import DataKey, ObjectExistsError, ObjectStore, open_store
 from listings.storage.formats import CONTENT_TYPES, dump_json_gz, gunzip_bytes, gzip_bytes, load_json_gz
 from listings.transform.categories import CategoryStats
+from listings.transform.clean import json_safe
 from listings.transform.records import CanonicalRecord, RecordError, build_record, enrich, merge_in_file
 
 log = logging.getLogger(__name__)
@@ -120,20 +121,24 @@ def extract(job_id: int) -> StepResult:
         )
     payload = source.fetch(ctx)
     data = gzip_bytes(payload.data)
-    # Parse once here so that a payload that cannot be read at all fails the run now; it is stored anyway.
-    error: SourceError | None = None
-    try:
-        parsed = source.parse(payload.data, job.config)
-        status, count, metadata = "success", parsed.total, {**payload.metadata, **parsed.metadata}
-    except SourceError as exc:
-        error = exc
-        status, count, metadata = "failed", None, {**payload.metadata, "error": str(exc)}
     with engine.begin() as conn:
         # One writer per DMO allocates the day's next batch number.
         conn.execute(text("select pg_advisory_xact_lock(:k)"), {"k": job.dmo_id})
         batch = jobs.next_batch(conn, job.dmo_id, "raw", job.created_at.date())
         key = _data_key(job, "raw", batch, payload.fmt)
+        # The payload is stored before it is parsed: whatever the parse does, the raw object is kept.
         sha = _put_once(get_store(), key.path, data, CONTENT_TYPES[payload.fmt])
+        # Parse once here so that a payload that cannot be read at all fails the run now. Any error of the
+        # reader (a bug, a csv.Error) fails it like a SourceError: the raw file row says why.
+        error: SourceError | None = None
+        try:
+            parsed = source.parse(payload.data, job.config)
+            status, count, metadata = "success", parsed.total, {**payload.metadata, **parsed.metadata}
+        except Exception as exc:
+            error = exc if isinstance(exc, SourceError) else SourceError(
+                f"DMO {job.dmo_id}: the {payload.fmt} payload could not be parsed: {type(exc).__name__}: {exc}"
+            )  # fmt: skip
+            status, count, metadata = "failed", None, {**payload.metadata, "error": str(error)}
         _insert_file(
             conn, job, key, data, sha, record_count=count, status=status,
             source_uri=payload.source_uri, metadata=metadata,
@@ -358,13 +363,14 @@ def _error(
     error_type: str,
     message: str,
 ) -> dict[str, Any]:
+    # The original is cleaned like records are (jsonb refuses NUL) and bounded (a 20 MB cell is not stored).
     return {
         "file_id": file_id,
         "record_no": record_no,
         "record_id": record_id,
-        "original_record": original,
+        "original_record": json_safe(original),
         "error_type": error_type,
-        "error_message": message,
+        "error_message": json_safe(message),
     }
 
 
