@@ -230,6 +230,69 @@ def run(dmo_id: int, file: Path | None, domain: str) -> None:
     click.echo(json.dumps(summary))
 
 
+# --- removal holds -----------------------------------------------------------------------------
+@main.group()
+def removal() -> None:
+    """Removal sweeps held for review (a full snapshot with too few records removed nothing)."""
+
+
+def _default_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"
+
+
+@removal.command("holds")
+@click.option("--dmo", "dmo_id", type=int, help="Only this DMO's holds.")
+@click.option("--all", "show_all", is_flag=True, help="Released and dismissed holds too.")
+def removal_holds(dmo_id: int | None, show_all: bool) -> None:
+    """List the removal holds (open ones by default), newest first, as JSON lines."""
+    from listings.catalogue.lifecycle import holds
+    from listings.db.engine import get_engine
+
+    with get_engine().connect() as conn:
+        found = holds(conn, dmo_id=dmo_id, status=None if show_all else "held")
+    for h in found:
+        click.echo(json.dumps({**h.__dict__, "summary": h.summary}, default=str))
+
+
+@removal.command("release")
+@click.argument("job_id", type=int)
+@click.option("--user", default=None, help="Who releases it (default: the login name).")
+def removal_release(job_id: int, user: str | None) -> None:
+    """Release a held removal: the job's sweep runs now, as the run would have."""
+    from listings.catalogue.lifecycle import HoldError, release_hold
+    from listings.db.engine import get_engine
+
+    try:
+        with get_engine().begin() as conn:
+            hold = release_hold(conn, job_id, user=user or _default_user())
+    except HoldError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"job {job_id}: removal released, {hold.records_deleted or 0} listing_info removed")
+
+
+@removal.command("dismiss")
+@click.argument("job_id", type=int)
+@click.option("--user", default=None, help="Who dismisses it (default: the login name).")
+def removal_dismiss(job_id: int, user: str | None) -> None:
+    """Dismiss a held removal: nothing is removed (a later run decides again)."""
+    from listings.catalogue.lifecycle import HoldError, dismiss_hold
+    from listings.db.engine import get_engine
+
+    try:
+        with get_engine().begin() as conn:
+            dismiss_hold(conn, job_id, user=user or _default_user())
+    except HoldError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"job {job_id}: removal hold dismissed, nothing removed")
+
+
 @main.command("dbt", context_settings={"ignore_unknown_options": True, "help_option_names": []})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def dbt_command(args: tuple[str, ...]) -> None:
