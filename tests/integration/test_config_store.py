@@ -136,4 +136,4 @@ def test_every_config_field_reaches_the_runs(engine: Engine, tmp_path: Path) -> 
         job = jobs.load_job(conn, job_id)
     assert job.config.category_synonyms == {"Cabane": "lodging"} and job.config.removal.after_days == 30
     exported = yaml.safe_load(CliRunner().invoke(main, ["config", "export", "101"]).stdout)
-    assert exported["removal"] == {"after_days": 30, "after_runs": None}
+    assert exported["removal"] == {"after_days": 30, "after_runs": None, "min_ratio": 0.5}
