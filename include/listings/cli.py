@@ -230,6 +230,42 @@ def run(dmo_id: int, file: Path | None, domain: str) -> None:
     click.echo(json.dumps(summary))
 
 
+# --- jobs --------------------------------------------------------------------------------------
+@main.group()
+def jobs() -> None:
+    """Pipeline jobs."""
+
+
+@jobs.command("reap")
+@click.option(
+    "--older-than",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Heartbeat timeout in seconds (default: LISTINGS_JOB_STALE_AFTER_SECONDS).",
+)
+@click.option("--dmo", "dmo_id", type=int, help="Only this DMO's jobs.")
+@click.option("--no-airflow", is_flag=True, help="Do not ask Airflow's REST API about its DAG runs.")
+def jobs_reap(older_than: int | None, dmo_id: int | None, no_airflow: bool) -> None:
+    """Mark in_progress jobs whose process is gone `stale` (with the reason) and drop the staging rows of
+    those never promoted; prints one JSON line per job reaped."""
+    from datetime import timedelta
+
+    from listings.db.engine import get_engine
+    from listings.pipeline.liveness import airflow_live_runs, reap_stale_jobs
+
+    live_runs = None if no_airflow else airflow_live_runs()
+    with get_engine().begin() as conn:
+        reaped = reap_stale_jobs(
+            conn,
+            older_than=timedelta(seconds=older_than) if older_than is not None else None,
+            dmo_id=dmo_id,
+            live_runs=live_runs,
+        )
+    for r in reaped:
+        click.echo(json.dumps(r.__dict__))
+    click.echo(f"{len(reaped)} job(s) reaped", err=True)
+
+
 # --- removal holds -----------------------------------------------------------------------------
 @main.group()
 def removal() -> None:

@@ -332,9 +332,14 @@ jobs = Table(
     # false for an incremental run (only what changed was fetched): it never soft-removes anything
     Column("full_snapshot", Boolean, nullable=False, server_default=text("true")),
     Column("error_summary", Text),
+    # liveness (0012): kept fresh while a step runs; the host and pid of the process that ran the last step
+    Column("heartbeat_at", DateTime),
+    Column("host", Text),
+    Column("pid", Integer),
     UniqueConstraint("dag_id", "run_id", name="uq_jobs_dag_id_run_id"),
     CheckConstraint(_in("status", JOB_STATUSES), name="status"),
     Index("ix_jobs_dmo_id_created_at", "dmo_id", "created_at"),
+    Index("ix_jobs_in_progress", "dmo_id", postgresql_where=text("status = 'in_progress'")),
     schema="pipeline",
 )
 

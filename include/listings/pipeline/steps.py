@@ -457,6 +457,13 @@ def promote(job_id: int) -> StepResult:
     if job.promoted_at is not None:
         return StepResult(int(staged), skipped=True)
     with get_engine().connect() as conn:
+        transformed = jobs.job_file(conn, job_id, "transformed")
+        if not staged and transformed is not None and transformed.record_count:
+            # e.g. the job was reaped as stale (its staging rows dropped), then re-run from this step
+            raise RuntimeError(
+                f"job {job_id}: {transformed.record_count} records transformed but none staged: run it again"
+                " from `stage`"
+            )
         require_staged_batch(conn, job_id, job.dmo_id)  # the GX checkpoint: a failure promotes nothing
     promote_job(job_id)
     return StepResult(int(staged))
