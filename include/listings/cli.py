@@ -236,6 +236,105 @@ def run(dmo_id: int, file: Path | None, domain: str) -> None:
     click.echo(json.dumps(summary))
 
 
+# --- jobs --------------------------------------------------------------------------------------
+@main.group()
+def jobs() -> None:
+    """Pipeline jobs."""
+
+
+@jobs.command("reap")
+@click.option(
+    "--older-than",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Heartbeat timeout in seconds (default: LISTINGS_JOB_STALE_AFTER_SECONDS).",
+)
+@click.option("--dmo", "dmo_id", type=int, help="Only this DMO's jobs.")
+@click.option("--no-airflow", is_flag=True, help="Do not ask Airflow's REST API about its DAG runs.")
+def jobs_reap(older_than: int | None, dmo_id: int | None, no_airflow: bool) -> None:
+    """Mark in_progress jobs whose process is gone `stale` (with the reason) and drop the staging rows of
+    those never promoted; prints one JSON line per job reaped."""
+    from datetime import timedelta
+
+    from listings.db.engine import get_engine
+    from listings.pipeline.liveness import airflow_live_runs, reap_stale_jobs
+
+    live_runs = None if no_airflow else airflow_live_runs()
+    with get_engine().begin() as conn:
+        reaped = reap_stale_jobs(
+            conn,
+            older_than=timedelta(seconds=older_than) if older_than is not None else None,
+            dmo_id=dmo_id,
+            live_runs=live_runs,
+        )
+    for r in reaped:
+        click.echo(json.dumps(r.__dict__))
+    click.echo(f"{len(reaped)} job(s) reaped", err=True)
+
+
+# --- removal holds -----------------------------------------------------------------------------
+@main.group()
+def removal() -> None:
+    """Removal sweeps held for review (a full snapshot with too few records removed nothing)."""
+
+
+def _default_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"
+
+
+@removal.command("holds")
+@click.option("--dmo", "dmo_id", type=int, help="Only this DMO's holds.")
+@click.option("--all", "show_all", is_flag=True, help="Released and dismissed holds too.")
+def removal_holds(dmo_id: int | None, show_all: bool) -> None:
+    """List the removal holds (open ones by default), newest first, as JSON lines."""
+    from listings.catalogue.lifecycle import holds
+    from listings.db.engine import get_engine
+
+    with get_engine().connect() as conn:
+        found = holds(conn, dmo_id=dmo_id, status=None if show_all else "held")
+    for h in found:
+        click.echo(json.dumps({**h.__dict__, "summary": h.summary}, default=str))
+
+
+@removal.command("release")
+@click.argument("job_id", type=int)
+@click.option("--user", default=None, help="Who releases it (default: the login name).")
+def removal_release(job_id: int, user: str | None) -> None:
+    """Release a held removal: the job's sweep runs now, as the run would have."""
+    from listings.catalogue.lifecycle import HoldError, release_hold
+    from listings.db.engine import get_engine
+
+    try:
+        with get_engine().begin() as conn:
+            hold = release_hold(conn, job_id, user=user or _default_user())
+    except HoldError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"job {job_id}: removal released, {hold.records_deleted or 0} listing_info removed")
+
+
+@removal.command("dismiss")
+@click.argument("job_id", type=int)
+@click.option("--user", default=None, help="Who dismisses it (default: the login name).")
+def removal_dismiss(job_id: int, user: str | None) -> None:
+    """Dismiss a held removal: nothing is removed (a later run decides again)."""
+    from listings.catalogue.lifecycle import HoldError, dismiss_hold
+    from listings.db.engine import get_engine
+
+    try:
+        with get_engine().begin() as conn:
+            dismiss_hold(conn, job_id, user=user or _default_user())
+    except HoldError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"job {job_id}: removal hold dismissed, nothing removed")
+
+
 @main.command("dbt", context_settings={"ignore_unknown_options": True, "help_option_names": []})
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 def dbt_command(args: tuple[str, ...]) -> None:

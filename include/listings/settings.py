@@ -67,6 +67,15 @@ class Settings(BaseSettings):
     )
     geocode_run_budget: int = Field(default=1000, ge=0, description="Places calls allowed per job.")
     geocode_day_budget: int = Field(default=10000, ge=0, description="Places calls allowed per day (UTC).")
+    job_stale_after_seconds: int = Field(
+        default=3600,
+        ge=60,
+        description="An in_progress job without a heartbeat for this long (and no live process or Airflow "
+        "run to say otherwise) is reaped as stale.",
+    )
+    job_heartbeat_seconds: float = Field(
+        default=30, gt=0, le=3600, description="How often a running step refreshes its job's heartbeat."
+    )
     csv_max_field_bytes: int = Field(
         default=10 * 1024 * 1024,
         ge=1024,

@@ -265,7 +265,11 @@ def test_a_csv_dmo_created_through_the_form_round_trips_through_the_form_and_yam
     stored = _stored_document(engine, 310)
     assert stored["dmo"] == {"id": 310, "name": "Tourisme Form", "dmo_type": "PARTNER", "country": "CA",
                              "state": "QC"}  # fmt: skip
-    assert stored["schedule"] == "daily" and stored["removal"] == {"after_days": 30, "after_runs": None}
+    assert stored["schedule"] == "daily" and stored["removal"] == {
+        "after_days": 30,
+        "after_runs": None,
+        "min_ratio": 0.5,
+    }
     assert stored["config_params"]["delimiter"] == ";" and stored["images"]["pool_slots"] == 6
     assert stored["images"]["formats"] == ["webp"] and stored["category_synonyms"] == {
         "Hébergement": "lodging"

@@ -35,7 +35,7 @@ from listings.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-RERUN_STATUSES = ("failed", "partial")  # "run again" is offered for these
+RERUN_STATUSES = ("failed", "partial", "stale")  # "run again" is offered for these (stale: process gone)
 ERRORS_PER_PAGE = 50
 CSV_COLUMNS = (
     "error_id", "job_id", "stage", "record_no", "record_id", "error_type", "error_message", "file",
@@ -50,7 +50,7 @@ DAG_TASKS = (
     "snapshot_config", "extract", "transform", "stage", "plan_images", "fetch_images", "finish_images",
     "match", "promote", "finalize",
 )  # fmt: skip
-RERUN_FROM_STATUSES = ("failed", "partial", "succeeded")  # a finished job; not one that is still running
+RERUN_FROM_STATUSES = ("failed", "partial", "succeeded", "stale")  # a finished job, or a dead one (stale)
 
 
 @dataclass(frozen=True)
@@ -433,6 +433,26 @@ class Triggered:
         return f"Triggered {self.dag_id} (run {self.dag_run_id}) for job {self.job_id}'s DMO."
 
 
+def reap_if_dead(job_id: int, settings: Settings | None = None) -> str | None:
+    """An in_progress job whose process is gone (heartbeat, pid, Airflow's run) becomes `stale` now, in a
+    transaction of its own, so that it can be run again. Returns the reason, or None (alive, or not in
+    progress)."""
+    from listings.db.engine import get_engine
+    from listings.pipeline.liveness import airflow_live_runs, reap_stale_jobs
+
+    settings = settings or get_settings()
+    with get_engine().begin() as conn:
+        reaped = reap_stale_jobs(conn, job_ids=[job_id], live_runs=airflow_live_runs(settings))
+    return reaped[0].reason if reaped else None
+
+
+def _reaped_status(job_id: int, status: str, settings: Settings | None) -> str:
+    """The job's status once a dead in_progress job is reaped (`stale`)."""
+    if status != "in_progress":
+        return status
+    return "stale" if reap_if_dead(job_id, settings) is not None else status
+
+
 def trigger_dag_run(
     dag_id: str,
     conf: Mapping[str, Any],
@@ -476,8 +496,13 @@ def run_job_dag(
     ).one_or_none()
     if row is None:
         raise LookupError(f"There is no job {job_id}.")
-    if mode == "again" and row.status not in RERUN_STATUSES:
-        raise RunRefused(f"Job {job_id} is {row.status}: only a failed or partial job is run again.")
+    status = _reaped_status(job_id, row.status, settings) if mode == "again" else row.status
+    if mode == "again" and status not in RERUN_STATUSES:
+        raise RunRefused(
+            f"Job {job_id} is {status}: only a failed or partial job is run again (or a stale one, whose"
+            " process is gone)."
+            + (" This one is still alive (heartbeat or Airflow run)." if status == "in_progress" else "")
+        )
     if not settings.airflow_api_url:
         raise RunRefused(
             "No Airflow API is configured (LISTINGS_AIRFLOW_API_URL): nothing was triggered. Trigger the"
@@ -524,8 +549,9 @@ def rerun_from_step(
             f"Job {job_id} was not run by Airflow ({row.trigger}): there is no DAG run to re-run. Use"
             " “Run again” or “Run now”."
         )
-    if row.status not in RERUN_FROM_STATUSES:
-        raise RunRefused(f"Job {job_id} is {row.status}: re-run a step once the run has finished.")
+    status = _reaped_status(job_id, row.status, settings)
+    if status not in RERUN_FROM_STATUSES:
+        raise RunRefused(f"Job {job_id} is {status}: re-run a step once the run has finished.")
     try:
         api = AirflowApi.from_settings(settings)
         cleared = api.clear_from_task(

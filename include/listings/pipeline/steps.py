@@ -22,6 +22,7 @@ from listings.matching import bridge
 from listings.matching.features import match_keys
 from listings.pipeline import jobs
 from listings.pipeline.geotag import geotag_records
+from listings.pipeline.snapshot_guard import unusable_payload
 from listings.settings import get_settings
 from listings.sources import get_source
 from listings.sources.base import FetchContext, ParseResult, SourceError
@@ -139,6 +140,12 @@ def extract(job_id: int) -> StepResult:
                 f"DMO {job.dmo_id}: the {payload.fmt} payload could not be parsed: {type(exc).__name__}: {exc}"
             )  # fmt: skip
             status, count, metadata = "failed", None, {**payload.metadata, "error": str(error)}
+        else:
+            # A payload of another shape (random text, a renamed header) fails now: never zero records.
+            unusable = unusable_payload(parsed, job.config)
+            if unusable is not None:
+                error = SourceError(unusable)
+                status, metadata = "failed", {**metadata, "error": unusable}
         _insert_file(
             conn, job, key, data, sha, record_count=count, status=status,
             source_uri=payload.source_uri, metadata=metadata,
@@ -456,23 +463,31 @@ def promote(job_id: int) -> StepResult:
     if job.promoted_at is not None:
         return StepResult(int(staged), skipped=True)
     with get_engine().connect() as conn:
+        transformed = jobs.job_file(conn, job_id, "transformed")
+        if not staged and transformed is not None and transformed.record_count:
+            # e.g. the job was reaped as stale (its staging rows dropped), then re-run from this step
+            raise RuntimeError(
+                f"job {job_id}: {transformed.record_count} records transformed but none staged: run it again"
+                " from `stage`"
+            )
         require_staged_batch(conn, job_id, job.dmo_id)  # the GX checkpoint: a failure promotes nothing
     promote_job(job_id)
     return StepResult(int(staged))
 
 
 def finalize(job_id: int) -> StepResult:
-    """Close the job: soft-remove what the source no longer sends (`removal` in the config), status
-    `succeeded`, or `partial` when some records were rejected; staging keeps only this job's batch."""
-    from listings.catalogue.lifecycle import sweep
+    """Close the job: soft-remove what the source no longer sends (`removal` in the config), unless the
+    run has too few records (the sweep is then held for review: status `partial`, the reason as summary);
+    status `succeeded`, or `partial` when some records were rejected; staging keeps only this job's batch."""
+    from listings.catalogue.lifecycle import finish_removal
     from listings.pipeline.staging import prune_staging
 
     with get_engine().begin() as conn:
         job = jobs.load_job(conn, job_id)
-        sweep(conn, job_id, job.dmo_id, job.config.removal)
+        _, hold = finish_removal(conn, job_id, job.dmo_id, job.config.removal)
         counts = jobs.results(conn, job_id)
-        status = "partial" if counts["records_error"] else "succeeded"
-        jobs.set_status(conn, job_id, status, finished=True)
+        status = "partial" if counts["records_error"] or hold is not None else "succeeded"
+        jobs.set_status(conn, job_id, status, error_summary=hold.summary if hold else None, finished=True)
         prune_staging(conn, job)
     return StepResult(counts["records_total"])
 
