@@ -385,3 +385,25 @@ def test_an_over_long_manual_edit_is_a_form_error_and_saves_nothing(
     )
     assert q(engine, "select name, locked_fields from public.listings") == before
     assert q(engine, "select count(*) from pipeline.listing_edits")[0][0] == 0
+
+
+def test_a_database_error_fails_the_job_with_its_reason_not_its_sql(
+    engine: Engine, dmo: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What failed the job is the database's message, not the statement with its parameters (a whole
+    batch of records in the summary, unreadable on the jobs page)."""
+    from sqlalchemy import text
+
+    def finalize(job_id: int) -> Any:
+        with engine.begin() as conn:
+            conn.execute(
+                text("select 1 / (count(*) - count(*)) from public.listings where name <> :n"),
+                {"n": "x" * 500},
+            )
+
+    monkeypatch.setattr(steps, "finalize", finalize)
+    with pytest.raises(JobFailed):
+        run_job(DMO, file=write_csv(tmp_path / "a.csv", [A]))
+    (summary,) = q(engine, "select error_summary from pipeline.jobs")[0]
+    assert summary.startswith("finalize: database error: division by zero"), summary
+    assert "select" not in summary.lower() and "xxxxx" not in summary

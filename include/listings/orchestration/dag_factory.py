@@ -58,7 +58,7 @@ def _mark_failed(context: Any) -> None:
         return
     from listings.pipeline import steps
 
-    steps.fail(int(job_id), f"{ti.task_id}: {context.get('exception')}")
+    steps.fail(int(job_id), ti.task_id, context.get("exception"))
 
 
 def _alive(job_id: int) -> AbstractContextManager[None]:

@@ -34,7 +34,7 @@ def run_job(dmo_id: int, *, file: Path | None = None, data_domain: str = "listin
             try:
                 result = getattr(steps, name)(job_id)
             except Exception as exc:
-                steps.fail(job_id, f"{name}: {exc}")
+                steps.fail(job_id, name, exc)
                 raise JobFailed(job_id, name, exc) from exc
             stages[name] = {"seconds": round(time.perf_counter() - t0, 3), "records": result.records}
     with get_engine().connect() as conn:

@@ -492,9 +492,23 @@ def finalize(job_id: int) -> StepResult:
     return StepResult(counts["records_total"])
 
 
-def fail(job_id: int, message: str) -> None:
+def error_summary(step: str, exc: object) -> str:
+    """What a job's failure says on its page: the step and the error's own message. A database error
+    gives the database's message, never the statement and its parameters (a batch of records)."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        lines = [line for line in str(exc.orig).splitlines() if line.strip()]
+        message = "database error: " + " ".join(lines[:3])
+    else:
+        message = str(exc) if exc is not None else "failed"
+    return f"{step}: {message}"[:4000]
+
+
+def fail(job_id: int, step: str, exc: object) -> None:
+    """Mark the job failed in `step` because of `exc` (error_summary)."""
     with get_engine().begin() as conn:
-        jobs.set_status(conn, job_id, "failed", error_summary=message[:4000], finished=True)
+        jobs.set_status(conn, job_id, "failed", error_summary=error_summary(step, exc), finished=True)
 
 
 STEPS = ("extract", "transform", "stage", "images", "match", "promote", "finalize")
