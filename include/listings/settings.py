@@ -66,6 +66,11 @@ class Settings(BaseSettings):
     )
     geocode_run_budget: int = Field(default=1000, ge=0, description="Places calls allowed per job.")
     geocode_day_budget: int = Field(default=10000, ge=0, description="Places calls allowed per day (UTC).")
+    admin_allowed_origins: str = Field(
+        default="",
+        description="Comma-separated origins (https://airflow.example.com) whose pages may change data in the "
+        "admin UI besides its own; for a proxy that hides the public scheme or host from Airflow.",
+    )
     airflow_api_user: str = Field(default="admin")
     airflow_api_password: str = Field(default="admin")
 

@@ -49,5 +49,5 @@ def test_lines_are_csv_with_every_cell_neutralised() -> None:
     header = lines.line(["id", "reason"])
     row = lines.line([-1, '=HYPERLINK("http://x","y")'])
     parsed = list(csv.reader(io.StringIO(header + row)))
-    assert parsed == [["id", "reason"], ["-1", "'=HYPERLINK(\"http://x\",\"y\")"]]
+    assert parsed == [["id", "reason"], ["-1", '\'=HYPERLINK("http://x","y")']]
     assert list(csv_lines([["@a", "-73.5"]])) == ["'@a,-73.5\r\n"]
