@@ -7,7 +7,8 @@ Cases (each built in a temporary folder, deflated: a few hundred KB on disk):
 - `sheet-xml`: a valid workbook whose sheet holds `--sheet-mb` MB of repetitive rows (a header, then the
   same row again and again), the case of the issue (0.5 MB on disk, 500 MB of sheet XML);
 - `wide-row`: one row of 2,000,000 cells (40 MB of XML), under the decompressed-size cap;
-- `shared-strings`: 3,000,000 one-letter shared strings (50 MB of XML), under the decompressed-size cap;
+- `shared-strings`: 5,000,000 distinct shared strings (about 100 MB of XML), under the decompressed-size
+  cap;
 - `far-column`: 100,000 rows with one cell in column XFD each, a small XML that a reader widens to 16,384
   columns per row.
 For each: the file size, the reader's outcome (rows read, or the error), the process's peak RSS (ru_maxrss)
@@ -30,6 +31,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 NS = b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+SHARED_TYPE = (
+    b'<Override PartName="/xl/sharedStrings.xml"'
+    b' ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+)
 
 
 def _base_workbook() -> bytes:
@@ -57,6 +62,10 @@ def write_bomb(
                 with out.open(info.filename, "w", force_zip64=True) as fh:
                     for chunk in sheet():
                         fh.write(chunk)
+            elif info.filename == "[Content_Types].xml" and shared is not None:
+                out.writestr(
+                    info.filename, src.read(info.filename).replace(b"</Types>", SHARED_TYPE + b"</Types>")
+                )
             else:
                 out.writestr(info.filename, src.read(info.filename))
         if shared is not None:
@@ -102,10 +111,10 @@ def far_column_bomb(rows: int = 100_000) -> Callable[[], Iterator[bytes]]:
     return chunks
 
 
-def shared_strings_bomb(count: int = 3_000_000) -> Iterator[bytes]:
+def shared_strings_bomb(count: int = 5_000_000) -> Iterator[bytes]:
     yield b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-    for _ in range(count // 10_000):
-        yield b"<si><t>a</t></si>" * 10_000
+    for start in range(0, count, 10_000):
+        yield b"".join(b"<si><t>%d</t></si>" % i for i in range(start, start + 10_000))
     yield b"</sst>"
 
 

@@ -78,6 +78,10 @@ def repeated(chunk: bytes, total: int) -> Iterator[bytes]:
 
 
 SHEET = "xl/worksheets/sheet1.xml"
+SHARED_TYPE = (
+    b'<Override PartName="/xl/sharedStrings.xml"'
+    b' ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>'
+)
 
 
 @pytest.fixture(scope="module")
@@ -233,18 +237,29 @@ def test_too_many_rows_or_columns_are_refused_with_the_sheet_named(
         read_workbook(written)
 
 
-def test_a_cell_far_right_or_far_down_stops_the_reader(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_cell_far_right_or_far_down_is_refused_before_the_sheet_is_parsed(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     """One cell a row, but in column XFD (a reader widens every row to 16,384 cells) or a row numbered
-    1,000,000 (a reader yields every empty row before it): the XML is small, the reading is not."""
-    far_right = with_parts({SHEET: sheet(text_row("ID", "Nom"), *(b'<row r="%d"><c r="XFD%d"><v>1</v></c></row>' % (r, r)
-                                                                   for r in range(2, 2_002)))})  # fmt: skip
-    with pytest.raises(WorkbookFormatError, match=r"sheet 'Fiches': row 2 reaches column XFD"):
-        read_workbook(far_right)
+    1,000,000 (a reader yields every empty row before it): the XML is small, the reading is not. The sheet's
+    XML is checked before openpyxl parses it, and the reader checks each row as well."""
+    rows = (b'<row r="%d"><c r="XFD%d"><v>1</v></c></row>' % (r, r) for r in range(2, 2_002))
+    far_right = with_parts({SHEET: sheet(text_row("ID", "Nom"), *rows)})
     far_down = with_parts(
         {SHEET: sheet(text_row("ID", "Nom"), b'<row r="1000000"><c r="A1000000"><v>1</v></c></row>')}
     )
-    with pytest.raises(WorkbookFormatError, match=r"sheet 'Fiches' has more than 250,000 rows"):
-        read_workbook(far_down)
+    right = r"sheet 'Fiches': row 2 reaches column XFD, past the 1,000 columns"
+    down = r"sheet 'Fiches' has more than 250,000 rows"
+    for data, message in ((far_right, right), (far_down, down)):
+        with pytest.raises(WorkbookFormatError, match=message):
+            read_workbook(data)
+        with pytest.raises(dmo_uploads.UploadRefused, match=message):
+            dmo_uploads.check_content(data[:65536], ".xlsx", _write(tmp_path, data))
+    # the reader's own check, were the XML to get past the first one
+    monkeypatch.setattr(xls, "_scan_sheet", lambda book, path, title: [])
+    for data, message in ((far_right, right), (far_down, down)):
+        with pytest.raises(WorkbookFormatError, match=message):
+            read_workbook(data)
 
 
 def test_too_many_shared_strings_are_refused_before_they_are_loaded(
@@ -257,9 +272,14 @@ def test_too_many_shared_strings_are_refused_before_they_are_loaded(
         yield b"<si><t>a</t></si>" * 150
         yield b"</sst>"
 
-    bomb = with_parts({"xl/sharedStrings.xml": strings})
+    base = zipfile.ZipFile(io.BytesIO(workbook([HEADER, ROW])))
+    types = base.read("[Content_Types].xml").replace(b"</Types>", SHARED_TYPE + b"</Types>")
+    bomb = with_parts({"xl/sharedStrings.xml": strings, "[Content_Types].xml": lambda: iter([types])})
     with pytest.raises(WorkbookFormatError, match=r"more than 100 shared strings"):
         read_workbook(bomb)
+    monkeypatch.undo()  # openpyxl itself: the part is one it would load
+    book = openpyxl.load_workbook(io.BytesIO(bomb), read_only=True)
+    assert len(book.worksheets[0]._shared_strings) == 150
 
 
 def test_legacy_xls_rows_and_columns_are_capped(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -565,11 +565,7 @@ class _XlsxBook(_Book):
             if r >= MAX_SHEET_ROWS:
                 raise WorkbookFormatError(_too_many_rows(title))
             if len(row) > MAX_SHEET_COLUMNS:
-                raise WorkbookFormatError(
-                    f"sheet {title!r}: row {r + 1} reaches column {_column_letter(len(row) - 1)}, past the "
-                    f"{MAX_SHEET_COLUMNS:,} columns a sheet may have here (delete the columns right of the "
-                    "table, even empty formatted ones)"
-                )
+                raise WorkbookFormatError(_too_far_right(title, r + 1, _column_letter(len(row) - 1)))
             cells: list[Cell] = []
             for c in row:
                 value = c.value
@@ -615,6 +611,13 @@ def _too_many_rows(title: str) -> str:
     return (
         f"sheet {title!r} has more than {MAX_SHEET_ROWS:,} rows, the most a sheet may have here: split the "
         "file (or delete the empty rows below the table)"
+    )
+
+
+def _too_far_right(title: str, row: int, column: str) -> str:
+    return (
+        f"sheet {title!r}: row {row} reaches column {column}, past the {MAX_SHEET_COLUMNS:,} columns a sheet may "
+        "have here (delete the columns right of the table, even empty formatted ones)"
     )
 
 
@@ -718,12 +721,17 @@ def _check_shared_strings(book: zipfile.ZipFile) -> None:
 
 def _scan_sheet(book: zipfile.ZipFile, path: str, title: str) -> list[Merge]:
     """A sheet's merged ranges, read from its XML as a stream, which is also checked against the caps
-    before any parser sees it: its declared size (`<dimension ref>`), how many rows it has and how many
-    cells each row has."""
+    before any parser sees it: its declared size (`<dimension ref>`), how many rows it has, how many cells
+    each row has, and the row and column of every reference past the caps."""
     found: set[Merge] = set()
     rows = 0
     cells = 0  # in the row being read
     first = True
+    # A row or cell reference past the caps (`<row r="1000000">`, `<c r="XFD2">`) makes a reader walk the
+    # empty rows before it or widen its row: only references with at least as many digits / letters as the
+    # cap's are looked at (none in an ordinary sheet).
+    far_down = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?row\s[^>]*?\br="(\d{%d,})"' % len(str(MAX_SHEET_ROWS)))
+    far_right = re.compile(rb'\sr="([A-Z]{%d,})(\d+)"' % len(_column_letter(MAX_SHEET_COLUMNS - 1)))
     for piece in _chunks(book, path.lstrip("/")):
         if first:
             first = False
@@ -731,11 +739,17 @@ def _scan_sheet(book: zipfile.ZipFile, path: str, title: str) -> list[Merge]:
             if dim and dim.group(4):
                 last_row, last_col = int(dim.group(4)), _column_index(dim.group(3)) + 1
                 if last_row > MAX_SHEET_ROWS or last_col > MAX_SHEET_COLUMNS:
-                    ref = b"%s%s:%s%s" % dim.groups()
+                    ref = (b"%s%s:%s%s" % dim.groups()).decode()
                     raise WorkbookFormatError(
-                        f"sheet {title!r} declares {last_row:,} rows and {last_col:,} columns (ref {ref.decode()}), more "
-                        f"than a sheet may have here ({MAX_SHEET_ROWS:,} rows, {MAX_SHEET_COLUMNS:,} columns)"
+                        f"sheet {title!r} declares {last_row:,} rows and {last_col:,} columns (ref {ref}), "
+                        f"more than a sheet may have here ({MAX_SHEET_ROWS:,} rows, {MAX_SHEET_COLUMNS:,} "
+                        "columns)"
                     )
+        if any(int(n) > MAX_SHEET_ROWS for n in far_down.findall(piece)):
+            raise WorkbookFormatError(_too_many_rows(title))
+        for letters, row in far_right.findall(piece):
+            if _column_index(letters) >= MAX_SHEET_COLUMNS:
+                raise WorkbookFormatError(_too_far_right(title, int(row), letters.decode()))
         for m in _MERGE_REF.finditer(piece):
             c1, r1, c2, r2 = m.groups()
             found.add((int(r1) - 1, int(r2 or r1), _column_index(c1), _column_index(c2 or c1) + 1))
