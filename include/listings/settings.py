@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     max_import_bytes: int = Field(
         default=1_000_000_000, ge=1, description="Largest file a CSV/XLS/Esri/HERE import reads."
     )
+    admin_allowed_origins: str = Field(
+        default="",
+        description="Comma-separated origins (https://airflow.example.com) whose pages may change data in the "
+        "admin UI besides its own; for a proxy that hides the public scheme or host from Airflow.",
+    )
 
     @model_validator(mode="after")
     def _resolve(self) -> Settings:

@@ -13,8 +13,6 @@ read for the page's ids only, through `job_results`' key, `ix_job_errors_job_id`
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import re
@@ -27,6 +25,7 @@ import yaml
 from sqlalchemy import Connection, text
 
 from listings.admin.airflow_api import AirflowApi, AirflowApiError
+from listings.admin.csv_export import CsvLines
 from listings.admin.queries import MAX_ROWS, Paging, QueryError, _clamp, _page_args, parse_day
 from listings.db.tables import JOB_STATUSES
 from listings.pipeline.jobs import RESULT_COUNTS
@@ -361,20 +360,12 @@ def errors_csv(
     conn: Connection, job_id: int, *, batch: int = 1000, errors_filter: str = "open"
 ) -> Iterator[str]:
     """The job's record errors as CSV lines (header first), the original record as JSON; read in batches
-    by id (ix_job_errors_job_id). Ignored errors are left out unless asked: `errors_filter` "all" (every
+    by id (ix_job_errors_job_id). A text cell a spreadsheet would run as a formula starts with `'`. Ignored errors are left out unless asked: `errors_filter` "all" (every
     error) or "ignored" (only those)."""
     if errors_filter not in ERROR_FILTERS:
         raise QueryError(f"errors must be one of {', '.join(ERROR_FILTERS)}; got {errors_filter!r}")
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-
-    def line(values: list[Any]) -> str:
-        buf.seek(0)
-        buf.truncate()
-        writer.writerow(values)
-        return buf.getvalue()
-
-    yield line(list(CSV_COLUMNS))
+    line = CsvLines().line  # formulas neutralised (listings.admin.csv_export)
+    yield line(CSV_COLUMNS)
     after = 0
     while True:
         rows = conn.execute(
