@@ -50,7 +50,7 @@ demo: install  ## Local PostgreSQL and demo source sites, migrate, load and run 
 	$(LISTINGS) config apply include/config/dmos
 	@for dmo in $$($(LISTINGS) config list --json | $(BIN)/python -c 'import json,sys; print(" ".join(str(c["dmo"]["id"]) for c in json.load(sys.stdin) if c["active"]))'); do \
 	  echo "== listings run $$dmo"; $(LISTINGS) run $$dmo || exit 1; echo; done
-	$(LISTINGS) airflow start
+	$(LISTINGS) airflow start --demo-logins
 
 stop:  ## Stop Airflow, the demo sites and the local PostgreSQL (all data is kept under .listings/)
 	-$(LISTINGS) airflow stop

@@ -117,6 +117,10 @@ def listings_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
     home = tmp_path / "home"
     monkeypatch.setenv("LISTINGS_HOME", str(home))
+    # configs of the tests name files they write under tmp_path, and the bundled samples
+    monkeypatch.setenv(
+        "LISTINGS_IMPORT_ROOTS", os.pathsep.join([str(tmp_path), str(REPO / "include" / "samples")])
+    )
     monkeypatch.setenv("LISTINGS_DATABASE_URL", db_url)
     get_settings.cache_clear()
     yield home

@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import shutil
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -199,10 +200,15 @@ def config_preview(path: Path, limit: int, file: Path | None) -> None:
     """Fetch and map the first records of a config file without writing anything (JSON on stdout)."""
     from listings.config.store import ConfigError, load_config_file
     from listings.sources.base import SourceError
+    from listings.sources.files import scratch_dir
     from listings.sources.preview import preview
 
     try:
-        result = preview(load_config_file(path), limit=limit, file=file)
+        config = load_config_file(path)
+        with scratch_dir() as tmp:
+            if file is not None:  # the operator's own file: read through a private copy
+                file = Path(shutil.copy(file, tmp / file.name))
+            result = preview(config, limit=limit, file=file)
     except (ConfigError, SourceError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -228,6 +234,105 @@ def run(dmo_id: int, file: Path | None, domain: str) -> None:
         )
         sys.exit(1)
     click.echo(json.dumps(summary))
+
+
+# --- jobs --------------------------------------------------------------------------------------
+@main.group()
+def jobs() -> None:
+    """Pipeline jobs."""
+
+
+@jobs.command("reap")
+@click.option(
+    "--older-than",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Heartbeat timeout in seconds (default: LISTINGS_JOB_STALE_AFTER_SECONDS).",
+)
+@click.option("--dmo", "dmo_id", type=int, help="Only this DMO's jobs.")
+@click.option("--no-airflow", is_flag=True, help="Do not ask Airflow's REST API about its DAG runs.")
+def jobs_reap(older_than: int | None, dmo_id: int | None, no_airflow: bool) -> None:
+    """Mark in_progress jobs whose process is gone `stale` (with the reason) and drop the staging rows of
+    those never promoted; prints one JSON line per job reaped."""
+    from datetime import timedelta
+
+    from listings.db.engine import get_engine
+    from listings.pipeline.liveness import airflow_live_runs, reap_stale_jobs
+
+    live_runs = None if no_airflow else airflow_live_runs()
+    with get_engine().begin() as conn:
+        reaped = reap_stale_jobs(
+            conn,
+            older_than=timedelta(seconds=older_than) if older_than is not None else None,
+            dmo_id=dmo_id,
+            live_runs=live_runs,
+        )
+    for r in reaped:
+        click.echo(json.dumps(r.__dict__))
+    click.echo(f"{len(reaped)} job(s) reaped", err=True)
+
+
+# --- removal holds -----------------------------------------------------------------------------
+@main.group()
+def removal() -> None:
+    """Removal sweeps held for review (a full snapshot with too few records removed nothing)."""
+
+
+def _default_user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "cli"
+
+
+@removal.command("holds")
+@click.option("--dmo", "dmo_id", type=int, help="Only this DMO's holds.")
+@click.option("--all", "show_all", is_flag=True, help="Released and dismissed holds too.")
+def removal_holds(dmo_id: int | None, show_all: bool) -> None:
+    """List the removal holds (open ones by default), newest first, as JSON lines."""
+    from listings.catalogue.lifecycle import holds
+    from listings.db.engine import get_engine
+
+    with get_engine().connect() as conn:
+        found = holds(conn, dmo_id=dmo_id, status=None if show_all else "held")
+    for h in found:
+        click.echo(json.dumps({**h.__dict__, "summary": h.summary}, default=str))
+
+
+@removal.command("release")
+@click.argument("job_id", type=int)
+@click.option("--user", default=None, help="Who releases it (default: the login name).")
+def removal_release(job_id: int, user: str | None) -> None:
+    """Release a held removal: the job's sweep runs now, as the run would have."""
+    from listings.catalogue.lifecycle import HoldError, release_hold
+    from listings.db.engine import get_engine
+
+    try:
+        with get_engine().begin() as conn:
+            hold = release_hold(conn, job_id, user=user or _default_user())
+    except HoldError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"job {job_id}: removal released, {hold.records_deleted or 0} listing_info removed")
+
+
+@removal.command("dismiss")
+@click.argument("job_id", type=int)
+@click.option("--user", default=None, help="Who dismisses it (default: the login name).")
+def removal_dismiss(job_id: int, user: str | None) -> None:
+    """Dismiss a held removal: nothing is removed (a later run decides again)."""
+    from listings.catalogue.lifecycle import HoldError, dismiss_hold
+    from listings.db.engine import get_engine
+
+    try:
+        with get_engine().begin() as conn:
+            dismiss_hold(conn, job_id, user=user or _default_user())
+    except HoldError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"job {job_id}: removal hold dismissed, nothing removed")
 
 
 @main.command("dbt", context_settings={"ignore_unknown_options": True, "help_option_names": []})
@@ -291,10 +396,10 @@ def airflow() -> None:
     """Airflow on this machine (api-server, scheduler, dag-processor, triggerer) for the demo."""
 
 
-def _local_airflow(port: int) -> LocalAirflow:
+def _local_airflow(port: int, **options: Any) -> LocalAirflow:
     from listings.orchestration.local_airflow import LocalAirflow
 
-    return LocalAirflow(get_settings(), port=port)
+    return LocalAirflow(get_settings(), port=port, **options)
 
 
 _PORT = click.option("--port", default=8080, show_default=True, envvar="LISTINGS_AIRFLOW_PORT")
@@ -303,7 +408,17 @@ _PORT = click.option("--port", default=8080, show_default=True, envvar="LISTINGS
 @airflow.command("start")
 @_PORT
 @click.option("--trigger/--no-trigger", default=True, help="Run each DMO DAG once if it never ran.")
-def airflow_start(port: int, trigger: bool) -> None:
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    envvar="LISTINGS_AIRFLOW_HOST",
+    help="Address the API server listens on (0.0.0.0 exposes the UI to the network).",
+)
+@click.option(
+    "--demo-logins", is_flag=True, help="Fixed logins admin/admin and viewer/viewer (make demo); else random."
+)
+def airflow_start(port: int, trigger: bool, host: str, demo_logins: bool) -> None:
     """Start Airflow in the background; print the UI URL and login."""
     from listings.config.store import list_configs
     from listings.db.engine import get_engine
@@ -312,7 +427,7 @@ def airflow_start(port: int, trigger: bool) -> None:
     settings = get_settings()
     if not settings.database_url:
         LocalPostgres(settings.pg_dir).ensure_database("airflow")
-    af = _local_airflow(port)
+    af = _local_airflow(port, host=host, demo_logins=demo_logins)
     af.start()
     with get_engine().connect() as conn:
         dag_ids = [s.config.dag_id for s in list_configs(conn, active_only=True)]
@@ -322,7 +437,12 @@ def airflow_start(port: int, trigger: bool) -> None:
             run_id = af.trigger_if_never_run(dag_id)
             if run_id:
                 click.echo(f"triggered {dag_id}: {run_id}")
-    click.echo(f"\nAirflow UI: {af.url}/   login: admin / admin   (read-only: viewer / viewer)")
+    logins = af.logins
+    click.echo(
+        f"\nAirflow UI: {af.url}/   login: admin / {logins['admin']}   (read-only: viewer / {logins['viewer']})"
+    )
+    if not demo_logins:
+        click.echo(f"passwords kept in {af.passwords_file} (mode 0600)")
     click.echo(f"DMO DAGs: {', '.join(dag_ids)}   logs: {af.home / 'logs'}   stop: make stop")
 
 

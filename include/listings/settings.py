@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
@@ -66,8 +67,37 @@ class Settings(BaseSettings):
     )
     geocode_run_budget: int = Field(default=1000, ge=0, description="Places calls allowed per job.")
     geocode_day_budget: int = Field(default=10000, ge=0, description="Places calls allowed per day (UTC).")
-    airflow_api_user: str = Field(default="admin")
-    airflow_api_password: str = Field(default="admin")
+    job_stale_after_seconds: int = Field(
+        default=3600,
+        ge=60,
+        description="An in_progress job without a heartbeat for this long (and no live process or Airflow "
+        "run to say otherwise) is reaped as stale.",
+    )
+    job_heartbeat_seconds: float = Field(
+        default=30, gt=0, le=3600, description="How often a running step refreshes its job's heartbeat."
+    )
+    csv_max_field_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=1024,
+        description="Largest CSV value (UTF-8 bytes); a row with a larger one is a `field_too_large` error.",
+    )
+    airflow_api_user: str | None = Field(
+        default=None, description="Login the admin UI and `config apply` use on Airflow's REST API."
+    )
+    airflow_api_password: str | None = Field(default=None, description="Its password (no default).")
+    import_roots: str | None = Field(
+        default=None,
+        description="Folders (separated by ':') that configs and run confs may name files in, besides the "
+        "uploads folder; default: the project's bundled samples (include/samples).",
+    )
+    max_import_bytes: int = Field(
+        default=1_000_000_000, ge=1, description="Largest file a CSV/XLS/Esri/HERE import reads."
+    )
+    admin_allowed_origins: str = Field(
+        default="",
+        description="Comma-separated origins (https://airflow.example.com) whose pages may change data in the "
+        "admin UI besides its own; for a proxy that hides the public scheme or host from Airflow.",
+    )
 
     @model_validator(mode="after")
     def _resolve(self) -> Settings:
@@ -87,6 +117,16 @@ class Settings(BaseSettings):
     @property
     def dbt_project_dir(self) -> Path:
         return self.project_dir / "dbt"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.home / "uploads"
+
+    def import_root_paths(self) -> list[Path]:
+        """Where a file source may read: the uploads folder, then `import_roots` (default: the samples)."""
+        configured = [Path(p).expanduser() for p in (self.import_roots or "").split(os.pathsep) if p.strip()]
+        roots = configured or [self.project_dir / "include" / "samples"]
+        return [self.uploads_dir, *(r if r.is_absolute() else self.project_dir / r for r in roots)]
 
     @property
     def dmo_config_dir(self) -> Path:

@@ -12,7 +12,10 @@ Routes (under the mount prefix):
     POST /images/{id}/refetch
     GET  /images/{id}/object            stored bytes of an image (?rendition=thumb.webp)
     GET  /listing-images/{id}/object    stored bytes of a shown image (?rendition=...)
-    GET  /static/...                    CSS and the vendored htmx
+    GET  /static/...                    CSS, admin.js (the pages' scripts) and the vendored htmx
+
+Every response carries SECURITY_HEADERS (Content-Security-Policy with frame-ancestors 'self', nosniff,
+Referrer-Policy same-origin); every change is checked by `auth.guard_writes` (role and origin).
 """
 
 from __future__ import annotations
@@ -70,7 +73,16 @@ def _filesize(value: Any) -> str:
     return "" if value is None else fmt_bytes(float(value))
 
 
+def _http_url(value: Any) -> str | None:
+    """The URL when it is an absolute http(s) one, else None: templates link nothing else (javascript:,
+    data:, file: URLs from older imports or typed by hand are shown as text)."""
+    from listings.transform.normalize import http_url
+
+    return http_url(value) if isinstance(value, str) else None
+
+
 templates.env.filters["when"] = _when
+templates.env.filters["http_url"] = _http_url
 templates.env.filters["filesize"] = _filesize
 templates.env.filters["json"] = lambda value: json.dumps(value, ensure_ascii=False, default=str)
 templates.env.filters["combine"] = lambda params, **changes: {**params, **changes}
@@ -418,6 +430,53 @@ def _http_error(request: Request, exc: Exception) -> Response:
     return _error(request, None, message, exc.status_code)
 
 
+# The pages load only this app's own files: htmx and admin.js (no inline script, no eval: htmx's
+# hx-on and trigger filters are not used), admin.css (no inline style; htmx's own indicator style is turned
+# off in base.html), images of the object store served by this app. frame-ancestors: the pages show inside
+# the Airflow UI, which is served from the same origin; no other site may frame them (clickjacking).
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'self'",
+    )
+)
+SECURITY_HEADERS = (
+    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),  # our own pages' Referer reaches us (check_origin), no other site
+)
+
+
+class SecurityHeaders:
+    """ASGI middleware: SECURITY_HEADERS on every response of the app (pages, partials, errors, downloads,
+    static files), unless a route set its own."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                headers.extend((k, v) for k, v in SECURITY_HEADERS if k not in present)
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
 def create_app() -> FastAPI:
     """The admin app. Airflow's read check and the write guard apply to every route."""
     from listings.admin.queries import QueryError
@@ -448,6 +507,7 @@ def create_app() -> FastAPI:
     app.add_exception_handler(BadRequest, _bad_request)
     app.add_exception_handler(QueryError, _bad_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_middleware(SecurityHeaders)
     return app
 
 

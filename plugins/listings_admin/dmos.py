@@ -30,7 +30,6 @@ does not answer, the save goes on and the message says the queued runs could not
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -41,7 +40,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from listings_admin import app as core
-from listings_admin.auth import ActingUser
+from listings_admin.auth import ActingUser, is_admin
 
 DOMAINS = ("listings", "reviews", "events")
 MAX_UPLOAD_BYTES = 50_000_000
@@ -334,6 +333,7 @@ def save_form(
 
     return _save_checked(
         request,
+        user,
         acting,
         config,
         dmo_id=dmo_id,
@@ -364,6 +364,7 @@ def _runs(n: int) -> str:
 
 def _save_checked(
     request: Request,
+    user: Any,
     acting: str,
     config: Any,
     *,
@@ -406,7 +407,7 @@ def _save_checked(
                 )
     try:
         result = dmos.save_config(core._engine(), config, user=acting, source=source, dmo_id=dmo_id,
-                                  data_domain=data_domain, new=new)  # fmt: skip
+                                  data_domain=data_domain, new=new, admin=is_admin(user))  # fmt: skip
     except ConfigError as exc:
         return on_error(exc)
     if queued_action == "cancel":
@@ -439,7 +440,7 @@ def create_dmo(
             )
             return _form_response(request, user, error.values, dmo_id=None, error=error, status_code=400)
 
-        return _save_checked(request, acting, config, new=True, on_queued=_never, on_error=refused)
+        return _save_checked(request, user, acting, config, new=True, on_queued=_never, on_error=refused)
     yaml = _text(form, "yaml")
     try:
         config = dmos.parse_yaml(yaml)
@@ -447,6 +448,7 @@ def create_dmo(
         return _new_response(request, user, yaml, exc.problems, status_code=400)
     return _save_checked(
         request,
+        user,
         acting,
         config,
         new=True,
@@ -480,6 +482,7 @@ def import_dmo(
         return _new_response(request, user, shown, exc.problems, status_code=400)
     return _save_checked(
         request,
+        user,
         acting,
         config,
         source=source,
@@ -513,6 +516,7 @@ def save_config(
         return again(exc.problems)
     return _save_checked(
         request,
+        user,
         acting,
         config,
         dmo_id=dmo_id,
@@ -661,13 +665,14 @@ def _preview_response(
     return core.render(request, user, "dmo_preview.html", context)
 
 
-def _run_preview(yaml: str, file: Any) -> dict[str, Any]:
+def _run_preview(yaml: str, file: Any, user: Any) -> dict[str, Any]:
     """The preview of the posted YAML (and upload), or its problems: {"preview": ...} / {"problems": [...]}."""
     from listings.admin import dmos
     from listings.config.store import ConfigError
     from listings.sources.base import SourceError
+    from listings.sources.files import scratch_dir
 
-    with tempfile.TemporaryDirectory(prefix="listings-preview-") as tmp:
+    with scratch_dir() as tmp:
         path: Path | None = None
         if file is not None and file.filename:
             path = Path(tmp) / ("upload" + Path(file.filename).suffix.lower()[:8])
@@ -676,7 +681,7 @@ def _run_preview(yaml: str, file: Any) -> dict[str, Any]:
                 return {"problems": [f"(file): larger than {MAX_UPLOAD_BYTES:,} bytes"]}
             path.write_bytes(data)
         try:
-            result = dmos.preview_yaml(yaml, file=path)
+            result = dmos.preview_yaml(core._engine(), yaml, file=path, admin=is_admin(user))
         except ConfigError as exc:
             return {"problems": exc.problems}
         except SourceError as exc:
@@ -703,7 +708,7 @@ def preview_posted(
     request: Request, user: GetUserDep, acting: ActingUser, form: PostedForm, mode: str | None = None
 ) -> HTMLResponse:
     yaml, problems = _posted_yaml(form, _mode(mode))
-    outcome = {"problems": problems} if problems else _run_preview(yaml, _file(form, "file"))
+    outcome = {"problems": problems} if problems else _run_preview(yaml, _file(form, "file"), user)
     return _preview_response(request, user, yaml, outcome, None, "listings")
 
 
@@ -718,7 +723,7 @@ def preview_config(
 ) -> HTMLResponse:
     data_domain = _domain(domain)
     yaml, problems = _posted_yaml(form, _mode(mode))
-    outcome = {"problems": problems} if problems else _run_preview(yaml, _file(form, "file"))
+    outcome = {"problems": problems} if problems else _run_preview(yaml, _file(form, "file"), user)
     return _preview_response(request, user, yaml, outcome, dmo_id, data_domain)
 
 

@@ -119,6 +119,7 @@ def _job_response(
 ) -> HTMLResponse:
     from listings.admin import jobs
 
+    jobs.reap_if_dead(job_id)  # a job whose process is gone shows as stale, and can be run again
     with _engine().connect() as conn:
         detail = jobs.job_detail(conn, job_id, errors_page=errors_page, errors_filter=errors_filter)
     if detail is None:

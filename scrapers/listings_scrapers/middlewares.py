@@ -1,5 +1,10 @@
-"""Retries that wait: Scrapy's RetryMiddleware re-queues a failed request at once; a site that answered
-429 or 503 asked us to slow down, so wait for its Retry-After (capped), else back off exponentially."""
+"""Downloader middlewares of the generic spider.
+
+- `PrivateAddressMiddleware`: no request (robots.txt and redirects included) to a loopback, private or
+  link-local address unless the crawl spec allows it (`allow_private_hosts`, which only an admin may set).
+- `PoliteRetryMiddleware`: Scrapy's RetryMiddleware re-queues a failed request at once; a site that
+  answered 429 or 503 asked us to slow down, so wait for its Retry-After (capped), else back off
+  exponentially."""
 
 from __future__ import annotations
 
@@ -8,11 +13,14 @@ import logging
 import random
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 from scrapy import Request
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.http import Response
 from scrapy.settings import BaseSettings
+
+from listings.netguard import PrivateAddressError, refuse_private_url
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +41,20 @@ def retry_after_seconds(value: bytes | str | None) -> float | None:
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class PrivateAddressMiddleware:
+    """Refuses a request whose host is, or resolves to, a non-public address (checked before each request,
+    so a redirect or robots.txt cannot lead there either)."""
+
+    def process_request(self, request: Request, spider: Any) -> None:
+        spec = getattr(spider, "spec", None)
+        if spec is not None and getattr(spec, "allow_private_hosts", False):
+            return
+        try:
+            refuse_private_url(request.url)
+        except ValueError as exc:
+            raise PrivateAddressError(str(exc)) from None
 
 
 class PoliteRetryMiddleware(RetryMiddleware):

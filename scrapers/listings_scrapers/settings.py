@@ -31,6 +31,7 @@ RETRY_PRIORITY_ADJUST = 1  # a retried page goes next (after its wait), before t
 RETRY_BACKOFF_SECONDS = 1.0  # PoliteRetryMiddleware: first wait, doubled each retry (with jitter)
 RETRY_MAX_BACKOFF_SECONDS = 60.0  # cap on a wait, Retry-After included
 DOWNLOADER_MIDDLEWARES = {
+    "listings_scrapers.middlewares.PrivateAddressMiddleware": 50,  # before robots.txt (100) is fetched
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
     "listings_scrapers.middlewares.PoliteRetryMiddleware": 550,
 }

@@ -98,7 +98,7 @@ def login(browser: Any, stack: Stack, user: str) -> Any:
     page.goto(f"{stack.url}/")
     page.wait_for_url(re.compile(r"/auth/login"))
     page.get_by_label(re.compile("username", re.I)).fill(user)
-    page.get_by_label(re.compile("password", re.I)).fill(user)
+    page.get_by_label(re.compile("password", re.I)).fill(stack.airflow.logins[user])
     page.get_by_role("button", name=re.compile("sign in|log in|login", re.I)).click()
     page.wait_for_url(lambda u: "/auth/login" not in u)
     assert any(c["name"] == "_token" for c in context.cookies())

@@ -504,8 +504,14 @@ def test_airflow_tokens_decide_who_reads_and_who_acts(
     viewer = {"_token": token("vera", "viewer")}
     page = client.get(PREFIX + "/listings", cookies=viewer)
     assert page.status_code == 200 and "vera · viewer · read-only" in page.text
-    refused = client.post(PREFIX + "/listings/1/archive", cookies=viewer)
+    same_origin = {"Origin": "http://testserver"}  # what the browser adds to a POST from our own page
+    refused = client.post(PREFIX + "/listings/1/archive", cookies=viewer, headers=same_origin)
     assert refused.status_code == 403 and "vera has the viewer role" in refused.text
+    # the same cookie on a POST from another origin: refused before the role is even looked at
+    forged = client.post(
+        PREFIX + "/listings/1/archive", cookies=viewer, headers={"Origin": "http://evil.example"}
+    )
+    assert forged.status_code == 403 and "came from another origin" in forged.text
     # an op's token passes both checks and reaches the action (there is no listing 1 here)
     bearer = {"Authorization": f"Bearer {token('olga', 'op')}"}
     reached = client.post(PREFIX + "/listings/1/archive", headers=bearer)

@@ -20,6 +20,7 @@ import html as html_lib
 import io
 import json
 import re
+import zipfile
 from collections.abc import Callable, Sequence
 from html.parser import HTMLParser
 from pathlib import Path
@@ -265,7 +266,11 @@ def test_a_csv_dmo_created_through_the_form_round_trips_through_the_form_and_yam
     stored = _stored_document(engine, 310)
     assert stored["dmo"] == {"id": 310, "name": "Tourisme Form", "dmo_type": "PARTNER", "country": "CA",
                              "state": "QC"}  # fmt: skip
-    assert stored["schedule"] == "daily" and stored["removal"] == {"after_days": 30, "after_runs": None}
+    assert stored["schedule"] == "daily" and stored["removal"] == {
+        "after_days": 30,
+        "after_runs": None,
+        "min_ratio": 0.5,
+    }
     assert stored["config_params"]["delimiter"] == ";" and stored["images"]["pool_slots"] == 6
     assert stored["images"]["formats"] == ["webp"] and stored["category_synonyms"] == {
         "Hébergement": "lodging"
@@ -635,3 +640,65 @@ def test_a_viewer_sees_the_form_but_every_post_is_refused(
     assert q(engine, "select count(*) from public.dmos")[0][0] == 1
     assert _upload_files(listings_env, 301) == []
     assert fake_airflow.requests == []
+
+
+def _xlsx_bomb(sheet_bytes: int) -> bytes:
+    """A valid workbook whose sheet holds `sheet_bytes` of repetitive rows, streamed into a deflated ZIP
+    (about 1 MB on disk per 300 MB; never held in memory decompressed)."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(HEADER)
+    plain = io.BytesIO()
+    book.save(plain)
+    src = zipfile.ZipFile(plain)
+    row = b'<row><c t="inlineStr"><is><t>1</t></is></c><c t="inlineStr"><is><t>boom</t></is></c></row>'
+    block = row * (1_000_000 // len(row))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as z:
+        for name in src.namelist():
+            if name != "xl/worksheets/sheet1.xml":
+                z.writestr(name, src.read(name))
+                continue
+            with z.open(name, "w", force_zip64=True) as fh:
+                fh.write(
+                    b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>'
+                )
+                for _ in range(sheet_bytes // len(block) + 1):
+                    fh.write(block)
+                fh.write(b"</sheetData></worksheet>")
+    return out.getvalue()
+
+
+def test_a_spreadsheet_bomb_is_refused_at_upload_and_in_the_preview(
+    client_as: Callable[..., Any], engine: Engine, listings_env: Path
+) -> None:
+    """Issue 13 #7: an .xlsx of ~1 MB holding 210 MB of sheet XML is neither stored nor read."""
+    with engine.begin() as conn:
+        apply_config(conn, parse_config({**csv_config(302, HEADER).document(), "source_type": "xls",
+                                         "config_params": {}}))  # fmt: skip
+    bomb = _xlsx_bomb(210_000_000)
+    assert len(bomb) < 2_000_000
+    user = client_as("user", "uma")
+    refused = user.post(
+        PREFIX + "/dmos/302/upload", files={"file": ("fiches.xlsx", bomb, "application/octet-stream")}
+    )
+    assert refused.status_code == 400
+    assert re.search(r"Not stored: the workbook decompresses to 21\d MB; a workbook may hold at most 200 MB",
+                     html_lib.unescape(refused.text))  # fmt: skip
+    assert _upload_files(listings_env, 302) == []
+
+    config = user.get(PREFIX + "/dmos/302/config.yaml").text
+    preview = user.post(
+        PREFIX + "/dmos/302/preview",
+        data={"yaml": config},
+        files={"file": ("fiches.xlsx", bomb, "application/octet-stream")},
+        headers={"HX-Request": "true", "HX-Target": "preview"},
+    )
+    assert preview.status_code == 200
+    (problem,) = _problems(preview.text)
+    assert re.match(
+        r"\(source\): DMO 302: unreadable spreadsheet: the workbook decompresses to 21\d MB", problem
+    )
+    assert "spreadsheet bomb" in problem
+    assert q(engine, "select count(*) from pipeline.jobs") == [(0,)]

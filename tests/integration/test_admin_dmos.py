@@ -219,12 +219,12 @@ def test_test_this_config_maps_the_first_records_of_an_upload_and_writes_nothing
     assert _problems(bad.text)[0].startswith("source_type:")
     no_file = admin.post(PREFIX + "/dmos/preview", data={"yaml": config})
     assert _problems(no_file.text)[0].startswith("(source): DMO 301: no CSV file given")
-    # a page reads no file of the server outside the project and data folders
+    # a page reads no file of the server outside the import folders
     outside = yaml.safe_load(config)
     outside["config_params"]["file"] = "/etc/passwd"
     refused = admin.post(PREFIX + "/dmos/preview", data={"yaml": yaml.safe_dump(outside)})
     assert "root:x:0" not in refused.text
-    assert _problems(refused.text)[0].startswith("config_params.file: /etc/passwd is outside")
+    assert _problems(refused.text)[0].startswith("config_params.file: file &#39;/etc/passwd&#39; is outside")
     counts = q(engine, "select (select count(*) from pipeline.jobs), (select count(*) from public.listing_info),"
                " (select count(*) from pipeline.configs), (select count(*) from pipeline.config_versions)")  # fmt: skip
     assert counts == [(0, 0, 2, 2)]

@@ -200,3 +200,34 @@ def test_run_now_and_again_trigger_one_dag_run_and_a_viewer_triggers_nothing(
     assert "only a failed or partial job is run again" in refused_again.text
     assert user.post(f"{PREFIX}/jobs/999999/run-now").status_code == 404
     assert len(fake_airflow.triggered) == 2
+
+
+def test_the_error_log_csv_neutralises_spreadsheet_formulas(
+    client_as: Callable[..., Any], engine: Engine, tmp_path: Path
+) -> None:
+    """Issue 13 #12: a cell of the CSV export that starts with = + - @ (or a tab / carriage return) is
+    what a spreadsheet runs as a formula; the export prefixes it with a quote. Ids stay plain numbers."""
+    with engine.begin() as conn:
+        apply_config(conn, csv_config(303, HEADER, images={"enabled": False}))
+    formula_row = ["@SUM(1+1)", "   ", "Bar", "1 rue Nulle", "-2+3+cmd|' /C calc'!A0", "H7N 1A1", "", "", ""]
+    job = run_job(303, file=_upload(tmp_path, [OLIMPICO, formula_row], "303.csv"))
+    assert job["status"] == "partial"
+    job_id = job["job_id"]
+    ((error_id,),) = q(engine, "select id from pipeline.job_errors where job_id = :j", j=job_id)
+    reason = '=HYPERLINK("http://x","y")'
+    ignored = client_as("user", "uma").post(
+        f"{PREFIX}/jobs/{job_id}/errors/ignore", data={"reason": reason, "one": str(error_id)}
+    )
+    assert ignored.status_code == 200, ignored.text
+    assert q(engine, "select ignore_reason from pipeline.job_errors where id = :e", e=error_id) == [(reason,)]
+
+    log = client_as("viewer").get(f"{PREFIX}/jobs/{job_id}/errors.csv", params={"errors": "all"})
+    assert log.status_code == 200
+    (row,) = list(csv.DictReader(io.StringIO(log.text)))
+    assert row["ignore_reason"] == "'" + reason
+    assert row["record_id"] == "row:2"
+    assert (row["error_id"], row["job_id"]) == (str(error_id), str(job_id))  # numbers are left alone
+    original = json.loads(row["original_record"])  # inside the JSON: no cell of its own, kept as sent
+    assert (original["ID"], original["City"]) == ("@SUM(1+1)", "-2+3+cmd|' /C calc'!A0")
+    for cell in row.values():
+        assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), cell

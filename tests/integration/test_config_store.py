@@ -69,6 +69,40 @@ def test_invalid_file_saves_nothing_and_names_file_and_field(engine: Engine, tmp
         assert conn.execute(text("select count(*) from pipeline.configs")).scalar() == 1
 
 
+def test_two_files_naming_one_dmo_refuse_the_whole_apply(engine: Engine, tmp_path: Path) -> None:
+    """Two files of one apply for the same (dmo.id, data_domain): the second would silently become v2.
+    The whole apply is refused, naming both files, and nothing is saved (not even the other DMOs)."""
+    folder = tmp_path / "dmos"
+    folder.mkdir()
+    (folder / "a-visit.yaml").write_text(CONFIG)
+    (folder / "b-visit-copy.yaml").write_text(CONFIG.replace("schedule: manual", "schedule: daily"))
+    (folder / "c-other.yaml").write_text(CONFIG.replace("id: 101", "id: 102"))
+    code, out, err = _apply(folder)
+    assert code == 1 and out == ""
+    assert "a-visit.yaml" in err and "b-visit-copy.yaml" in err and "DMO 101" in err
+    with engine.connect() as conn:
+        assert conn.execute(text("select count(*) from public.dmos")).scalar() == 0
+        assert conn.execute(text("select count(*) from pipeline.configs")).scalar() == 0
+
+    # the same in another domain is another config; the same file named twice is one file
+    (folder / "b-visit-copy.yaml").write_text(CONFIG.replace("data_domain: listings", "data_domain: events"))
+    code, out, err = _apply(folder, folder / "a-visit.yaml")
+    assert code == 0, err
+    assert "created   dmo 101 listings v1" in out and "created   dmo 101 events v1" in out
+    assert "created   dmo 102 listings v1" in out and out.count("dmo 101 listings") == 1
+
+    # through the library call too: every file's result or nothing
+    from listings.config.store import apply_paths
+
+    (folder / "d-again.yaml").write_text(CONFIG.replace("Visit Example", "Visit Again"))
+    results, errors = apply_paths(engine, [folder])
+    assert results == [] and len(errors) == 1
+    assert "a-visit.yaml" in str(errors[0]) and "d-again.yaml" in str(errors[0])
+    with engine.connect() as conn:
+        assert conn.execute(text("select name from public.dmos where id = 101")).scalar() == "Visit Example"
+        assert conn.execute(text("select max(version) from pipeline.configs")).scalar() == 1
+
+
 def test_list_and_export_round_trip(engine: Engine, tmp_path: Path) -> None:
     f = tmp_path / "visit.yaml"
     f.write_text(CONFIG)
@@ -102,4 +136,4 @@ def test_every_config_field_reaches_the_runs(engine: Engine, tmp_path: Path) -> 
         job = jobs.load_job(conn, job_id)
     assert job.config.category_synonyms == {"Cabane": "lodging"} and job.config.removal.after_days == 30
     exported = yaml.safe_load(CliRunner().invoke(main, ["config", "export", "101"]).stdout)
-    assert exported["removal"] == {"after_days": 30, "after_runs": None}
+    assert exported["removal"] == {"after_days": 30, "after_runs": None, "min_ratio": 0.5}

@@ -29,7 +29,14 @@ def sites() -> Iterator[DemoSites]:
 
 def fast(**kw: Any) -> HttpParams:
     return HttpParams(
-        **{"delay_seconds": 0, "backoff_seconds": 0.01, "retries": 2, "timeout_seconds": 2, **kw}
+        **{
+            "allow_private_hosts": True,
+            "delay_seconds": 0,
+            "backoff_seconds": 0.01,
+            "retries": 2,
+            "timeout_seconds": 2,
+            **kw,
+        }
     )
 
 

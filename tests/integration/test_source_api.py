@@ -29,7 +29,13 @@ from listings.transform.html import html_to_text
 DMO = 107
 HOTELS = "/affiliate/v1/hotels"
 CONN_ID = "listings_test_affiliate"
-FAST = {"delay_seconds": 0, "backoff_seconds": 0.01, "retries": 2, "timeout_seconds": 5}
+FAST = {
+    "allow_private_hosts": True,
+    "delay_seconds": 0,
+    "backoff_seconds": 0.01,
+    "retries": 2,
+    "timeout_seconds": 5,
+}
 
 
 @pytest.fixture(scope="module")

@@ -28,7 +28,13 @@ from listings.transform.html import html_to_text
 
 DMO_ID = 105
 SIZE = 25
-FAST = {"delay_seconds": 0, "backoff_seconds": 0.01, "retries": 2, "timeout_seconds": 2}
+FAST = {
+    "allow_private_hosts": True,
+    "delay_seconds": 0,
+    "backoff_seconds": 0.01,
+    "retries": 2,
+    "timeout_seconds": 2,
+}
 FIRST = "GET /jsonapi/node/place?page%5Blimit%5D=10&sort=drupal_internal__nid&include=field_image%2Cfield_category"
 
 

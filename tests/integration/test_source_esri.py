@@ -27,7 +27,13 @@ from listings.sources.preview import preview
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "esri"
 LAYER0 = "/arcgis/rest/services/Tourism/POI/FeatureServer/0"
 LAYER1 = "/arcgis/rest/services/Tourism/POI/FeatureServer/1"
-FAST = {"delay_seconds": 0, "backoff_seconds": 0.01, "retries": 2, "timeout_seconds": 5}
+FAST = {
+    "allow_private_hosts": True,
+    "delay_seconds": 0,
+    "backoff_seconds": 0.01,
+    "retries": 2,
+    "timeout_seconds": 5,
+}
 DEMO_MAPPINGS = {
     "source_id": "POI_ID", "category": "CATEGORY", "phone": "PHONE", "website": "WEBSITE",
     "description": "DESCRIPTION", "opening_hours": "HOURS", "images": "PHOTOS",

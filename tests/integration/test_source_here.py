@@ -26,7 +26,13 @@ from listings.transform.records import build_record
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "here"
-FAST = {"delay_seconds": 0, "backoff_seconds": 0.01, "retries": 2, "timeout_seconds": 5}
+FAST = {
+    "allow_private_hosts": True,
+    "delay_seconds": 0,
+    "backoff_seconds": 0.01,
+    "retries": 2,
+    "timeout_seconds": 5,
+}
 MONTREAL = "45.5017,-73.5673"
 QUEBEC = "46.8139,-71.2080"
 

@@ -28,7 +28,13 @@ from listings.sources.website import WebsiteSource
 REPO = Path(__file__).resolve().parents[2]
 DMO_ID = 106
 SIZE = 25  # three list pages (10, 10, 5): enough for pagination, quick to crawl
-FAST = {"delay_seconds": 0, "backoff_seconds": 0.01, "retries": 2, "timeout_seconds": 5}
+FAST = {
+    "allow_private_hosts": True,
+    "delay_seconds": 0,
+    "backoff_seconds": 0.01,
+    "retries": 2,
+    "timeout_seconds": 5,
+}
 PARAMS: dict[str, Any] = {
     "start_urls": ["/directory/"],
     "item_selector": "li.place",

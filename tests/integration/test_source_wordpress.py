@@ -26,7 +26,13 @@ from listings.sources.preview import preview
 from listings.sources.wordpress import WordPressSource
 
 DMO_ID = 104
-FAST = {"delay_seconds": 0, "backoff_seconds": 0.01, "retries": 2, "timeout_seconds": 5}
+FAST = {
+    "allow_private_hosts": True,
+    "delay_seconds": 0,
+    "backoff_seconds": 0.01,
+    "retries": 2,
+    "timeout_seconds": 5,
+}
 PATH = "/wp-json/wp/v2/listing"
 ORDER = "orderby=id&order=asc&_embed=1"
 SOURCE = WordPressSource()

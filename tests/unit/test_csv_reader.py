@@ -335,7 +335,7 @@ def test_unclosed_quote_running_to_the_end_of_the_file() -> None:
     assert [e.error_type for e in result.errors] == ["unclosed_quote"]
 
 
-def test_unclosed_quote_in_a_large_file_hits_the_field_limit_and_recovers() -> None:
+def test_unclosed_quote_in_a_large_file_is_one_error_and_reading_recovers() -> None:
     lines = ["id,name,city", '1,"Hotel A,Paris'] + [f"{i},Hotel {i},City {i}" for i in range(2, 20_002)]
     result = read_csv(("\n".join(lines) + "\n").encode())
     assert len(result.rows) == 20_000
@@ -424,3 +424,47 @@ def test_100k_rows_round_trip() -> None:
     assert last.values["col1"] == "Hôtel 99999"
     assert last.values["col2"] == "12, rue de la Paix"
     assert last.values["col11"] == "v99999-5"
+
+
+# -- big fields (issue 13) ----------------------------------------------------------------------------------
+
+
+def test_an_unquoted_field_over_128k_is_read() -> None:
+    # The csv module's default field limit (131,072) used to fail the whole file, with no row number.
+    big = "x" * 200_000
+    result = read_csv(f"ID,Name,Desc\n1,A,short\n2,B,{big}\n3,C,ok\n".encode())
+    assert result.errors == []
+    assert [r.values["ID"] for r in result.rows] == ["1", "2", "3"]
+    assert result.rows[1].values["Desc"] == big
+
+
+def test_a_quoted_multiline_field_of_300k_is_one_row() -> None:
+    # ... and split a quoted 300 KB multi-line value into 299 false ragged rows.
+    value = "\n".join(f"line {i} " + "y" * 1000 for i in range(300))
+    result = read_csv(f'ID,Name,Desc\n1,A,short\n2,B,"{value}"\n3,C,ok\n'.encode())
+    assert result.errors == []
+    assert [(r.row_no, r.line_no, r.values["ID"]) for r in result.rows] == [
+        (1, 2, "1"),
+        (2, 3, "2"),
+        (3, 303, "3"),
+    ]
+    assert result.rows[1].values["Desc"] == value
+
+
+def test_a_field_over_the_cap_is_a_row_error_and_reading_goes_on() -> None:
+    cap = 10_000
+    unquoted = "u" * (cap + 1)
+    quoted = "\n".join("q" * 100 for _ in range(200))  # 20,199 characters over 200 lines
+    data = (
+        f'ID,Name,Desc\n1,A,short\n2,B,{unquoted}\n3,C,"{quoted}"\n4,D,"é{"é" * (cap // 2)}"\n5,E,ok\n'
+    ).encode()
+    result = read_csv(data, max_field_bytes=cap)
+    assert [r.values["ID"] for r in result.rows] == ["1", "5"]
+    assert [(e.row_no, e.line_no, e.error_type) for e in result.errors] == [
+        (2, 3, "field_too_large"), (3, 4, "field_too_large"), (4, 204, "field_too_large"),
+    ]  # fmt: skip
+    first, second, third = (e.message for e in result.errors)
+    assert "row 2 (line 3)" in first and "'Desc'" in first and "10,001 bytes" in first and "10,000" in first
+    assert "row 3 (lines 4-203)" in second and "20,199 bytes" in second
+    assert "10,002 bytes" in third  # UTF-8 bytes, not characters
+    assert result.errors[0].original["ID"] == "2"

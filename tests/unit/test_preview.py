@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from listings.config.store import parse_config
+from listings.settings import get_settings
 from listings.sources.preview import preview
 
 CONFIG = {
@@ -21,11 +25,20 @@ CONFIG = {
 }
 
 
+@pytest.fixture(autouse=True)
+def import_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The previewed files are written under tmp_path: make it an import folder."""
+    monkeypatch.setenv("LISTINGS_IMPORT_ROOTS", str(tmp_path))
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 def test_preview_maps_each_field_and_reports_problems(tmp_path: Path) -> None:
     upload = tmp_path / "upload.csv"
     upload.write_text(
         "ID,Name,Lat,Lng,Photos\n"
-        "1,  Café  Olimpico ,45.5235,-73.6004,a.jpg|b.jpg\n"
+        "1,  Café  Olimpico ,45.5235,-73.6004,https://img.example.org/a.jpg|javascript:alert(1)\n"
         "2,,45.1,-73.1,\n"
         "3,Bistro,95,-73.2,\n"
         "4,Four,1,1,\n",
@@ -39,7 +52,8 @@ def test_preview_maps_each_field_and_reports_problems(tmp_path: Path) -> None:
         and first["name"].value == "Café Olimpico"
         and first["name"].status == "ok"
     )
-    assert first["images"].value == ["a.jpg", "b.jpg"]
+    assert first["images"].value == ["https://img.example.org/a.jpg"]  # only http(s) image URLs
+    assert first["images"].status == "invalid"
     assert (
         first["phone"].status == "missing" and first["phone"].path == "Tel"
     )  # mapped column not in the file

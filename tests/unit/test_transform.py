@@ -7,16 +7,20 @@ from decimal import Decimal
 
 import pytest
 
-from listings.transform.clean import InvalidValue, clean_multiline, clean_text, parse_coordinate
+from listings.transform.clean import InvalidValue, clean_multiline, clean_text, json_safe, parse_coordinate
 from listings.transform.hashing import normalize_key, normalize_postal, record_hash
+from listings.transform.limits import FIELD_LIMITS, MAX_IMAGES
 from listings.transform.mapping import MISSING, as_list, as_text, resolve_path
-from listings.transform.records import RecordError, build_record, merge_in_file
+from listings.transform.records import SCALAR_FIELDS, RecordError, build_record, enrich, merge_in_file
 
 MAPPING = {
     "source_id": "ID", "name": "Name", "address1": "Address1", "city": "City", "zip": "Postal",
     "phone": "Phone", "lat": "Lat", "lng": "Lng", "images": "Images", "country": "Country",
     "description": "Description",
 }  # fmt: skip
+
+
+IMG = "https://img.example.org/"
 
 
 def row(**values: str) -> dict[str, str]:
@@ -85,13 +89,13 @@ def test_record_hash_is_the_seed_formula_on_matching_keys() -> None:
 
 def test_build_record_maps_and_cleans() -> None:
     rec = build_record(
-        7, row(ID=" 42 ", Name=" Hôtel  Le Germain ", Lat="46.8", Lng="-71.2", Images="a.jpg|b.jpg"),
+        7, row(ID=" 42 ", Name=" Hôtel  Le Germain ", Lat="46.8", Lng="-71.2", Images="//i.example/a.jpg|http://i.example/b.jpg"),
         MAPPING, country="CA", state="QC",
     )  # fmt: skip
     assert rec.row_nos == [7]
     assert rec.values["source_id"] == "42" and rec.values["name"] == "Hôtel Le Germain"
     assert rec.values["lat"] == "46.8" and rec.values["country"] == "CA" and rec.values["state"] == "QC"
-    assert rec.images == ["a.jpg", "b.jpg"] and rec.flags == []
+    assert rec.images == ["https://i.example/a.jpg", "http://i.example/b.jpg"] and rec.flags == []
     assert set(rec.hashes()) == {"record_hash", "location_hash", "contact_hash", "content_hash"}
 
 
@@ -123,10 +127,10 @@ def test_hashes_separate_what_changed() -> None:
 
 def test_merge_in_file_most_complete_then_latest_wins_and_images_merge() -> None:
     first = build_record(
-        1, row(ID="1", Name="Bistro", Address1="1 A", Images="a.jpg"), MAPPING, country="CA", state="QC"
+        1, row(ID="1", Name="Bistro", Address1="1 A", Images=f"{IMG}a.jpg"), MAPPING, country="CA", state="QC"
     )
     second = build_record(
-        5, row(ID="1", Name="BISTRO", Address1="1 a", Phone="514-555-0101", Images="b.jpg|a.jpg"),
+        5, row(ID="1", Name="BISTRO", Address1="1 a", Phone="514-555-0101", Images=f"{IMG}b.jpg|{IMG}a.jpg"),
         MAPPING, country="CA", state="QC",
     )  # fmt: skip
     other = build_record(2, row(ID="2", Name="Café", Address1="2 B"), MAPPING, country="CA", state="QC")
@@ -135,7 +139,7 @@ def test_merge_in_file_most_complete_then_latest_wins_and_images_merge() -> None
     merged = result.records[0]
     assert merged.row_nos == [1, 5]
     assert merged.values["phone"] == "514-555-0101" and merged.values["name"] == "BISTRO"
-    assert merged.images == ["a.jpg", "b.jpg"]
+    assert merged.images == [f"{IMG}a.jpg", f"{IMG}b.jpg"]
     assert [r.row_nos for r in result.records] == [[1, 5], [2]]
 
 
@@ -163,3 +167,118 @@ def test_normalize_key_fast_paths_match_the_reference_definition() -> None:
     for _ in range(3000):
         text = "".join(chr(rng.randint(*rng.choice(blocks))) for _ in range(rng.randint(1, 12)))
         assert normalize_key(text) == reference(text), repr(text)
+
+
+# -- issue 13: length limits, image URLs, error rows ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("column", "canonical", "length"),
+    [("Name", "name", 4000), ("ID", "source_id", 300), ("Address1", "address1", 301), ("City", "city", 121),
+     ("Postal", "zip", 61)],
+)  # fmt: skip
+def test_an_over_long_identity_field_rejects_the_record(column: str, canonical: str, length: int) -> None:
+    # A 4,000-character name used to reach public.listings and fail the promotion of the whole batch on
+    # its btree index ("index row size 4024 exceeds btree maximum 2704"): it is rejected here instead.
+    values = row(ID="1", Name="Café", Address1="1 rue A", City="Montréal", Postal="H2T 2L1")
+    values[column] = "é" * length
+    with pytest.raises(RecordError) as err:
+        build_record(5, values, MAPPING, country="CA", state="QC")
+    assert err.value.error_type == "field_too_long" and err.value.field_name == canonical
+    limit = FIELD_LIMITS[canonical].max_chars
+    message = str(err.value)
+    assert (
+        "row 5" in message
+        and repr(column) in message
+        and f"{length:,}" in message
+        and f"{limit:,}" in message
+    )
+
+
+def test_an_over_long_description_is_cut_with_a_flag() -> None:
+    limit = FIELD_LIMITS["description"].max_chars
+    long_text = ("Une très longue description. " * 2000).strip()  # 57,999 characters
+    rec = enrich(build_record(1, row(Name="Café", Description=long_text), MAPPING, country="CA", state="QC"))
+    description = rec.values["description"]
+    assert limit - 40 < len(description) <= limit and description.endswith(" longue…")  # at a word end
+    assert long_text.startswith(description[:-1])
+    assert f"field_truncated: description (57,999 characters) cut to {limit:,}" in rec.flags
+    # HTML is reduced to text first: markup does not count
+    html = "<p>" + "<b>mot</b> " * 2000 + "</p>"  # 22,003 characters, 7,999 of text
+    rec = enrich(build_record(2, row(Name="Café", Description=html), MAPPING, country="CA", state="QC"))
+    assert rec.values["description"] == ("mot " * 2000).strip() and rec.flags == []
+    # a 2 MB cell is cut before it is cleaned; the flag gives its length
+    rec = enrich(
+        build_record(3, row(Name="Café", Description="x " * 1_000_000), MAPPING, country="CA", state="QC")
+    )
+    assert len(rec.values["description"]) <= limit and "_description_length" not in rec.values
+    assert f"field_truncated: description (2,000,000 characters) cut to {limit:,}" in rec.flags
+
+
+def test_over_long_optional_values_are_dropped_with_a_flag() -> None:
+    mapping = {**MAPPING, "email": "Email", "website": "Website", "state": "State", "opening_hours": "Hours"}
+    values = row(Name="Café", Phone="514-555-0101 " * 20, Email="a" * 250 + "@example.org",
+                 Website="https://example.org/" + "p" * 2100, State="Q" * 101, Hours="Lundi 9h-17h " * 1000)  # fmt: skip
+    rec = build_record(2, values, mapping, country="CA", state="QC")
+    for name in ("phone", "email", "website", "opening_hours"):
+        assert rec.values[name] is None, name
+        assert any(f.startswith(f"field_too_long: {name}") for f in rec.flags), name
+    assert rec.values["state"] == "QC"  # the DMO's, as when the source gives none
+    assert "_hours_source" not in rec.values
+
+
+def test_every_text_field_has_one_limit_that_fits_its_indexes() -> None:
+    text_fields = set(SCALAR_FIELDS) - {"lat", "lng", "country"}
+    assert text_fields <= set(FIELD_LIMITS)
+    # btree index entries are at most 2,704 bytes; a character is at most 4 bytes in UTF-8
+    for name in ("source_id", "name", "city", "state", "zip", "category"):
+        assert FIELD_LIMITS[name].max_chars * 4 < 2704, name
+    for name in ("source_id", "name", "address1", "city", "zip"):  # identity: never cut or dropped
+        assert FIELD_LIMITS[name].on_excess == "reject", name
+
+
+def test_only_absolute_http_image_urls_are_kept() -> None:
+    images = " | ".join([
+        "https://img.example.org/a.jpg", "javascript:alert(1)", "JavaScript:alert(2)", "data:image/png;base64,iVBO",
+        "file:///etc/passwd", "HTTP://IMG.example.org/b.jpg", "ftp://img.example.org/c.jpg", "/uploads/d.jpg",
+        "java\tscript:alert(3)", "//cdn.example.org/e.jpg", "https://", "https://img.example.org/" + "f" * 2100,
+    ])  # fmt: skip
+    rec = build_record(1, row(Name="Café", Images=images), MAPPING, country="CA", state="QC")
+    assert rec.images == [
+        "https://img.example.org/a.jpg", "HTTP://IMG.example.org/b.jpg", "https://cdn.example.org/e.jpg",
+    ]  # fmt: skip
+    dropped = [f for f in rec.flags if f.startswith("invalid_image_url")]
+    assert len(dropped) == 9 and any("javascript:alert(1)" in f for f in dropped)
+    assert all(len(f) < 200 for f in dropped)
+
+
+def test_the_number_of_images_per_record_is_capped() -> None:
+    images = "|".join(f"https://img.example.org/{i}.jpg" for i in range(MAX_IMAGES + 50))
+    rec = build_record(1, row(Name="Café", Images=images), MAPPING, country="CA", state="QC")
+    assert rec.images == [f"https://img.example.org/{i}.jpg" for i in range(MAX_IMAGES)]
+    assert any(f.startswith("too_many_images") for f in rec.flags)
+
+
+def test_clean_text_drops_lone_surrogates() -> None:
+    assert clean_text("Caf\ud800é") == "Café" and clean_multiline("a\udfff\nb") == "a\nb"
+
+
+def test_json_safe_cleans_an_error_row_like_a_record() -> None:
+    original = {
+        "Na\x00me": "Caf\x00é", "nested": {"list": ["a\x00", {"k\x00": "\ud800x"}], "n": 3, "ok": True},
+        "big": "x" * 5_000_000, "nan": float("nan"), "none": None, "when": Decimal("1.5"),
+    }  # fmt: skip
+    safe = json_safe(original)
+    assert safe["Name"] == "Café" and safe["nested"]["list"][0] == "a"
+    assert (
+        safe["nested"]["list"][1] == {"k": "x"} and safe["nested"]["n"] == 3 and safe["nested"]["ok"] is True
+    )
+    assert safe["big"].startswith("x" * 1000) and "[truncated: 5,000,000 characters]" in safe["big"]
+    assert safe["nan"] == "nan" and safe["none"] is None and safe["when"] == "1.5"
+    import json
+
+    dumped = json.dumps(safe, allow_nan=False)
+    assert "\\u0000" not in dumped and len(dumped) < 100_000
+    # many wide columns: the whole row stays bounded too
+    wide = json_safe({f"col{i}": "y" * 50_000 for i in range(1000)})
+    assert len(json.dumps(wide)) < 300_000 and len(wide) <= 1001

@@ -38,6 +38,11 @@ NOT_CONFIGURED = (
     " or changed from here."
 )
 
+NO_LOGIN = (
+    "No login for Airflow's API is configured (LISTINGS_AIRFLOW_API_USER and LISTINGS_AIRFLOW_API_PASSWORD;"
+    " there is no default): nothing was asked of Airflow."
+)
+
 
 class AirflowApiError(Exception):
     """A call to Airflow's REST API failed or could not be made; the message says why. `status` is the
@@ -88,9 +93,13 @@ class AirflowApi:
     _tokens: ClassVar[dict[tuple[str, str, str], tuple[str, float]]] = {}
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
-    def __init__(self, api_url: str, user: str, password: str, *, timeout: float = 10.0) -> None:
+    def __init__(
+        self, api_url: str | None, user: str | None, password: str | None, *, timeout: float = 10.0
+    ) -> None:
         if not api_url:
             raise AirflowNotConfigured(NOT_CONFIGURED)
+        if not user or not password:
+            raise AirflowNotConfigured(NO_LOGIN)
         self.api_url = api_url.rstrip("/")
         self.user = user
         self.password = password
@@ -101,8 +110,6 @@ class AirflowApi:
         """The API of the settings (LISTINGS_AIRFLOW_API_URL / _USER / _PASSWORD); AirflowNotConfigured
         when there is none."""
         settings = settings or get_settings()
-        if not settings.airflow_api_url:
-            raise AirflowNotConfigured(NOT_CONFIGURED)
         return cls(
             settings.airflow_api_url,
             settings.airflow_api_user,

@@ -176,11 +176,13 @@ def edit_listing_from_form(
         changes: dict[str, Any] = {}
         errors: dict[str, str] = {}
         if "name" in form:
-            name = form["name"].strip()
-            if not name:
-                errors["name"] = "name: must not be empty"
-            elif name != row["name"]:
-                changes["name"] = name
+            try:
+                name = edits.clean_name(form["name"])
+            except EditError as exc:
+                errors["name"] = str(exc)
+            else:
+                if name != row["name"]:
+                    changes["name"] = name
         submitted = {k: form[k] for k in LOCATION_KEYS if k in form}
         if submitted:
             try:

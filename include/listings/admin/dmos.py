@@ -24,6 +24,7 @@ from listings.config.store import (
     ConfigError,
     StoredConfig,
     apply_config,
+    check_files,
     content_hash,
     get_config,
     parse_config,
@@ -251,6 +252,7 @@ def save_yaml(
     dmo_id: int | None = None,
     data_domain: str | None = None,
     new: bool = False,
+    admin: bool = False,
 ) -> ApplyResult:
     """Validate and apply a YAML config as `user`, in one transaction: a new version when it changed.
 
@@ -258,7 +260,7 @@ def save_yaml(
     `dmo.id` / `data_domain`). `new`: the config must not exist yet (a new DMO does not overwrite one)."""
     config = parse_yaml(document, source)
     return save_config(
-        engine, config, user=user, source=source, dmo_id=dmo_id, data_domain=data_domain, new=new
+        engine, config, user=user, source=source, dmo_id=dmo_id, data_domain=data_domain, new=new, admin=admin
     )
 
 
@@ -284,11 +286,15 @@ def save_config(
     dmo_id: int | None = None,
     data_domain: str | None = None,
     new: bool = False,
+    admin: bool = False,
 ) -> ApplyResult:
     """Apply a validated config (from the YAML editor or the form editor) as `user`, in one transaction;
-    `dmo_id`, `data_domain` and `new` as `save_yaml`."""
+    `dmo_id`, `data_domain` and `new` as `save_yaml`. `admin`: the user has the admin role (ConfigError
+    when a non-admin saves what only an admin may: `admin_only_problems`)."""
     check_target(config, source=source, dmo_id=dmo_id, data_domain=data_domain)
     with engine.begin() as conn:
+        if not admin and (problems := admin_only_problems(conn, config)):
+            raise ConfigError(source, problems)
         if new:
             exists = conn.execute(
                 text("select 1 from pipeline.configs where dmo_id = :d and data_domain = :dd"),
@@ -303,6 +309,33 @@ def save_config(
                     ],
                 )
         return apply_config(conn, config, source, changed_by=user)
+
+
+def admin_only_problems(conn: Connection, config: DmoConfig) -> list[str]:
+    """What in `config` only an admin may save or test: letting requests reach loopback, private and
+    link-local addresses (`config_params.allow_private_hosts`, `images.allow_private_hosts`). Anyone who
+    may act keeps what an admin allowed, as long as the source's targets (base_url, config_params) stay."""
+    try:
+        stored: DmoConfig | None = get_config(conn, config.dmo.id, config.data_domain.value).config
+    except LookupError:
+        stored = None
+    problems = []
+    if config.config_params.get("allow_private_hosts") and not (
+        stored is not None
+        and stored.config_params.get("allow_private_hosts")
+        and stored.base_url == config.base_url
+        and stored.config_params == config.config_params
+    ):
+        problems.append(
+            "config_params.allow_private_hosts: only an admin may let a source reach loopback, private or "
+            "link-local addresses, or change the URLs or parameters of a source that may"
+        )
+    if config.images.allow_private_hosts and not (stored is not None and stored.images.allow_private_hosts):
+        problems.append(
+            "images.allow_private_hosts: only an admin may let image downloads reach loopback, private or "
+            "link-local addresses"
+        )
+    return problems
 
 
 def config_changes(conn: Connection, config: DmoConfig) -> bool:
@@ -362,24 +395,24 @@ def set_active(
 # ------------------------------------------------------------------------------------------------
 
 
-def preview_yaml(document: str | bytes, *, file: Path | None = None, limit: int = PREVIEW_LIMIT) -> Any:
+def preview_yaml(
+    engine: Engine,
+    document: str | bytes,
+    *,
+    file: Path | None = None,
+    limit: int = PREVIEW_LIMIT,
+    admin: bool = False,
+) -> Any:
     """Validate a YAML config and preview its first records (`listings.sources.preview`): nothing is
     written. CSV/XLS read `file` (an upload) or the config's `config_params.file`; HTTP sources fetch.
-    Raises ConfigError (invalid config) or SourceError (nothing could be read)."""
-    from listings.settings import get_settings
+    Raises ConfigError (invalid config, or what only an admin may test) or SourceError (nothing read)."""
     from listings.sources.preview import preview
 
     config = parse_yaml(document)
-    named = config.config_params.get("file")
-    if file is None and named:
-        # A page must not read any file of the server: only the project's and the data folder's files.
-        settings = get_settings()
-        path = (settings.project_dir / str(named)).resolve()
-        if not any(path.is_relative_to(root.resolve()) for root in (settings.project_dir, settings.home)):
-            raise ConfigError(
-                "<preview>",
-                [
-                    f"config_params.file: {named} is outside the project and data folders; upload the file instead"
-                ],
-            )
+    if not admin:
+        with engine.connect() as conn:
+            if problems := admin_only_problems(conn, config):
+                raise ConfigError("<preview>", problems)
+    if file is None:
+        check_files(config, "<preview>")  # a page reads no file of the server outside the import folders
     return preview(config, limit=limit, file=file)

@@ -22,7 +22,8 @@ was created.
 succeeded), a duplicates spike (a job of the last 24 h whose duplicate rate is over `SPIKE_ABSOLUTE`, or
 over `SPIKE_FACTOR` x the median of its DMO's `TRAILING_JOBS` previous jobs), a geotag budget nearly
 spent (today's calls of a provider at `BUDGET_WARN` or more of `Settings.geocode_day_budget`, and a job
-of the last 24 h at that share of `geocode_run_budget`).
+of the last 24 h at that share of `geocode_run_budget`), a removal sweep held for review (warning, until an
+admin releases or dismisses it: `listings.catalogue.lifecycle`).
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ class HealthReport:
 
 @dataclass(frozen=True)
 class Alert:
-    kind: str  # job_failed | duplicates_spike | geotag_budget
+    kind: str  # job_failed | duplicates_spike | geotag_budget | removal_held
     severity: str  # critical | warning
     title: str
     detail: str
@@ -439,10 +440,41 @@ def alerts(conn: Connection, *, now: datetime | None = None, settings: Settings 
             )
         )
     out += _budget_alerts(conn, now, since, settings)
+    out += _hold_alerts(conn)
     order = {s: i for i, s in enumerate(SEVERITIES)}
     out.sort(key=lambda a: a.at or datetime.min, reverse=True)
     out.sort(key=lambda a: order.get(a.severity, len(order)))
     return out
+
+
+HELD_SQL = """
+select h.job_id, h.dmo_id, d.name as dmo_name, h.reason, h.created_at as at
+from pipeline.removal_holds h
+join public.dmos d on d.id = h.dmo_id
+where h.status = 'held'
+order by h.job_id desc
+limit 50
+"""
+
+
+def _hold_alerts(conn: Connection) -> list[Alert]:
+    """Every open removal hold, whatever its age: it waits for an admin's decision."""
+    return [
+        Alert(
+            kind="removal_held",
+            severity="warning",
+            title=f"Removal held for job {r.job_id} of {r.dmo_name}",
+            detail=(
+                f"{r.reason}; nothing was removed. Check the file, then release the hold"
+                f" (`listings removal release {r.job_id}`) or dismiss it (`listings removal dismiss {r.job_id}`)."
+            ),
+            link=f"/jobs/{r.job_id}",
+            at=r.at,
+            job_id=int(r.job_id),
+            dmo_id=int(r.dmo_id),
+        )
+        for r in conn.execute(text(HELD_SQL))
+    ]
 
 
 def _budget_alerts(conn: Connection, now: datetime, since: datetime, settings: Settings) -> list[Alert]:

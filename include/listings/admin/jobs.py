@@ -13,8 +13,6 @@ read for the page's ids only, through `job_results`' key, `ix_job_errors_job_id`
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import logging
 import re
@@ -27,6 +25,7 @@ import yaml
 from sqlalchemy import Connection, text
 
 from listings.admin.airflow_api import AirflowApi, AirflowApiError
+from listings.admin.csv_export import CsvLines
 from listings.admin.queries import MAX_ROWS, Paging, QueryError, _clamp, _page_args, parse_day
 from listings.db.tables import JOB_STATUSES
 from listings.pipeline.jobs import RESULT_COUNTS
@@ -35,7 +34,7 @@ from listings.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-RERUN_STATUSES = ("failed", "partial")  # "run again" is offered for these
+RERUN_STATUSES = ("failed", "partial", "stale")  # "run again" is offered for these (stale: process gone)
 ERRORS_PER_PAGE = 50
 CSV_COLUMNS = (
     "error_id", "job_id", "stage", "record_no", "record_id", "error_type", "error_message", "file",
@@ -50,7 +49,7 @@ DAG_TASKS = (
     "snapshot_config", "extract", "transform", "stage", "plan_images", "fetch_images", "finish_images",
     "match", "promote", "finalize",
 )  # fmt: skip
-RERUN_FROM_STATUSES = ("failed", "partial", "succeeded")  # a finished job; not one that is still running
+RERUN_FROM_STATUSES = ("failed", "partial", "succeeded", "stale")  # a finished job, or a dead one (stale)
 
 
 @dataclass(frozen=True)
@@ -361,20 +360,12 @@ def errors_csv(
     conn: Connection, job_id: int, *, batch: int = 1000, errors_filter: str = "open"
 ) -> Iterator[str]:
     """The job's record errors as CSV lines (header first), the original record as JSON; read in batches
-    by id (ix_job_errors_job_id). Ignored errors are left out unless asked: `errors_filter` "all" (every
+    by id (ix_job_errors_job_id). A text cell a spreadsheet would run as a formula starts with `'`. Ignored errors are left out unless asked: `errors_filter` "all" (every
     error) or "ignored" (only those)."""
     if errors_filter not in ERROR_FILTERS:
         raise QueryError(f"errors must be one of {', '.join(ERROR_FILTERS)}; got {errors_filter!r}")
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-
-    def line(values: list[Any]) -> str:
-        buf.seek(0)
-        buf.truncate()
-        writer.writerow(values)
-        return buf.getvalue()
-
-    yield line(list(CSV_COLUMNS))
+    line = CsvLines().line  # formulas neutralised (listings.admin.csv_export)
+    yield line(CSV_COLUMNS)
     after = 0
     while True:
         rows = conn.execute(
@@ -433,8 +424,34 @@ class Triggered:
         return f"Triggered {self.dag_id} (run {self.dag_run_id}) for job {self.job_id}'s DMO."
 
 
+def reap_if_dead(job_id: int, settings: Settings | None = None) -> str | None:
+    """An in_progress job whose process is gone (heartbeat, pid, Airflow's run) becomes `stale` now, in a
+    transaction of its own, so that it can be run again. Returns the reason, or None (alive, or not in
+    progress)."""
+    from listings.db.engine import get_engine
+    from listings.pipeline.liveness import airflow_live_runs, reap_stale_jobs
+
+    settings = settings or get_settings()
+    with get_engine().begin() as conn:
+        reaped = reap_stale_jobs(conn, job_ids=[job_id], live_runs=airflow_live_runs(settings))
+    return reaped[0].reason if reaped else None
+
+
+def _reaped_status(job_id: int, status: str, settings: Settings | None) -> str:
+    """The job's status once a dead in_progress job is reaped (`stale`)."""
+    if status != "in_progress":
+        return status
+    return "stale" if reap_if_dead(job_id, settings) is not None else status
+
+
 def trigger_dag_run(
-    dag_id: str, conf: Mapping[str, Any], *, api_url: str, user: str, password: str, note: str | None = None
+    dag_id: str,
+    conf: Mapping[str, Any],
+    *,
+    api_url: str,
+    user: str | None,
+    password: str | None,
+    note: str | None = None,
 ) -> str:
     """Trigger one run of a DAG now (`POST /api/v2/dags/{dag_id}/dagRuns`); returns its dag_run_id."""
     body: dict[str, Any] = {"logical_date": None, "conf": dict(conf)}
@@ -470,8 +487,13 @@ def run_job_dag(
     ).one_or_none()
     if row is None:
         raise LookupError(f"There is no job {job_id}.")
-    if mode == "again" and row.status not in RERUN_STATUSES:
-        raise RunRefused(f"Job {job_id} is {row.status}: only a failed or partial job is run again.")
+    status = _reaped_status(job_id, row.status, settings) if mode == "again" else row.status
+    if mode == "again" and status not in RERUN_STATUSES:
+        raise RunRefused(
+            f"Job {job_id} is {status}: only a failed or partial job is run again (or a stale one, whose"
+            " process is gone)."
+            + (" This one is still alive (heartbeat or Airflow run)." if status == "in_progress" else "")
+        )
     if not settings.airflow_api_url:
         raise RunRefused(
             "No Airflow API is configured (LISTINGS_AIRFLOW_API_URL): nothing was triggered. Trigger the"
@@ -518,8 +540,9 @@ def rerun_from_step(
             f"Job {job_id} was not run by Airflow ({row.trigger}): there is no DAG run to re-run. Use"
             " “Run again” or “Run now”."
         )
-    if row.status not in RERUN_FROM_STATUSES:
-        raise RunRefused(f"Job {job_id} is {row.status}: re-run a step once the run has finished.")
+    status = _reaped_status(job_id, row.status, settings)
+    if status not in RERUN_FROM_STATUSES:
+        raise RunRefused(f"Job {job_id} is {status}: re-run a step once the run has finished.")
     try:
         api = AirflowApi.from_settings(settings)
         cleared = api.clear_from_task(

@@ -27,6 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from listings.transform.categories import load_vocabulary
+from listings.transform.limits import over_limit, too_long_message
 from listings.transform.normalize import (
     address_key,
     city_key,
@@ -93,6 +94,7 @@ def clean_info_value(field: str, value: Any, *, country: str) -> Any:
             raise EditError("name: must not be empty")
         return None
     text_value = str(value).strip()
+    _check_length(field, field, text_value)
     if field == "category":
         vocab = load_vocabulary()
         if text_value not in vocab.ids:
@@ -123,11 +125,29 @@ def clean_info_value(field: str, value: Any, *, country: str) -> Any:
     return text_value
 
 
+def clean_name(value: Any) -> str:
+    """A listing's canonical name as stored; EditError if empty or too long."""
+    name = str(value or "").strip()
+    if not name:
+        raise EditError("name: must not be empty")
+    _check_length("name", "name", name)
+    return name
+
+
+def _check_length(field: str, label: str, value: str | None) -> None:
+    """EditError when `value` is longer than the field's limit (listings.transform.limits, as in imports)."""
+    limit = over_limit(field, value)
+    if limit is not None and value is not None:
+        raise EditError(too_long_message(label, len(value), limit))
+
+
 def clean_location(value: Mapping[str, Any], *, country: str) -> dict[str, Any]:
     unknown = sorted(set(value) - set(LOCATION_KEYS))
     if unknown:
         raise EditError(f"location: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(LOCATION_KEYS)}")
     out: dict[str, Any] = {k: (str(v).strip() or None) if v is not None else None for k, v in value.items()}
+    for key, text_value in out.items():
+        _check_length(key, f"location.{key}", text_value)
     for key, limit in (("lat", 90), ("lng", 180)):
         if out.get(key) is not None:
             try:
@@ -137,6 +157,10 @@ def clean_location(value: Mapping[str, Any], *, country: str) -> dict[str, Any]:
             if not -limit <= number <= limit:
                 raise EditError(f"location.{key}: {number} is outside [-{limit}, {limit}]")
             out[key] = number
+    if out.get("country") is not None and not (len(out["country"]) == 2 and out["country"].isalpha()):
+        raise EditError(f"location.country: {out['country'][:40]!r} is not a two-letter ISO country code")
+    if out.get("country") is not None:
+        out["country"] = out["country"].upper()
     if ("lat" in out) != ("lng" in out) or (out.get("lat") is None) != (out.get("lng") is None):
         raise EditError("location: give lat and lng together")
     if out.get("zip"):
@@ -173,9 +197,7 @@ def edit_listing(conn: Connection, listing_id: int, changes: Mapping[str, Any], 
         raise EditError(f"unknown field(s) {', '.join(unknown) or '(none)'}; editable: name, location")
     entries: list[tuple[str, Any, Any]] = []
     if "name" in changes:
-        name = str(changes["name"] or "").strip()
-        if not name:
-            raise EditError("name: must not be empty")
+        name = clean_name(changes["name"])
         old = conn.execute(text("select name from public.listings where id = :i"), {"i": listing_id}).scalar()
         if old != name:
             conn.execute(

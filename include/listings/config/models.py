@@ -115,12 +115,24 @@ class Dmo(BaseModel):
 class Removal(BaseModel):
     """When a DMO's listing_info that its source no longer sends is soft-removed (hidden for that DMO,
     `info_status='removed'`): not seen for `after_days` days, or in the last `after_runs` full-snapshot
-    runs (whichever comes first). Neither set: never. Incremental runs never remove anything."""
+    runs (whichever comes first). Neither set: never. Incremental runs never remove anything.
+
+    A full snapshot with no valid record, or with fewer than `min_ratio` x the valid records of the DMO's
+    last good full snapshot, removes nothing: its sweep is held until an admin releases it (a broken or
+    truncated file must not hide the catalogue)."""
 
     model_config = _STRICT
 
     after_days: int | None = Field(default=None, gt=0)
     after_runs: int | None = Field(default=None, gt=0)
+    min_ratio: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Hold the removal (nothing removed until an admin releases it) when a full snapshot "
+        "has fewer than this share of the valid records of the DMO's last good full snapshot (0: only an "
+        "empty snapshot is held).",
+    )
 
 
 ImageFormat = Literal["webp", "jpeg"]

@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert
 
 from listings.config.models import DmoConfig, DmoTypeId
 from listings.db import tables as t
+from listings.sources.files import FileRefused, resolve_import_file
 
 
 class ConfigError(ValueError):
@@ -83,10 +84,23 @@ class ApplyResult:
     source: str
 
 
+def check_files(config: DmoConfig, source: str = "<config>") -> None:
+    """ConfigError when the config names a file its source may not read (`listings.sources.files`): a
+    config can never point the pipeline at a file of the server outside the import folders."""
+    named = config.config_params.get("file")
+    if named:
+        try:
+            resolve_import_file(str(named), must_exist=False)
+        except FileRefused as exc:
+            raise ConfigError(source, [f"config_params.file: {exc}"]) from None
+
+
 def apply_config(
     conn: Connection, config: DmoConfig, source: str = "<config>", changed_by: str | None = None
 ) -> ApplyResult:
-    """Upsert one validated config; its DMO row first. Runs in the caller's transaction."""
+    """Upsert one validated config; its DMO row first. Runs in the caller's transaction. ConfigError, and
+    nothing saved, when it names a file it may not read."""
+    check_files(config, source)
     dmo = config.dmo
     conn.execute(
         insert(t.dmos)
@@ -154,21 +168,61 @@ def apply_config(
 def apply_paths(
     engine: Engine, paths: Sequence[Path], changed_by: str | None = None
 ) -> tuple[list[ApplyResult], list[ConfigError]]:
-    """Validate and apply every file; each file in its own transaction. Returns results and errors."""
+    """Validate and apply every file; each file in its own transaction. Returns results and errors.
+
+    Two files of one apply naming the same DMO and data domain refuse the whole apply (nothing is saved):
+    applied one after the other, the second would silently replace the first as its next version."""
     results: list[ApplyResult] = []
     errors: list[ConfigError] = []
-    files = config_files(paths)
+    files = _unique_files(config_files(paths))
     if not files:
         errors.append(ConfigError(", ".join(map(str, paths)), ["no .yaml/.yml config files found"]))
+    loaded: list[tuple[Path, DmoConfig]] = []
     for path in files:
         try:
-            config = load_config_file(path)
+            loaded.append((path, load_config_file(path)))
         except ConfigError as exc:
             errors.append(exc)
-            continue
-        with engine.begin() as conn:
-            results.append(apply_config(conn, config, str(path), changed_by))
+    clashes = duplicate_configs(loaded)
+    if clashes:
+        return [], [*clashes, *errors]
+    for path, config in loaded:
+        try:
+            with engine.begin() as conn:
+                results.append(apply_config(conn, config, str(path), changed_by))
+        except ConfigError as exc:  # a file it may not read (check_files)
+            errors.append(exc)
     return results, errors
+
+
+def _unique_files(files: Sequence[Path]) -> list[Path]:
+    """The files once each (a folder and a file in it, or one file named twice, are one file)."""
+    seen: set[Path] = set()
+    out: list[Path] = []
+    for path in files:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            out.append(path)
+    return out
+
+
+def duplicate_configs(loaded: Sequence[tuple[Path, DmoConfig]]) -> list[ConfigError]:
+    """One error per (DMO, data domain) that more than one of the files configures, naming every file."""
+    by_key: dict[tuple[int, str], list[Path]] = {}
+    for path, config in loaded:
+        by_key.setdefault((config.dmo.id, config.data_domain.value), []).append(path)
+    return [
+        ConfigError(
+            ", ".join(map(str, found)),
+            [
+                f"{len(found)} files configure DMO {dmo_id} ({domain}): {' and '.join(map(str, found))};"
+                " keep one of them (nothing was applied)"
+            ],
+        )
+        for (dmo_id, domain), found in by_key.items()
+        if len(found) > 1
+    ]
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from listings.private_files import write_private
+
 log = logging.getLogger(__name__)
 
 SUPERUSER = "listings"
@@ -111,8 +113,7 @@ class LocalPostgres:
         return ClusterState(port=int(raw["port"]), password=str(raw["password"]))
 
     def _write_state(self, state: ClusterState) -> None:
-        self.state_file.write_text(json.dumps({"port": state.port, "password": state.password}))
-        self.state_file.chmod(0o600)
+        write_private(self.state_file, json.dumps({"port": state.port, "password": state.password}))
 
     def url(self, database: str = "listings", driver: str = "postgresql+psycopg") -> str:
         st = self.state()
@@ -156,7 +157,7 @@ class LocalPostgres:
         self._chown(self.data, self.run_dir)
         password = secrets.token_urlsafe(18)
         pwfile = self.run_dir / "initpw"
-        pwfile.write_text(password + "\n")
+        write_private(pwfile, password + "\n")
         self._chown(pwfile)
         try:
             subprocess.run(

@@ -332,9 +332,14 @@ jobs = Table(
     # false for an incremental run (only what changed was fetched): it never soft-removes anything
     Column("full_snapshot", Boolean, nullable=False, server_default=text("true")),
     Column("error_summary", Text),
+    # liveness (0012): kept fresh while a step runs; the host and pid of the process that ran the last step
+    Column("heartbeat_at", DateTime),
+    Column("host", Text),
+    Column("pid", Integer),
     UniqueConstraint("dag_id", "run_id", name="uq_jobs_dag_id_run_id"),
     CheckConstraint(_in("status", JOB_STATUSES), name="status"),
     Index("ix_jobs_dmo_id_created_at", "dmo_id", "created_at"),
+    Index("ix_jobs_in_progress", "dmo_id", postgresql_where=text("status = 'in_progress'")),
     schema="pipeline",
 )
 
@@ -487,6 +492,32 @@ listing_info_absence = Table(
 )
 """Full-snapshot runs in a row that did not see a listing_info (no row: seen by the last run). Promotion
 keeps it; the removal sweep reads it."""
+
+REMOVAL_HOLD_STATUSES = ("held", "released", "dismissed")
+
+removal_holds = Table(
+    "removal_holds",
+    metadata,
+    Column("job_id", BigInteger, ForeignKey("pipeline.jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("dmo_id", Integer, nullable=False),
+    Column("data_domain", Text, nullable=False),
+    Column("status", Text, nullable=False, server_default=text("'held'")),
+    Column("reason", Text, nullable=False),
+    Column("records", Integer, nullable=False),  # the held run's valid records
+    Column("baseline_job_id", BigInteger),  # the DMO's last good full snapshot (null: none)
+    Column("baseline_records", Integer),
+    Column("min_ratio", Numeric(4, 3)),
+    # the listing_info the held run did not see: their absence was not counted (a release counts it)
+    Column("listing_info_ids", ARRAY(BigInteger), nullable=False, server_default=text("'{}'")),
+    _ts("created_at"),
+    _ts("resolved_at", default_now=False),
+    Column("resolved_by", Text),
+    Column("records_deleted", Integer),  # what the release's sweep removed
+    CheckConstraint(_in("status", REMOVAL_HOLD_STATUSES), name="status"),
+    Index("ix_removal_holds_dmo_id_status", "dmo_id", "status"),
+    schema="pipeline",
+)
+"""Full snapshots whose removal sweep was held for review (too few records): see catalogue.lifecycle."""
 
 images = Table(
     "images",

@@ -9,20 +9,15 @@ FAILURE_REASONS, so a batch of thousands of images counts its failures instead o
 from __future__ import annotations
 
 import contextlib
-import ipaddress
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import requests
-from requests.adapters import DEFAULT_POOLBLOCK, HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.exceptions import ReadTimeoutError
 
+from listings.netguard import DEFAULT_PORTS, GuardedAdapter, PrivateAddressError, private_addresses
 from listings.sources.http import retry_after_seconds
 
 FAILURE_REASONS = (
@@ -43,7 +38,6 @@ MAX_RETRY_WAIT = 30.0  # seconds: a Retry-After or backoff beyond this is capped
 # Spellings servers use for the types we accept (compared only; Fetched keeps what the server said).
 TYPE_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png": "image/png"}
 _CHUNK = 64 * 1024
-_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True)
@@ -76,66 +70,6 @@ class Fetched:
     last_modified: str | None
     attempts: int  # requests made for it, redirects aside
     elapsed_ms: int  # the whole call, waits between attempts included
-
-
-class PrivateAddressError(Exception):
-    """A connection reached an address we refuse. Not an OSError on purpose: urllib3 and requests would
-    wrap that into a generic connection error, and we want to name it."""
-
-
-def is_forbidden_address(text: str) -> bool:
-    """Whether an image download may not connect to this IP: anything but a public unicast address
-    (loopback, private, link-local, reserved, multicast, unspecified, carrier-grade NAT...)."""
-    address = ipaddress.ip_address(text.split("%", 1)[0])  # drop an IPv6 zone id
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped  # ::ffff:127.0.0.1 is loopback whatever Python 3.11 says
-    return (
-        address.is_loopback
-        or address.is_private
-        or address.is_link_local
-        or address.is_reserved
-        or address.is_multicast
-        or address.is_unspecified
-        or not address.is_global
-    )
-
-
-def _checked_peer(sock: socket.socket, host: str) -> socket.socket:
-    peer = str(sock.getpeername()[0])
-    if is_forbidden_address(peer):
-        sock.close()
-        raise PrivateAddressError(f"{host} connected to the non-public address {peer}")
-    return sock
-
-
-class _GuardedHTTPConnection(HTTPConnection):
-    def _new_conn(self) -> socket.socket:
-        return _checked_peer(super()._new_conn(), self.host)
-
-
-class _GuardedHTTPSConnection(HTTPSConnection):
-    def _new_conn(self) -> socket.socket:
-        return _checked_peer(super()._new_conn(), self.host)
-
-
-class _GuardedHTTPPool(HTTPConnectionPool):
-    ConnectionCls = _GuardedHTTPConnection
-
-
-class _GuardedHTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _GuardedHTTPSConnection
-
-
-class GuardedAdapter(HTTPAdapter):
-    """Checks the address each new connection actually reached, after DNS. The check before the request
-    alone leaves a gap: a hostile DNS server can answer a public address to us and a private one to the
-    connection a moment later (DNS rebinding). Does not apply through a proxy (the proxy resolves)."""
-
-    def init_poolmanager(
-        self, connections: int, maxsize: int, block: bool = DEFAULT_POOLBLOCK, **pool_kwargs: Any
-    ) -> None:
-        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _GuardedHTTPPool, "https": _GuardedHTTPSPool}
 
 
 def image_session(limits: FetchLimits = FetchLimits()) -> requests.Session:
@@ -303,18 +237,18 @@ def _refuse_url(url: str, limits: FetchLimits) -> _Outcome | None:
     """bad_url, private_address or an unresolvable host (connection) before connecting; None when fine."""
     try:
         parts = urlsplit(url)
-        scheme, host, port = parts.scheme.lower(), parts.hostname, parts.port
+        scheme, host = parts.scheme.lower(), parts.hostname
+        _ = parts.port  # ValueError for a port out of range
     except ValueError as exc:
         return _failed("bad_url", f"{url!r} is not a valid URL: {exc}")
-    if scheme not in _DEFAULT_PORTS or not host:
+    if scheme not in DEFAULT_PORTS or not host:
         return _failed("bad_url", f"{url!r} is not an http(s) URL with a host")
     if limits.allow_private:
         return None
     try:
-        infos = socket.getaddrinfo(host, port or _DEFAULT_PORTS[scheme], type=socket.SOCK_STREAM)
+        forbidden = private_addresses(url)
     except (OSError, UnicodeError) as exc:
         return _failed("connection", f"cannot resolve {host}: {exc}", retry=True)
-    forbidden = sorted({str(info[4][0]) for info in infos if is_forbidden_address(str(info[4][0]))})
     if forbidden:
         return _failed(
             "private_address", f"{host} resolves to the non-public address(es) {', '.join(forbidden)}"

@@ -7,6 +7,7 @@ no DMO DAGs and a logged error, never an import error); pipeline code is importe
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractContextManager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -57,7 +58,14 @@ def _mark_failed(context: Any) -> None:
         return
     from listings.pipeline import steps
 
-    steps.fail(int(job_id), f"{ti.task_id}: {context.get('exception')}")
+    steps.fail(int(job_id), ti.task_id, context.get("exception"))
+
+
+def _alive(job_id: int) -> AbstractContextManager[None]:
+    """Keep the job's heartbeat fresh while a task runs its step (listings.pipeline.liveness)."""
+    from listings.pipeline.liveness import heartbeat
+
+    return heartbeat(int(job_id))
 
 
 def _doc(stored: StoredConfig) -> str:
@@ -126,21 +134,24 @@ def build_dmo_dag(stored: StoredConfig) -> DAG:
         def extract(job_id: int) -> int:
             from listings.pipeline import steps
 
-            steps.extract(job_id)
+            with _alive(job_id):
+                steps.extract(job_id)
             return job_id
 
         @task
         def transform(job_id: int) -> int:
             from listings.pipeline import steps
 
-            steps.transform(job_id)
+            with _alive(job_id):
+                steps.transform(job_id)
             return job_id
 
         @task
         def stage(job_id: int) -> int:
             from listings.pipeline import steps
 
-            steps.stage(job_id)
+            with _alive(job_id):
+                steps.stage(job_id)
             return job_id
 
         # Images: plan batches, fetch them as mapped tasks (bounded per run, and across runs by the image
@@ -150,19 +161,22 @@ def build_dmo_dag(stored: StoredConfig) -> DAG:
         def plan_images(job_id: int) -> list[dict[str, int]]:
             from listings.pipeline import images
 
-            return [b.as_dict() for b in images.plan(job_id)]
+            with _alive(job_id):
+                return [b.as_dict() for b in images.plan(job_id)]
 
         @task(pool=image_pool(cfg), max_active_tis_per_dagrun=cfg.images.pool_slots)
         def fetch_images(batch: dict[str, int]) -> dict[str, int]:
             from listings.pipeline import images
 
-            return images.run_batch(batch["job_id"], batch["first_id"], batch["last_id"])
+            with _alive(batch["job_id"]):
+                return images.run_batch(batch["job_id"], batch["first_id"], batch["last_id"])
 
         @task(trigger_rule="none_failed")
         def finish_images(job_id: int) -> int:
             from listings.pipeline import images
 
-            images.finish(job_id)
+            with _alive(job_id):
+                images.finish(job_id)
             return job_id
 
         # Matching reads public listings that promotions change: it shares the promotion pool.
@@ -170,14 +184,16 @@ def build_dmo_dag(stored: StoredConfig) -> DAG:
         def match(job_id: int) -> int:
             from listings.pipeline import steps
 
-            steps.match(job_id)
+            with _alive(job_id):
+                steps.match(job_id)
             return job_id
 
         @task(pool=PROMOTION_POOL)
         def promote(job_id: int) -> int:
             from listings.pipeline import steps
 
-            steps.promote(job_id)
+            with _alive(job_id):
+                steps.promote(job_id)
             return job_id
 
         @task
@@ -185,7 +201,8 @@ def build_dmo_dag(stored: StoredConfig) -> DAG:
             from listings.db.engine import get_engine
             from listings.pipeline import jobs, steps
 
-            steps.finalize(job_id)
+            with _alive(job_id):
+                steps.finalize(job_id)
             with get_engine().connect() as conn:
                 return jobs.results(conn, job_id)
 

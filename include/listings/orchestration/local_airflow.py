@@ -1,7 +1,10 @@
 """Airflow on one machine for `make demo`: api-server, scheduler, dag-processor and triggerer as background
-processes, LocalExecutor, metadata in the `airflow` database of the listings PostgreSQL, fixed demo logins.
+processes, LocalExecutor, metadata in the `airflow` database of the listings PostgreSQL.
 
-State (logs, pid files, secrets that must survive restarts) lives under `$LISTINGS_HOME/airflow`.
+State (logs, pid files, secrets that must survive restarts) lives under `$LISTINGS_HOME/airflow` (0700;
+secrets and the passwords file 0600, outside any folder a config may name). The API server listens on
+127.0.0.1 unless told otherwise. Logins: `admin` and `viewer` with random passwords made once and kept in
+the passwords file, or the fixed demo logins (admin/admin, viewer/viewer) when `demo_logins` (`make demo`).
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from pathlib import Path
 import requests
 from sqlalchemy.engine import make_url
 
+from listings.private_files import write_private
 from listings.settings import Settings
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
@@ -31,6 +35,8 @@ class LocalAirflow:
     settings: Settings
     port: int = 8080
     metadata_database: str = "airflow"  # Airflow's own database, on the listings PostgreSQL server
+    host: str = "127.0.0.1"  # the API server's address: loopback unless the operator asks for more
+    demo_logins: bool = False  # admin/admin and viewer/viewer (make demo only); else random passwords
 
     @property
     def home(self) -> Path:
@@ -38,14 +44,41 @@ class LocalAirflow:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def passwords_file(self) -> Path:
+        return self.home / "simple_auth_manager_passwords.json"
+
+    def _home(self) -> Path:
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.home.chmod(0o700)
+        return self.home
 
     def _secret(self, name: str, make: object = None) -> str:
-        path = self.home / name
+        path = self._home() / name
         if not path.exists():
-            path.write_text(secrets.token_urlsafe(32) if make is None else str(make))
-            path.chmod(0o600)
+            write_private(path, secrets.token_urlsafe(32) if make is None else str(make))
+        path.chmod(0o600)
         return path.read_text().strip()
+
+    @property
+    def logins(self) -> dict[str, str]:
+        """The users and their passwords: the demo's fixed ones, or random ones made once and kept."""
+        if self.demo_logins:
+            wanted = dict(DEMO_USERS)
+        else:
+            try:
+                wanted = json.loads(self.passwords_file.read_text())
+            except (OSError, ValueError):
+                wanted = {}
+            if set(wanted) != set(DEMO_USERS) or wanted == DEMO_USERS:
+                wanted = {user: secrets.token_urlsafe(12) for user in DEMO_USERS}
+        if not self.passwords_file.exists() or json.loads(self.passwords_file.read_text()) != wanted:
+            write_private(self._home() / self.passwords_file.name, json.dumps(wanted))
+        self.passwords_file.chmod(0o600)
+        return wanted
 
     def metadata_url(self) -> str:
         url = make_url(self.settings.resolved_database_url())
@@ -54,9 +87,7 @@ class LocalAirflow:
         )
 
     def env(self) -> dict[str, str]:
-        self.home.mkdir(parents=True, exist_ok=True)
-        passwords = self.home / "simple_auth_manager_passwords.json"
-        passwords.write_text(json.dumps(DEMO_USERS))
+        logins = self.logins
         from cryptography.fernet import Fernet
 
         project = self.settings.project_dir
@@ -73,7 +104,7 @@ class LocalAirflow:
                 "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager"
             ),
             "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{u}:{u}" for u in DEMO_USERS),
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.passwords_file),
             "AIRFLOW__CORE__FERNET_KEY": self._secret("fernet_key", Fernet.generate_key().decode()),
             "AIRFLOW__API_AUTH__JWT_SECRET": self._secret("jwt_secret"),
             "AIRFLOW__API__SECRET_KEY": self._secret("api_secret_key"),
@@ -82,8 +113,10 @@ class LocalAirflow:
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "30",
             "LISTINGS_HOME": str(self.settings.home),
-            # the admin UI's schedule, run-now and re-run buttons call this Airflow's REST API (demo login)
+            # the admin UI's schedule, run-now and re-run buttons call this Airflow's REST API as admin
             "LISTINGS_AIRFLOW_API_URL": self.url,
+            "LISTINGS_AIRFLOW_API_USER": "admin",
+            "LISTINGS_AIRFLOW_API_PASSWORD": logins["admin"],
             "DO_NOT_TRACK": "1",
             "GX_ANALYTICS_ENABLED": "false",
         }
@@ -132,7 +165,9 @@ class LocalAirflow:
         for component in COMPONENTS:
             if self._alive(component):
                 continue
-            args = [component, "--port", str(self.port)] if component == "api-server" else [component]
+            args = [component]
+            if component == "api-server":
+                args += ["--host", self.host, "--port", str(self.port)]
             with (logs / f"{component}.log").open("ab") as log:
                 proc = subprocess.Popen(
                     [sys.executable, "-m", "airflow", *args],
@@ -166,7 +201,7 @@ class LocalAirflow:
 
     def token(self, user: str = "admin") -> str:
         res = requests.post(
-            f"{self.url}/auth/token", json={"username": user, "password": DEMO_USERS[user]}, timeout=10
+            f"{self.url}/auth/token", json={"username": user, "password": self.logins[user]}, timeout=10
         )
         res.raise_for_status()
         return str(res.json()["access_token"])

@@ -78,9 +78,14 @@ def active_pools_document() -> dict[str, dict[str, Any]]:
         return pools_document(s.config for s in list_configs(conn, active_only=True))
 
 
-def sync_pools_rest(doc: dict[str, dict[str, Any]], api_url: str, user: str, password: str) -> list[str]:
+def sync_pools_rest(
+    doc: dict[str, dict[str, Any]], api_url: str, user: str | None, password: str | None
+) -> list[str]:
     """Create or update pools through Airflow's REST API; returns the pool names written."""
     import requests
+
+    if not user or not password:
+        raise ValueError("set LISTINGS_AIRFLOW_API_USER and LISTINGS_AIRFLOW_API_PASSWORD (no default login)")
 
     token = requests.post(f"{api_url}/auth/token", json={"username": user, "password": password}, timeout=10)
     token.raise_for_status()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,8 +39,14 @@ def start_job(
     trigger: str,
     params: dict[str, Any] | None = None,
 ) -> int:
-    """Create the job for (dag_id, run_id) and snapshot its config; idempotent for a retried task."""
+    """Create the job for (dag_id, run_id) and snapshot its config; idempotent for a retried task.
+    The job records this process's host and pid and a first heartbeat; the DMO's other in_progress jobs
+    whose process is gone (or whose DAG run is over) are reaped as it starts: a dead run never blocks a new
+    one (listings.pipeline.liveness)."""
+    from listings.pipeline.liveness import HOST, NewJob, reap_stale_jobs
+
     stored = get_config(conn, dmo_id, data_domain)
+    alive = {"heartbeat_at": func.now(), "host": HOST, "pid": os.getpid()}
     job_id: int = conn.execute(
         insert(t.jobs)
         .values(
@@ -52,12 +59,17 @@ def start_job(
             run_id=run_id,
             params=params or {},
             started_at=func.now(),
+            **alive,
         )
         .on_conflict_do_update(
-            constraint="uq_jobs_dag_id_run_id", set_={"status": "in_progress", "error_summary": None}
+            constraint="uq_jobs_dag_id_run_id",
+            set_={"status": "in_progress", "error_summary": None, "finished_at": None, **alive},
         )
         .returning(t.jobs.c.id)
     ).scalar_one()
+    reap_stale_jobs(
+        conn, dmo_id=dmo_id, data_domain=data_domain, new_job=NewJob(job_id, trigger, dag_id, run_id)
+    )
     cfg = stored.config
     conn.execute(
         insert(t.job_configs)

@@ -22,12 +22,14 @@ from listings.matching import bridge
 from listings.matching.features import match_keys
 from listings.pipeline import jobs
 from listings.pipeline.geotag import geotag_records
+from listings.pipeline.snapshot_guard import unusable_payload
 from listings.settings import get_settings
 from listings.sources import get_source
 from listings.sources.base import FetchContext, ParseResult, SourceError
 from listings.storage import DataKey, ObjectExistsError, ObjectStore, open_store
 from listings.storage.formats import CONTENT_TYPES, dump_json_gz, gunzip_bytes, gzip_bytes, load_json_gz
 from listings.transform.categories import CategoryStats
+from listings.transform.clean import json_safe
 from listings.transform.records import CanonicalRecord, RecordError, build_record, enrich, merge_in_file
 
 log = logging.getLogger(__name__)
@@ -120,20 +122,30 @@ def extract(job_id: int) -> StepResult:
         )
     payload = source.fetch(ctx)
     data = gzip_bytes(payload.data)
-    # Parse once here so that a payload that cannot be read at all fails the run now; it is stored anyway.
-    error: SourceError | None = None
-    try:
-        parsed = source.parse(payload.data, job.config)
-        status, count, metadata = "success", parsed.total, {**payload.metadata, **parsed.metadata}
-    except SourceError as exc:
-        error = exc
-        status, count, metadata = "failed", None, {**payload.metadata, "error": str(exc)}
     with engine.begin() as conn:
         # One writer per DMO allocates the day's next batch number.
         conn.execute(text("select pg_advisory_xact_lock(:k)"), {"k": job.dmo_id})
         batch = jobs.next_batch(conn, job.dmo_id, "raw", job.created_at.date())
         key = _data_key(job, "raw", batch, payload.fmt)
+        # The payload is stored before it is parsed: whatever the parse does, the raw object is kept.
         sha = _put_once(get_store(), key.path, data, CONTENT_TYPES[payload.fmt])
+        # Parse once here so that a payload that cannot be read at all fails the run now. Any error of the
+        # reader (a bug, a csv.Error) fails it like a SourceError: the raw file row says why.
+        error: SourceError | None = None
+        try:
+            parsed = source.parse(payload.data, job.config)
+            status, count, metadata = "success", parsed.total, {**payload.metadata, **parsed.metadata}
+        except Exception as exc:
+            error = exc if isinstance(exc, SourceError) else SourceError(
+                f"DMO {job.dmo_id}: the {payload.fmt} payload could not be parsed: {type(exc).__name__}: {exc}"
+            )  # fmt: skip
+            status, count, metadata = "failed", None, {**payload.metadata, "error": str(error)}
+        else:
+            # A payload of another shape (random text, a renamed header) fails now: never zero records.
+            unusable = unusable_payload(parsed, job.config)
+            if unusable is not None:
+                error = SourceError(unusable)
+                status, metadata = "failed", {**metadata, "error": unusable}
         _insert_file(
             conn, job, key, data, sha, record_count=count, status=status,
             source_uri=payload.source_uri, metadata=metadata,
@@ -358,13 +370,14 @@ def _error(
     error_type: str,
     message: str,
 ) -> dict[str, Any]:
+    # The original is cleaned like records are (jsonb refuses NUL) and bounded (a 20 MB cell is not stored).
     return {
         "file_id": file_id,
         "record_no": record_no,
         "record_id": record_id,
-        "original_record": original,
+        "original_record": json_safe(original),
         "error_type": error_type,
-        "error_message": message,
+        "error_message": json_safe(message),
     }
 
 
@@ -450,30 +463,52 @@ def promote(job_id: int) -> StepResult:
     if job.promoted_at is not None:
         return StepResult(int(staged), skipped=True)
     with get_engine().connect() as conn:
+        transformed = jobs.job_file(conn, job_id, "transformed")
+        if not staged and transformed is not None and transformed.record_count:
+            # e.g. the job was reaped as stale (its staging rows dropped), then re-run from this step
+            raise RuntimeError(
+                f"job {job_id}: {transformed.record_count} records transformed but none staged: run it again"
+                " from `stage`"
+            )
         require_staged_batch(conn, job_id, job.dmo_id)  # the GX checkpoint: a failure promotes nothing
     promote_job(job_id)
     return StepResult(int(staged))
 
 
 def finalize(job_id: int) -> StepResult:
-    """Close the job: soft-remove what the source no longer sends (`removal` in the config), status
-    `succeeded`, or `partial` when some records were rejected; staging keeps only this job's batch."""
-    from listings.catalogue.lifecycle import sweep
+    """Close the job: soft-remove what the source no longer sends (`removal` in the config), unless the
+    run has too few records (the sweep is then held for review: status `partial`, the reason as summary);
+    status `succeeded`, or `partial` when some records were rejected; staging keeps only this job's batch."""
+    from listings.catalogue.lifecycle import finish_removal
     from listings.pipeline.staging import prune_staging
 
     with get_engine().begin() as conn:
         job = jobs.load_job(conn, job_id)
-        sweep(conn, job_id, job.dmo_id, job.config.removal)
+        _, hold = finish_removal(conn, job_id, job.dmo_id, job.config.removal)
         counts = jobs.results(conn, job_id)
-        status = "partial" if counts["records_error"] else "succeeded"
-        jobs.set_status(conn, job_id, status, finished=True)
+        status = "partial" if counts["records_error"] or hold is not None else "succeeded"
+        jobs.set_status(conn, job_id, status, error_summary=hold.summary if hold else None, finished=True)
         prune_staging(conn, job)
     return StepResult(counts["records_total"])
 
 
-def fail(job_id: int, message: str) -> None:
+def error_summary(step: str, exc: object) -> str:
+    """What a job's failure says on its page: the step and the error's own message. A database error
+    gives the database's message, never the statement and its parameters (a batch of records)."""
+    from sqlalchemy.exc import DBAPIError
+
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        lines = [line for line in str(exc.orig).splitlines() if line.strip()]
+        message = "database error: " + " ".join(lines[:3])
+    else:
+        message = str(exc) if exc is not None else "failed"
+    return f"{step}: {message}"[:4000]
+
+
+def fail(job_id: int, step: str, exc: object) -> None:
+    """Mark the job failed in `step` because of `exc` (error_summary)."""
     with get_engine().begin() as conn:
-        jobs.set_status(conn, job_id, "failed", error_summary=message[:4000], finished=True)
+        jobs.set_status(conn, job_id, "failed", error_summary=error_summary(step, exc), finished=True)
 
 
 STEPS = ("extract", "transform", "stage", "images", "match", "promote", "finalize")

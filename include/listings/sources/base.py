@@ -3,9 +3,8 @@ records with provenance. Connectors are registered in `listings.sources.registry
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -68,10 +67,6 @@ class FetchContext:
     since: datetime | None = None  # incremental runs: fetch what changed since then (UTC)
     limit: int | None = None  # preview: stop once this many records are fetched
 
-    def resolve(self, path: str | Path) -> Path:
-        p = Path(path)
-        return p if p.is_absolute() else self.project_dir / p
-
 
 class Source(Protocol):
     source_type: ClassVar[str]
@@ -82,26 +77,3 @@ class Source(Protocol):
     def fetch(self, ctx: FetchContext) -> RawPayload: ...
 
     def parse(self, data: bytes, config: DmoConfig) -> ParseResult: ...
-
-
-def read_upload(ctx: FetchContext, configured: str | None, what: str) -> tuple[bytes, dict[str, object], str]:
-    """The bytes of an uploaded file (the run's file, else the configured one), its metadata and URI."""
-    path = ctx.file or (ctx.resolve(configured) if configured else None)
-    dmo = ctx.config.dmo.id
-    if path is None:
-        raise SourceError(
-            f"DMO {dmo}: no {what} file given (pass --file / the run's `file` conf, or set config_params.file)"
-        )
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise SourceError(f"DMO {dmo}: cannot read {path}: {exc.strerror}") from None
-    stat = path.stat()
-    metadata: dict[str, object] = {
-        "file_name": path.name,
-        "file_size": stat.st_size,
-        "file_modified_at": datetime.fromtimestamp(stat.st_mtime, UTC).isoformat(),
-        "fetched_at": datetime.now(UTC).isoformat(),
-        "sha256": hashlib.sha256(data).hexdigest(),
-    }
-    return data, metadata, path.resolve().as_uri()

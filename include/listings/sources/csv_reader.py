@@ -1,5 +1,11 @@
 """Robust reader for uploaded DMO CSV files: detects encoding and delimiter, parses rows untrimmed, and
-reports row-level problems without stopping; whole-file problems raise CsvFormatError."""
+reports row-level problems without stopping; whole-file problems raise CsvFormatError.
+
+Field size: the csv module's own limit (131,072 characters by default, process-wide) is lifted, so that a
+record is always read whole; a value over ``max_field_bytes`` (UTF-8 bytes; the pipeline passes
+``LISTINGS_CSV_MAX_FIELD_BYTES``, 10 MiB by default) makes its row a ``field_too_large`` error, with its row
+and line numbers, and reading goes on after it. (Left to the csv module, the limit failed the whole file when
+hit before the first row, and split a long quoted multi-line value into false ragged rows otherwise.)"""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from itertools import islice
 from typing import Any
 
 __all__ = [
+    "DEFAULT_MAX_FIELD_BYTES",
     "DELIMITERS",
     "CsvFormatError",
     "CsvReadResult",
@@ -33,6 +40,11 @@ _SAMPLE_MAX_RECORDS = 50  # ... and scores at most this many data records.
 _ENCODING_SAMPLE_BYTES = 64 * 1024  # bytes of non-ASCII lines shown to charset_normalizer
 _BINARY_SAMPLE_BYTES = 64 * 1024
 _PREVIEW_CHARS = 40
+#: A value longer than this (in UTF-8 bytes) makes its row a ``field_too_large`` error.
+DEFAULT_MAX_FIELD_BYTES = 10 * 1024 * 1024
+# The csv module's field limit, lifted to the largest value a C long takes everywhere: records are read whole
+# and the reader applies max_field_bytes itself.
+_CSV_MODULE_FIELD_LIMIT = 2**31 - 1
 
 _NON_ASCII_BYTES = bytes(range(128, 256))
 # C0 control bytes that never occur in text files (tab, LF, VT, FF, CR and the DOS EOF marker 0x1a are allowed).
@@ -77,7 +89,7 @@ class CsvRow:
 class CsvRowError:
     row_no: int
     line_no: int
-    error_type: str  # "ragged_row", "decode_error", "unclosed_quote" or "parse_error"
+    error_type: str  # "ragged_row", "decode_error", "unclosed_quote", "field_too_large" or "parse_error"
     message: str
     # header -> value for the fields that exist, plus "_extra" (values beyond the header) or "_missing"
     # (header names without a value), and "_raw" (the raw text of the row, line terminator removed).
@@ -94,14 +106,20 @@ class CsvReadResult:
     blank_lines: int  # blank records skipped (empty, whitespace-only, or every field empty)
 
 
-def read_csv(data: bytes, *, encoding: str | None = None, delimiter: str | None = None) -> CsvReadResult:
+def read_csv(
+    data: bytes,
+    *,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES,
+) -> CsvReadResult:
     """Read a whole CSV upload.
 
-    ``encoding``/``delimiter`` override detection. Raises CsvFormatError for whole-file problems and
+    ``encoding``/``delimiter`` override detection; a value over ``max_field_bytes`` rejects its row. Raises CsvFormatError for whole-file problems and
     ValueError for an unknown encoding or an unusable delimiter argument; every row-level problem ends up
     in ``errors`` and the rest of the file is still read.
     """
-    stream = iter_csv(data, encoding=encoding, delimiter=delimiter)
+    stream = iter_csv(data, encoding=encoding, delimiter=delimiter, max_field_bytes=max_field_bytes)
     rows: list[CsvRow] = []
     errors: list[CsvRowError] = []
     for item in stream:
@@ -119,20 +137,38 @@ def read_csv(data: bytes, *, encoding: str | None = None, delimiter: str | None 
     )
 
 
-def iter_csv(data: bytes, *, encoding: str | None = None, delimiter: str | None = None) -> CsvStream:
+def iter_csv(
+    data: bytes,
+    *,
+    encoding: str | None = None,
+    delimiter: str | None = None,
+    max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES,
+) -> CsvStream:
     """Streaming variant of read_csv: decodes, detects and validates the header now (raising
     CsvFormatError at once), then yields CsvRow / CsvRowError items in file order when iterated."""
-    return CsvStream(data, encoding=encoding, delimiter=delimiter)
+    return CsvStream(data, encoding=encoding, delimiter=delimiter, max_field_bytes=max_field_bytes)
 
 
 class CsvStream:
     """Rows of one CSV upload, produced lazily. Iterate once; ``blank_lines`` is final after iteration."""
 
-    def __init__(self, data: bytes, *, encoding: str | None = None, delimiter: str | None = None) -> None:
+    def __init__(
+        self,
+        data: bytes,
+        *,
+        encoding: str | None = None,
+        delimiter: str | None = None,
+        max_field_bytes: int = DEFAULT_MAX_FIELD_BYTES,
+    ) -> None:
         if delimiter is not None and (len(delimiter) != 1 or delimiter in '"\r\n'):
             raise ValueError(
                 f"delimiter must be one character other than a quote or newline, got {delimiter!r}"
             )
+        if max_field_bytes < 1:
+            raise ValueError(f"max_field_bytes must be positive, got {max_field_bytes}")
+        self.max_field_bytes = max_field_bytes
+        if csv.field_size_limit() < _CSV_MODULE_FIELD_LIMIT:
+            csv.field_size_limit(_CSV_MODULE_FIELD_LIMIT)
         if not data:
             raise CsvFormatError("the file is empty (0 bytes)")
         decoded = _decode(data, encoding)
@@ -217,6 +253,10 @@ class CsvStream:
                             and _malformed_quoting(lines[start:end], self.delimiter)
                             and self._continuation_lines_fit(start, end)
                         ):
+                            too_large = self._too_large_error(row_no, start, end, fields)
+                            if too_large is not None:
+                                yield too_large
+                                continue
                             yield CsvRow(row_no, start + 1, dict(zip(header, fields, strict=False)))
                             continue
                         yield self._unclosed_quote_error(row_no, start, end)
@@ -291,6 +331,24 @@ class CsvStream:
         return CsvRowError(
             row_no, start + 1, "ragged_row", message, self._original(fields, self._raw(start, end))
         )
+
+    def _too_large_error(self, row_no: int, start: int, end: int, fields: list[str]) -> CsvRowError | None:
+        """The row's error when one of its values is over max_field_bytes (the first such value), else None."""
+        cap = self.max_field_bytes
+        for i, value in enumerate(fields):
+            if len(value) * 4 <= cap:  # a character is at most 4 bytes: no need to encode
+                continue
+            size = len(value.encode("utf-8", "surrogatepass"))
+            if size <= cap:
+                continue
+            column = repr(self.header[i]) if i < len(self.header) else f"number {i + 1}"
+            message = (
+                f"{self._where(row_no, start, end)}: the value of column {column} is {size:,} bytes, over the "
+                f"limit of {cap:,} bytes per value (LISTINGS_CSV_MAX_FIELD_BYTES); the row is rejected"
+            )
+            original = self._original(fields, self._raw(start, end))
+            return CsvRowError(row_no, start + 1, "field_too_large", message, original)
+        return None
 
     def _decode_error(self, row_no: int, start: int, end: int, fields: list[str]) -> CsvRowError:
         first = next(self._bad_lines[i] for i in range(start, end) if i in self._bad_lines)

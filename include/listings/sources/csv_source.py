@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from listings.settings import get_settings
 from listings.sources.base import (
     FetchContext,
     ParseResult,
@@ -13,9 +14,9 @@ from listings.sources.base import (
     SourceError,
     SourceRecord,
     SourceRecordError,
-    read_upload,
 )
 from listings.sources.csv_reader import CsvFormatError, read_csv
+from listings.sources.files import read_upload
 
 if TYPE_CHECKING:
     from listings.config.models import DmoConfig
@@ -48,7 +49,12 @@ class CsvSource:
     def parse(self, data: bytes, config: DmoConfig) -> ParseResult:
         params = CsvParams.model_validate(config.config_params)
         try:
-            result = read_csv(data, encoding=params.encoding, delimiter=params.delimiter)
+            result = read_csv(
+                data,
+                encoding=params.encoding,
+                delimiter=params.delimiter,
+                max_field_bytes=get_settings().csv_max_field_bytes,
+            )
         except CsvFormatError as exc:
             raise SourceError(f"DMO {config.dmo.id}: unreadable CSV: {exc}") from None
         id_column = config.field_mappings.get("source_id")

@@ -65,8 +65,8 @@ from listings.sources.base import (
     SourceError,
     SourceRecord,
     SourceRecordError,
-    read_upload,
 )
+from listings.sources.files import read_upload
 from listings.sources.http import (
     ENVELOPE_FORMAT,
     HttpClient,

@@ -3,6 +3,8 @@
 - Timeouts on every request; retries with exponential backoff and jitter on 429, 5xx, timeouts and
   connection errors, honouring `Retry-After`; a minimum delay between two requests to one host.
 - 401/403/404 (and other 4xx) fail at once with an error naming the URL.
+- No request reaches a loopback, private or link-local address (`listings.netguard`), redirects and DNS
+  answers included, unless the config's `allow_private_hosts` (which only an admin may set).
 - `RawPages` is the raw payload of an HTTP source: each response's URL, status, useful headers,
   fetch time and body text exactly as received, stored as one `.json.gz`. A fetch that fails half-way
   keeps the pages it got and records the error, so the run ends `partial` instead of losing them.
@@ -25,6 +27,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 from pydantic import BaseModel, ConfigDict, Field
 
+from listings.netguard import GuardedAdapter, PrivateAddressError, refuse_private_url
 from listings.sources.base import RawPayload, SourceError, SourceRecordError
 
 log = logging.getLogger(__name__)
@@ -66,6 +69,11 @@ class HttpParams(BaseModel):
     incremental: bool = Field(default=False, description="Fetch only what changed since the last good run.")
     auth_conn_id: str | None = Field(default=None, description="Airflow connection holding credentials.")
     headers: dict[str, str] = Field(default_factory=dict, description="Extra request headers.")
+    allow_private_hosts: bool = Field(
+        default=False,
+        description="Let requests reach loopback, private and link-local addresses (a source on the "
+        "internal network). Only an admin may set it.",
+    )
 
 
 class HttpError(SourceError):
@@ -142,6 +150,9 @@ class HttpClient:
     ) -> None:
         self.params = params
         self.session = requests.Session()
+        if not params.allow_private_hosts:
+            for prefix in ("http://", "https://"):
+                self.session.mount(prefix, GuardedAdapter())
         self.session.headers.update({"User-Agent": USER_AGENT, **params.headers, **(headers or {})})
         if auth:
             self.session.auth = auth
@@ -168,6 +179,20 @@ class HttpClient:
     ) -> Page:
         """GET with retries; returns the final 2xx/3xx response, or raises HttpError naming the URL."""
         full = f"{url}{'&' if '?' in url else '?'}{urlencode(query, doseq=True)}" if query else url
+        try:
+            if not self.params.allow_private_hosts:
+                refuse_private_url(full)
+            return self._get(full, headers)
+        except ValueError as exc:  # not an http(s) URL (requests' InvalidURL too)
+            raise HttpError(f"GET {full} refused: {exc}", url=full) from None
+        except PrivateAddressError as exc:  # before connecting, or a connection (redirect, DNS) reached one
+            raise HttpError(
+                f"GET {full} refused: {exc}. Requests to loopback, private and link-local addresses need "
+                "config_params.allow_private_hosts, which only an admin may set.",
+                url=full,
+            ) from None
+
+    def _get(self, full: str, headers: Mapping[str, str] | None) -> Page:
         host = urlsplit(full).netloc
         attempts = self.params.retries + 1
         problem = ""

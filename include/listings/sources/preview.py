@@ -85,7 +85,7 @@ def preview(config: DmoConfig, *, limit: int = 10, file: Path | None = None) -> 
                 status = "unmapped"
             elif raw is MISSING:
                 status = "missing"
-            elif built is not None and any(f.startswith(f"invalid_{name}") for f in built.flags):
+            elif built is not None and any(f.startswith(_invalid_flags(name)) for f in built.flags):
                 status = "invalid"
             elif value in (None, []):
                 status = "empty"
@@ -104,3 +104,13 @@ def preview(config: DmoConfig, *, limit: int = 10, file: Path | None = None) -> 
         )
     errors = [asdict(e) for e in parsed.errors]
     return Preview(config.source_type.value, out, errors, {**payload.metadata, **parsed.metadata})
+
+
+def _invalid_flags(name: str) -> tuple[str, ...]:
+    """The flags that say a field's value was unusable: `invalid_phone: ...`, `field_too_long: phone ...`,
+    `invalid_image_url: ...` for images."""
+    return (
+        f"invalid_{name}",
+        f"field_too_long: {name} ",
+        *(("invalid_image_url",) if name == "images" else ()),
+    )

@@ -333,6 +333,7 @@ class CrawlSpec(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
     http_user: str | None = None
     http_password: str | None = None
+    allow_private_hosts: bool = False
 
     @field_validator("start_urls")
     @classmethod
@@ -751,6 +752,7 @@ class WebsiteSource:
             headers=params.headers,
             http_user=user,
             http_password=password,
+            allow_private_hosts=params.allow_private_hosts,
         )
         lines, stderr, code = run_spider(spec, scrapers_dir(ctx.project_dir))
         raw = RawPages(

@@ -35,6 +35,15 @@ through a digit mask keep it ("00000" → "05830", Excel's phone format → "(81
 or a column mapped to source_id, phone or zip) a date, time, boolean or error cell is a value Excel
 converted by mistake: the row becomes an `invalid_cell` error instead of a wrong phone number.
 
+Spreadsheet bombs: an .xlsx is compressed XML (0.5 MB on disk can hold 500 MB of sheet XML, which a parser
+turns into gigabytes), and a few bytes of XML can make a reader widen every row to 16,384 cells or walk a
+million empty rows. What a workbook may hold is capped by the module constants below, checked before
+openpyxl or xlrd parses a part (from the ZIP directory, then by streaming through the shared strings and
+each sheet's XML, counting, keeping nothing) and again while rows are read; beyond a cap the whole file is a
+`WorkbookFormatError` naming the cap (a run fails, the preview says why). `check_workbook` runs the same
+checks on a file without reading it as a workbook: the upload check (listings.admin.dmo_uploads) refuses such
+a file before it is stored.
+
 Records: `values` = header name -> text for every named column; `row_no` = 1..N over non-blank data rows
 (blank rows are skipped and not counted); provenance = row_no, sheet, sheet_row (the row number Excel
 shows) and original_id (the mapped source_id column). The parse metadata records the real format, every
@@ -44,7 +53,9 @@ sheet's name, the chosen sheet, the header row, the header and the unnamed colum
 from __future__ import annotations
 
 import io
+import os
 import re
+import struct
 import unicodedata
 import zipfile
 from collections.abc import Iterator, Sequence
@@ -63,8 +74,8 @@ from listings.sources.base import (
     SourceError,
     SourceRecord,
     SourceRecordError,
-    read_upload,
 )
+from listings.sources.files import read_upload
 
 if TYPE_CHECKING:
     from listings.config.models import DmoConfig
@@ -78,6 +89,7 @@ __all__ = [
     "XlsParams",
     "XlsSource",
     "cell_text",
+    "check_workbook",
     "detect_format",
     "is_identifier_column",
     "read_workbook",
@@ -88,6 +100,18 @@ HEADER_SCAN_ROWS = 30  # the header is looked for in this many rows from the top
 _FOLLOW_ROWS = 10  # non-blank rows after a candidate header that it must be about as wide as
 _DISTINCT_SHARE = 0.8
 _MIN_WIDTH_SHARE = 0.5
+
+# What a workbook may hold (spreadsheet bombs; see the module docstring). A DMO's listings sheet is at most a
+# few tens of thousands of rows of 10-100 columns: an .xlsx of 100,000 rows x 20 columns is ~10 MB on disk,
+# ~100 MB decompressed, its sheet XML compressed 5-20:1.
+MAX_XLSX_PARTS = 10_000  # files in an .xlsx ZIP, counted from its end record before the directory is read
+MAX_XLSX_UNCOMPRESSED = 200_000_000  # bytes of all the files of an .xlsx decompressed, as its directory says
+MAX_XLSX_RATIO = 100  # a file of more than XLSX_RATIO_FROM bytes may be compressed at most this much
+XLSX_RATIO_FROM = 10_000_000
+MAX_SHARED_STRINGS = 2_000_000  # entries of an .xlsx's shared strings table (openpyxl loads them all)
+MAX_XLSX_XML_PART = 20_000_000  # bytes of any other XML part that openpyxl may parse whole (styles...)
+MAX_SHEET_ROWS = 250_000  # rows of a sheet, blank ones included (Excel's own limit: 1,048,576)
+MAX_SHEET_COLUMNS = 1_000  # columns of a sheet, and cells of one row (Excel's: 16,384)
 
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0"
 ZIP_MAGIC = b"PK"
@@ -318,6 +342,8 @@ class _Book:
     def rows(self, index: int) -> Iterator[list[Cell]]:
         try:
             yield from self._rows(index)
+        except WorkbookFormatError:
+            raise
         except Exception as exc:  # the libraries fail in many ways on a damaged sheet; all mean the same
             raise WorkbookFormatError(
                 f"sheet {self.sheets[index].name!r} cannot be read ({_why(exc)})"
@@ -326,6 +352,8 @@ class _Book:
     def merges(self, index: int) -> list[Merge]:
         try:
             return self._merges(index)
+        except WorkbookFormatError:
+            raise
         except Exception as exc:
             raise WorkbookFormatError(
                 f"sheet {self.sheets[index].name!r} cannot be read ({_why(exc)})"
@@ -410,6 +438,11 @@ class _XlsBook(_Book):
             SheetInfo(name, self._book.sheet_by_index(i).visibility != 0)
             for i, name in enumerate(self._book.sheet_names())
         ]
+        # xlrd has read every sheet by now (BIFF is not compressed: its cells take a few times the file's
+        # size); none goes further than this when it is bigger than a sheet may be.
+        for i, info in enumerate(self.sheets):
+            sheet = self._book.sheet_by_index(i)
+            _check_size(info.name, sheet.nrows, sheet.ncols)
 
     @staticmethod
     def _open_plain(data: bytes) -> Any:
@@ -487,11 +520,8 @@ class _XlsxBook(_Book):
         import openpyxl
 
         self.format = "xlsx"
-        try:
-            self._zip = zipfile.ZipFile(io.BytesIO(data))
-            names = set(self._zip.namelist())
-        except (zipfile.BadZipFile, ValueError) as exc:
-            raise WorkbookFormatError(f"a damaged ZIP archive, not a readable .xlsx ({exc})") from None
+        self._zip = _open_zip(data)
+        names = set(self._zip.namelist())
         if "mimetype" in names and b"opendocument" in self._zip.read("mimetype"):
             raise WorkbookFormatError(
                 "an OpenDocument spreadsheet (.ods) is not supported: save it as .xlsx from LibreOffice"
@@ -506,6 +536,9 @@ class _XlsxBook(_Book):
             )
         if "xl/vbaProject.bin" in names:
             self.format = "xlsm"
+        # openpyxl reads the shared strings, the styles, the workbook part... whole, and walks every
+        # worksheet's XML when it does not declare its size: all of it is checked (counted) before.
+        self._scanned = _check_parts(self._zip, data)
         try:
             self._wb = openpyxl.load_workbook(
                 io.BytesIO(data), read_only=True, data_only=True, keep_links=False
@@ -525,7 +558,14 @@ class _XlsxBook(_Book):
     def _rows(self, index: int) -> Iterator[list[Cell]]:
         ws = self._sheets[index]
         ws.reset_dimensions()  # some writers declare a wrong used range; read what is there
-        for row in ws.iter_rows(min_row=1, min_col=1):
+        title = self.sheets[index].name
+        for r, row in enumerate(ws.iter_rows(min_row=1, min_col=1)):
+            # openpyxl yields every empty row before a row numbered far down, and widens a row to its last
+            # cell's column: both are refused here, before the row's cells are looked at.
+            if r >= MAX_SHEET_ROWS:
+                raise WorkbookFormatError(_too_many_rows(title))
+            if len(row) > MAX_SHEET_COLUMNS:
+                raise WorkbookFormatError(_too_far_right(title, r + 1, _column_letter(len(row) - 1)))
             cells: list[Cell] = []
             for c in row:
                 value = c.value
@@ -539,31 +579,262 @@ class _XlsxBook(_Book):
             yield cells
 
     def _merges(self, index: int) -> list[Merge]:
-        # Read-only mode does not expose merged ranges: they are listed after the cells in the sheet's XML.
+        # Read-only mode does not expose merged ranges: they are listed after the cells in the sheet's XML,
+        # which `_check_parts` read as a stream (counting its rows and cells) before openpyxl opened it.
         path = getattr(self._sheets[index], "_worksheet_path", None)
         if not path:
             return []
-        found: set[Merge] = set()
-        tail = b""
-        with self._zip.open(path) as fh:
-            while chunk := fh.read(1 << 20):
-                window = tail + chunk
-                for m in _MERGE_REF.finditer(window):
-                    c1, r1, c2, r2 = m.groups()
-                    found.add(
-                        (
-                            int(r1) - 1,
-                            int(r2 or r1),
-                            _column_index(c1),
-                            _column_index(c2 or c1) + 1,
-                        )
-                    )
-                tail = window[-256:]
-        return sorted(found)
+        path = path.lstrip("/")
+        if path not in self._scanned:
+            self._scanned[path] = _scan_sheet(self._zip, path, self.sheets[index].name)
+        return self._scanned[path]
 
     def close(self) -> None:
         self._wb.close()
         self._zip.close()
+
+
+# -- caps (spreadsheet bombs) ----------------------------------------------------------------------------
+
+_EOCD = b"PK\x05\x06"  # a ZIP's end of central directory record
+_EOCD64 = b"PK\x06\x06"  # its ZIP64 version
+_EOCD_SEARCH = 22 + 65_535  # the record and the longest archive comment
+_CHUNK = 1 << 20
+_TAIL = 256  # bytes of a chunk kept for the next one when a tag may start there
+_ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
+_CELL_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s/>]")
+_SHARED_STRING_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?si[\s/>]")
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\b[^>]*?\bref="([A-Z]*)(\d*)(?::([A-Z]+)(\d+))?"')
+
+
+def _too_many_rows(title: str) -> str:
+    return (
+        f"sheet {title!r} has more than {MAX_SHEET_ROWS:,} rows, the most a sheet may have here: split the "
+        "file (or delete the empty rows below the table)"
+    )
+
+
+def _too_far_right(title: str, row: int, column: str) -> str:
+    return (
+        f"sheet {title!r}: row {row} reaches column {column}, past the {MAX_SHEET_COLUMNS:,} columns a sheet may "
+        "have here (delete the columns right of the table, even empty formatted ones)"
+    )
+
+
+def _check_size(title: str, rows: int, columns: int) -> None:
+    if rows > MAX_SHEET_ROWS:
+        raise WorkbookFormatError(_too_many_rows(title))
+    if columns > MAX_SHEET_COLUMNS:
+        raise WorkbookFormatError(
+            f"sheet {title!r} has more than {MAX_SHEET_COLUMNS:,} columns, the most a sheet may have here "
+            "(delete the columns right of the table, even empty formatted ones)"
+        )
+
+
+def _zip_entries(tail: bytes) -> int | None:
+    """How many files an archive says it holds, from its end record (`tail`: its last `_EOCD_SEARCH`
+    bytes); None when there is no record to read (zipfile then says the archive is damaged)."""
+    pos = tail.rfind(_EOCD)
+    if pos < 0 or pos + 22 > len(tail):
+        return None
+    (count,) = struct.unpack_from("<H", tail, pos + 10)
+    if count != 0xFFFF:
+        return int(count)
+    pos64 = tail.rfind(_EOCD64, 0, pos)
+    if pos64 < 0 or pos64 + 56 > len(tail):
+        raise WorkbookFormatError("a ZIP64 archive whose file count cannot be read: not a workbook")
+    (count64,) = struct.unpack_from("<Q", tail, pos64 + 32)
+    return int(count64)
+
+
+def _open_zip(source: bytes | str | os.PathLike[str]) -> zipfile.ZipFile:
+    """The .xlsx's ZIP, once its end record and directory are within the caps: MAX_XLSX_PARTS files (counted
+    before zipfile reads the directory), MAX_XLSX_UNCOMPRESSED bytes decompressed, no big file compressed
+    more than MAX_XLSX_RATIO:1. zipfile never decompresses more than a file's declared size (a file that
+    holds more fails its CRC check), so the declared sizes bound what any reader gets."""
+    if isinstance(source, bytes):
+        tail = source[-_EOCD_SEARCH:]
+        target: Any = io.BytesIO(source)
+    else:
+        with open(source, "rb") as fh:
+            fh.seek(max(0, fh.seek(0, os.SEEK_END) - _EOCD_SEARCH))
+            tail = fh.read()
+        target = source
+    entries = _zip_entries(tail)
+    if entries is not None and entries > MAX_XLSX_PARTS:
+        raise WorkbookFormatError(
+            f"the archive holds {entries:,} files, more than the {MAX_XLSX_PARTS:,} a workbook may have: "
+            "not a workbook"
+        )
+    try:
+        book = zipfile.ZipFile(target)
+        infos = book.infolist()
+    except (zipfile.BadZipFile, ValueError, OSError) as exc:
+        raise WorkbookFormatError(f"a damaged ZIP archive, not a readable .xlsx ({exc})") from None
+    total = sum(i.file_size for i in infos)
+    if total > MAX_XLSX_UNCOMPRESSED:
+        book.close()
+        raise WorkbookFormatError(
+            f"the workbook decompresses to {total / 1e6:,.0f} MB; a workbook may hold at most "
+            f"{MAX_XLSX_UNCOMPRESSED / 1e6:,.0f} MB (a spreadsheet bomb, or a file too big to import: split "
+            "it)"
+        )
+    for info in infos:
+        if info.file_size > XLSX_RATIO_FROM and info.file_size > MAX_XLSX_RATIO * max(info.compress_size, 1):
+            book.close()
+            raise WorkbookFormatError(
+                f"{info.filename} is compressed {info.file_size // max(info.compress_size, 1):,}:1 "
+                f"({info.file_size / 1e6:,.0f} MB from {info.compress_size / 1e3:,.0f} KB), far beyond any "
+                f"workbook (at most {MAX_XLSX_RATIO}:1): a spreadsheet bomb"
+            )
+    return book
+
+
+def _chunks(book: zipfile.ZipFile, name: str) -> Iterator[bytes]:
+    """The part `name` as pieces that end where no tag starts (a tag cut in two is carried to the next)."""
+    carry = b""
+    with book.open(name) as fh:
+        while chunk := fh.read(_CHUNK):
+            window = carry + chunk
+            cut = window.rfind(b"<", max(0, len(window) - _TAIL))
+            if cut < 0:
+                cut = len(window)
+            carry = window[cut:]
+            yield window[:cut]
+    if carry:
+        yield carry
+
+
+def _check_shared_strings(book: zipfile.ZipFile) -> None:
+    """openpyxl loads the whole shared strings table when it opens a workbook: count its entries first."""
+    for name in book.namelist():
+        if name.lower().endswith("sharedstrings.xml"):
+            count = 0
+            for piece in _chunks(book, name):
+                count += len(_SHARED_STRING_TAG.findall(piece))
+                if count > MAX_SHARED_STRINGS:
+                    raise WorkbookFormatError(
+                        f"the workbook has more than {MAX_SHARED_STRINGS:,} shared strings (distinct texts), "
+                        "the most a workbook may have here"
+                    )
+
+
+def _scan_sheet(book: zipfile.ZipFile, path: str, title: str) -> list[Merge]:
+    """A sheet's merged ranges, read from its XML as a stream, which is also checked against the caps
+    before any parser sees it: its declared size (`<dimension ref>`), how many rows it has, how many cells
+    each row has, and the row and column of every reference past the caps."""
+    found: set[Merge] = set()
+    rows = 0
+    cells = 0  # in the row being read
+    first = True
+    # A row or cell reference past the caps (`<row r="1000000">`, `<c r="XFD2">`) makes a reader walk the
+    # empty rows before it or widen its row: only references with at least as many digits / letters as the
+    # cap's are looked at (none in an ordinary sheet).
+    far_down = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?row\s[^>]*?\br="(\d{%d,})"' % len(str(MAX_SHEET_ROWS)))
+    far_right = re.compile(rb'\sr="([A-Z]{%d,})(\d+)"' % len(_column_letter(MAX_SHEET_COLUMNS - 1)))
+    for piece in _chunks(book, path.lstrip("/")):
+        if first:
+            first = False
+            dim = _DIMENSION.search(piece, 0, 8192)
+            if dim and dim.group(4):
+                last_row, last_col = int(dim.group(4)), _column_index(dim.group(3)) + 1
+                if last_row > MAX_SHEET_ROWS or last_col > MAX_SHEET_COLUMNS:
+                    ref = (b"%s%s:%s%s" % dim.groups()).decode()
+                    raise WorkbookFormatError(
+                        f"sheet {title!r} declares {last_row:,} rows and {last_col:,} columns (ref {ref}), "
+                        f"more than a sheet may have here ({MAX_SHEET_ROWS:,} rows, {MAX_SHEET_COLUMNS:,} "
+                        "columns)"
+                    )
+        if any(int(n) > MAX_SHEET_ROWS for n in far_down.findall(piece)):
+            raise WorkbookFormatError(_too_many_rows(title))
+        for letters, row in far_right.findall(piece):
+            if _column_index(letters) >= MAX_SHEET_COLUMNS:
+                raise WorkbookFormatError(_too_far_right(title, int(row), letters.decode()))
+        for m in _MERGE_REF.finditer(piece):
+            c1, r1, c2, r2 = m.groups()
+            found.add((int(r1) - 1, int(r2 or r1), _column_index(c1), _column_index(c2 or c1) + 1))
+        parts = _ROW_TAG.split(piece)
+        cells += len(_CELL_TAG.findall(parts[0]))
+        for part in parts[1:]:
+            rows += 1
+            cells = len(_CELL_TAG.findall(part))
+            if cells > MAX_SHEET_COLUMNS:
+                break
+        if rows > MAX_SHEET_ROWS:
+            raise WorkbookFormatError(_too_many_rows(title))
+        if cells > MAX_SHEET_COLUMNS:
+            raise WorkbookFormatError(
+                f"sheet {title!r}: row {rows} has more than {MAX_SHEET_COLUMNS:,} cells, more than a sheet "
+                "may have columns here"
+            )
+    return sorted(found)
+
+
+_READ_WHOLE_EXEMPT = re.compile(
+    r"xl/worksheets/[^/]+\.xml|(?:.*/)?sharedstrings\.xml|xl/pivotcache/.*|xl/calcchain\.xml", re.IGNORECASE
+)  # parts read as streams and checked on their own, or never read (pivot cache records, calculation chain)
+
+
+def _worksheet_parts(source: bytes | str | os.PathLike[str]) -> dict[str, str]:
+    """Worksheet part -> sheet name, found as openpyxl finds them (its manifest, the workbook part and its
+    relationships, all small parts by now); {} when they cannot be read (openpyxl then fails on them too)."""
+    from openpyxl.reader.excel import ExcelReader
+
+    try:
+        with io.BytesIO(source) if isinstance(source, bytes) else open(source, "rb") as fh:
+            reader = ExcelReader(fh, read_only=True, keep_links=False)
+            try:
+                reader.read_manifest()
+                reader.read_workbook()
+                return {
+                    rel.target.lstrip("/"): sheet.name
+                    for sheet, rel in reader.parser.find_sheets()
+                    if rel.Type.endswith("/worksheet")
+                }
+            finally:
+                reader.archive.close()
+    except Exception:  # a damaged workbook: the reader says so when openpyxl opens it
+        return {}
+
+
+def _check_parts(book: zipfile.ZipFile, source: bytes | str | os.PathLike[str]) -> dict[str, list[Merge]]:
+    """Check what openpyxl would read of an .xlsx (`_open_zip` checked its directory), without parsing any
+    of it as a whole: the shared strings are counted, every other XML part is at most MAX_XLSX_XML_PART
+    bytes, and each worksheet's XML is counted (`_scan_sheet`). Returns each worksheet's merged ranges."""
+    _check_shared_strings(book)
+    for info in book.infolist():
+        name = info.filename
+        read_whole = name.lower().endswith((".xml", ".rels")) and not _READ_WHOLE_EXEMPT.fullmatch(name)
+        if read_whole and info.file_size > MAX_XLSX_XML_PART:
+            raise WorkbookFormatError(
+                f"{name} holds {info.file_size / 1e6:,.0f} MB of XML, more than the "
+                f"{MAX_XLSX_XML_PART / 1e6:,.0f} MB such a part may have: not a workbook to import"
+            )
+    names = set(book.namelist())
+    sheets = {n: n for n in names if re.fullmatch(r"xl/worksheets/[^/]+\.xml", n)}
+    sheets.update(_worksheet_parts(source))
+    return {part: _scan_sheet(book, part, title) for part, title in sheets.items() if part in names}
+
+
+def check_workbook(source: bytes | str | os.PathLike[str]) -> None:
+    """Refuse (WorkbookFormatError) a workbook that holds more than the caps allow, without parsing it as a
+    workbook: for an .xlsx its ZIP directory, shared strings, XML parts and every worksheet's XML are
+    checked as the reader checks them (counted as streams: memory stays flat whatever the file); an .xls is
+    opened with xlrd and its sheets measured (BIFF is not compressed). Other problems are the reader's."""
+    data = source if isinstance(source, bytes) else None
+    if data is None:
+        with open(source, "rb") as fh:
+            head = fh.read(8)
+    else:
+        head = data[:8]
+    if detect_format(head) == "xls":
+        if data is None:
+            with open(source, "rb") as fh:
+                data = fh.read()
+        _XlsBook(data).close()
+        return
+    with _open_zip(source) as book:
+        _check_parts(book, source)
 
 
 def _open_book(data: bytes) -> _Book:

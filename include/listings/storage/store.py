@@ -133,7 +133,8 @@ class FileStore(ObjectStore):
         # Hidden temp name in the same folder: same file system for link/rename, and list() skips it.
         tmp = target.parent / f".{uuid.uuid4().hex}.tmp"
         try:
-            with open(tmp, "xb") as fh:
+            # 0640: the data of DMOs is not every local account's to read
+            with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640), "wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())

@@ -28,6 +28,7 @@ import idna
 import phonenumbers
 
 from listings.transform.html import html_to_text
+from listings.transform.limits import FIELD_LIMITS, URL_MAX_CHARS
 
 __all__ = [
     "SOCIAL_FIELDS",
@@ -36,8 +37,10 @@ __all__ = [
     "address_tokens",
     "city_key",
     "classify_social",
+    "cut_text",
     "fold",
     "house_number",
+    "http_url",
     "name_key",
     "name_tokens",
     "normalize_email",
@@ -783,6 +786,32 @@ def normalize_website(value: str | None) -> str | None:
     return f"{scheme}://{host}{port_text}{path}{'?' + query if query else ''}".rstrip(".,;:!?")
 
 
+_URL_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def http_url(value: str | None) -> str | None:
+    """`value` when it is an absolute http(s) URL with a host, at most 2,048 characters, as written (trimmed);
+    a protocol-relative one ("//cdn.example/a.jpg") gets "https:". None for anything else: javascript:,
+    data:, file: and other schemes, relative paths, control characters (browsers drop tabs and newlines, so
+    "java\tscript:" is javascript:). For image URLs, which are fetched and shown as links."""
+    if value is None:
+        return None
+    text = value.strip()
+    if text.startswith("//"):
+        text = "https:" + text
+    if not text or len(text) > URL_MAX_CHARS or _URL_CONTROL.search(text):
+        return None
+    try:
+        parts = urlsplit(text)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return None
+    return text
+
+
 def website_host(value: str | None) -> str | None:
     """The host of `normalize_website(value)` without "www."/"www2." (for equality checks), or None."""
     url = normalize_website(value)
@@ -1009,7 +1038,9 @@ def _invisible(match: re.Match[str]) -> str:
     return ""
 
 
-def safe_description(value: str | None, *, max_length: int = 10_000) -> str | None:
+def safe_description(
+    value: str | None, *, max_length: int = FIELD_LIMITS["description"].max_chars
+) -> str | None:
     """A description as plain, safe text: HTML reduced by `html_to_text` (tags dropped, entities decoded,
     paragraphs kept), control and invisible characters removed (emoji joiners kept), whitespace tidied
     within lines, at most one blank line between paragraphs; longer than `max_length` -> cut at a word
@@ -1025,10 +1056,16 @@ def safe_description(value: str | None, *, max_length: int = 10_000) -> str | No
     text = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
     if not text:
         return None
-    if len(text) > max_length:
-        cut = text[: max_length - 1]
-        boundary = max(cut.rfind(" "), cut.rfind("\n"))
-        if boundary >= max_length // 2:
-            cut = cut[:boundary]
-        text = cut.rstrip(" \n,;:–—-(") + "…"
-    return text
+    return cut_text(text, max_length)
+
+
+def cut_text(text: str, max_length: int) -> str:
+    """`text` when at most `max_length` long, else cut at a word boundary (in its second half) with "…"
+    (the result, "…" included, is at most `max_length` long)."""
+    if len(text) <= max_length:
+        return text
+    cut = text[: max_length - 1]
+    boundary = max(cut.rfind(" "), cut.rfind("\n"))
+    if boundary >= max_length // 2:
+        cut = cut[:boundary]
+    return cut.rstrip(" \n,;:–—-(") + "…"

@@ -16,6 +16,7 @@ from listings.transform.categories import CategoryStats, load_vocabulary
 from listings.transform.clean import InvalidValue, clean_multiline, clean_text, parse_coordinate
 from listings.transform.hashing import record_hash, sha256_fields
 from listings.transform.hours import parse_hours, rows, to_text
+from listings.transform.limits import FIELD_LIMITS, MAX_IMAGES, PRECUT_FACTOR, over_limit, truncate
 from listings.transform.mapping import MISSING, as_list, as_text, resolve_path
 
 LOCATION_FIELDS = ("address1", "address2", "city", "state", "zip", "country", "lat", "lng")
@@ -98,25 +99,74 @@ def build_record(
                 coord = None
             values[name] = None if coord is None else str(coord)
         elif name == "description":
+            precut = FIELD_LIMITS[name].max_chars * PRECUT_FACTOR
+            if text is not None and len(text) > precut:
+                # A huge value is cut before cleaning, to far more than the limit: `enrich` cuts the text
+                # its HTML gives to the limit, and flags it with this length.
+                values["_description_length"] = len(text)
+                text = text[:precut]
             values[name] = clean_multiline(text)
         else:
             values[name] = clean_text(text)
     if values["name"] is None:
         path = mappings.get("name", "name")
         raise RecordError("missing_field", f"row {row_no}: the name (source field {path!r}) is empty", "name")
+    _apply_limits(row_no, values, flags, mappings)
     if (values["lat"] is None) != (values["lng"] is None):
         flags.append("partial_coordinates: one of lat/lng missing, both dropped")
         values["lat"] = values["lng"] = None
     source_country = values["country"]
     if source_country is not None and not (len(source_country) == 2 and source_country.isalpha()):
-        flags.append(f"country {source_country!r} is not an ISO code: the DMO's country {country} is used")
+        flags.append(
+            f"country {truncate(source_country, 80)!r} is not an ISO code: the DMO's country {country} is used"
+        )
         source_country = None
     values["country"] = (source_country or country).upper()
     values["state"] = values["state"] or state
-    images = as_list(raw.get("images"), image_separator)
+    images = _safe_images(as_list(raw.get("images"), image_separator), flags)
     return CanonicalRecord(
         row_nos=[row_no], values=values, images=images, flags=flags, provenance=[dict(provenance or {})]
     )
+
+
+def _apply_limits(row_no: int, values: dict[str, Any], flags: list[str], mappings: Mapping[str, str]) -> None:
+    """The length limits of `listings.transform.limits`: reject the record, or drop the value."""
+    for name in FIELD_LIMITS:
+        value = values.get(name)
+        limit = over_limit(name, value)
+        if limit is None or value is None:
+            continue
+        length = f"{len(value):,} characters"
+        if limit.on_excess == "reject":
+            path = mappings.get(name, name)
+            raise RecordError(
+                "field_too_long",
+                f"row {row_no}: the {name} (source field {path!r}) is {length} long; "
+                f"at most {limit.max_chars:,} are allowed",
+                name,
+            )
+        if limit.on_excess == "drop":
+            values[name] = None
+            flags.append(f"field_too_long: {name} ({length}, at most {limit.max_chars:,}) dropped")
+            if name == "opening_hours":
+                values.pop("_hours_source", None)
+        # "truncate" (the description) is cut and flagged by `enrich`, once its HTML is reduced to text.
+
+
+def _safe_images(urls: list[str], flags: list[str]) -> list[str]:
+    """Only absolute http(s) image URLs are kept (javascript:, data:, file:, relative paths and over-long
+    ones are dropped and flagged), at most MAX_IMAGES of them."""
+    kept: list[str] = []
+    for url in urls:
+        safe = norm.http_url(url)
+        if safe is None:
+            flags.append(f"invalid_image_url: {truncate(url, 80)!r} is not an http(s) address: dropped")
+        elif safe not in kept:
+            kept.append(safe)
+    if len(kept) > MAX_IMAGES:
+        flags.append(f"too_many_images: {len(kept):,} image URLs, the first {MAX_IMAGES} kept")
+        kept = kept[:MAX_IMAGES]
+    return kept
 
 
 def merge_records(group: list[CanonicalRecord]) -> CanonicalRecord:
@@ -212,7 +262,14 @@ def enrich(
         if email is None:
             flags.append(f"invalid_email: {v['email']!r}")
         v["email"] = email
-    v["description"] = norm.safe_description(v.get("description"))
+    limit = FIELD_LIMITS["description"].max_chars
+    source_length = v.pop("_description_length", None)
+    description = norm.safe_description(v.get("description"), max_length=limit * PRECUT_FACTOR)
+    if description is not None and len(description) > limit:
+        length = source_length or len(description)
+        flags.append(f"field_truncated: description ({length:,} characters) cut to {limit:,}")
+        description = norm.cut_text(description, limit)
+    v["description"] = description
 
     match = load_vocabulary().map(
         v.get("category"), source_type=source_type, extra_synonyms=category_synonyms
