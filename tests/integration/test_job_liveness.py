@@ -11,8 +11,10 @@ from __future__ import annotations
 import csv
 import io
 import os
+import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -29,7 +31,6 @@ from sqlalchemy import Engine, text
 from listings.cli import main
 from listings.config.store import apply_config
 from listings.pipeline import steps
-from listings.pipeline.liveness import heartbeat, reap_stale_jobs
 from listings.pipeline.runner import run_job
 
 DMO = 311
@@ -116,6 +117,33 @@ def test_a_killed_cli_job_is_reaped_and_the_dmo_runs_again(engine: Engine, dmo: 
     assert res["status"] == "succeeded" and res["counts"]["records_new"] == 2
 
 
+KILLED_MID_RUN = """
+import os, signal, sys
+from listings.pipeline import steps
+job_id = steps.start(int(sys.argv[1]), trigger="cli", params={"file": sys.argv[2]})
+for step in ("extract", "transform", "stage"):
+    getattr(steps, step)(job_id)
+print(job_id, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)  # killed before match and promote: nothing tells the job row
+"""
+
+
+def test_a_job_killed_mid_run_does_not_stay_in_progress(engine: Engine, dmo: int, tmp_path: Path) -> None:
+    """The reproduction with nothing but the pipeline: a `listings run` killed (SIGKILL) after `stage`."""
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLED_MID_RUN, str(DMO), str(upload(tmp_path))],
+        capture_output=True, text=True, env=os.environ.copy(),
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    job_id = int(killed.stdout.split()[0])
+    assert job(engine, job_id).status == "in_progress" and staging_rows(engine, job_id) == 2
+    res = run_job(DMO, file=upload(tmp_path))  # the next run of the DMO
+    assert res["status"] == "succeeded"
+    dead = job(engine, job_id)
+    assert dead.status in ("stale", "failed") and "gone" in dead.error_summary
+    assert staging_rows(engine, job_id) == 0  # its unpromoted staging rows were pruned
+
+
 def test_a_new_run_of_the_dmo_reaps_its_dead_job_first(engine: Engine, dmo: int, tmp_path: Path) -> None:
     job_id = staged_job(tmp_path)
     set_job(engine, job_id, "pid = :p", p=dead_pid())
@@ -128,6 +156,8 @@ def test_a_new_run_of_the_dmo_reaps_its_dead_job_first(engine: Engine, dmo: int,
 
 
 def test_a_live_job_is_not_reaped(engine: Engine, dmo: int, tmp_path: Path) -> None:
+    from listings.pipeline.liveness import reap_stale_jobs
+
     job_id = staged_job(tmp_path)  # this very process, a fresh heartbeat
     with engine.begin() as conn:
         assert reap_stale_jobs(conn) == []
@@ -141,6 +171,8 @@ def test_a_live_job_is_not_reaped(engine: Engine, dmo: int, tmp_path: Path) -> N
 
 
 def test_a_reused_pid_does_not_keep_a_dead_job_alive(engine: Engine, dmo: int, tmp_path: Path) -> None:
+    from listings.pipeline.liveness import reap_stale_jobs
+
     job_id = staged_job(tmp_path)
     # the pid is alive, but its process started long after the job: the job's own process is gone
     set_job(engine, job_id, "created_at = '2001-01-01', started_at = '2001-01-01'")
@@ -152,6 +184,7 @@ def test_a_reused_pid_does_not_keep_a_dead_job_alive(engine: Engine, dmo: int, t
 def test_a_silent_job_of_another_host_is_reaped_after_the_timeout(
     engine: Engine, dmo: int, tmp_path: Path
 ) -> None:
+
     job_id = staged_job(tmp_path)
     set_job(engine, job_id, "host = 'worker-7', heartbeat_at = now() - interval '10 minutes'")
     out = CliRunner().invoke(main, ["jobs", "reap", "--no-airflow"])  # default timeout: one hour
@@ -166,6 +199,7 @@ def test_a_silent_job_of_another_host_is_reaped_after_the_timeout(
 def test_airflow_jobs_follow_their_dag_run(
     engine: Engine, dmo: int, tmp_path: Path, fake_airflow: FakeAirflow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+
     use_airflow(monkeypatch, fake_airflow.url)
     dag_id = f"dmo_{DMO}_listings"
     fake_airflow.add_dag(dag_id)
@@ -196,6 +230,8 @@ def test_airflow_jobs_follow_their_dag_run(
 
 
 def test_the_heartbeat_is_kept_fresh_while_a_step_runs(engine: Engine, dmo: int, tmp_path: Path) -> None:
+    from listings.pipeline.liveness import heartbeat, reap_stale_jobs
+
     job_id = steps.start(DMO, params={"file": str(upload(tmp_path))})
     set_job(engine, job_id, "heartbeat_at = '2001-01-01', pid = null, host = null")
     with heartbeat(job_id, interval=0.05):
