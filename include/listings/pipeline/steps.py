@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from listings.db import tables as t
 from listings.db.engine import get_engine
@@ -495,8 +496,6 @@ def finalize(job_id: int) -> StepResult:
 def error_summary(step: str, exc: object) -> str:
     """What a job's failure says on its page: the step and the error's own message. A database error
     gives the database's message, never the statement and its parameters (a batch of records)."""
-    from sqlalchemy.exc import DBAPIError
-
     if isinstance(exc, DBAPIError) and exc.orig is not None:
         lines = [line for line in str(exc.orig).splitlines() if line.strip()]
         message = "database error: " + " ".join(lines[:3])
