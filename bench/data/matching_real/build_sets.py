@@ -22,7 +22,11 @@ COLUMNS = ["source_id", "name", "address", "address2", "city", "state", "zip", "
 
 NYDOH = ("mramire6+Regional-Healthcare-Costs-New-York-State", "508a44274de2ce0a05a3616029869c83a9d5e87e",
          "Health_Facility_General_Information.csv")  # fmt: skip
-CMS = ("tomasonjo+hospitals-neo4j", "296990f186f83d0564806260376e2bb03e7e8599", "Hospital General Information.csv")
+CMS = (
+    "tomasonjo+hospitals-neo4j",
+    "296990f186f83d0564806260376e2bb03e7e8599",
+    "Hospital General Information.csv",
+)
 HIFLD = ("aiformankind+covid-19-hackathon", "c252f4f38a1b88adfdffb84b450e88c148fdc4d2", "Hospitals.csv")
 NYDOH_HOSPITALS = {"Hospital", "Primary Care Hospital - Critical Access Hospital"}
 
@@ -50,11 +54,19 @@ def _v(value: str | None) -> str:
 def nydoh(rows: list[dict[str, str]]) -> list[dict[str, str]]:
     return [
         {
-            "source_id": r["Facility ID"], "name": r["Facility Name"], "address": r["Facility Address 1"],
-            "address2": r["Facility Address 2"], "city": r["Facility City"], "state": r["Facility State"],
-            "zip": r["Facility Zip Code"], "phone": r["Facility Phone Number"], "website": r["Facility Website"],
-            "county": r["Facility County"], "description": r["Description"], "operator": r["Operator Name"],
-        }  # fmt: skip
+            "source_id": r["Facility ID"],
+            "name": r["Facility Name"],
+            "address": r["Facility Address 1"],
+            "address2": r["Facility Address 2"],
+            "city": r["Facility City"],
+            "state": r["Facility State"],
+            "zip": r["Facility Zip Code"],
+            "phone": r["Facility Phone Number"],
+            "website": r["Facility Website"],
+            "county": r["Facility County"],
+            "description": r["Description"],
+            "operator": r["Operator Name"],
+        }
         for r in rows
         if r["Description"] in NYDOH_HOSPITALS
     ]
@@ -63,10 +75,19 @@ def nydoh(rows: list[dict[str, str]]) -> list[dict[str, str]]:
 def cms(rows: list[dict[str, str]], state: str) -> list[dict[str, str]]:
     return [
         {
-            "source_id": r["Provider ID"], "name": r["Hospital Name"], "address": r["Address"], "address2": "",
-            "city": r["City"], "state": r["State"], "zip": r["ZIP Code"], "phone": r["Phone Number"], "website": "",
-            "county": r["County Name"], "hospital_type": r["Hospital Type"], "ownership": r["Hospital Ownership"],
-        }  # fmt: skip
+            "source_id": r["Provider ID"],
+            "name": r["Hospital Name"],
+            "address": r["Address"],
+            "address2": "",
+            "city": r["City"],
+            "state": r["State"],
+            "zip": r["ZIP Code"],
+            "phone": r["Phone Number"],
+            "website": "",
+            "county": r["County Name"],
+            "hospital_type": r["Hospital Type"],
+            "ownership": r["Hospital Ownership"],
+        }
         for r in rows
         if r["State"] == state
     ]
@@ -75,11 +96,21 @@ def cms(rows: list[dict[str, str]], state: str) -> list[dict[str, str]]:
 def hifld(rows: list[dict[str, str]], state: str) -> list[dict[str, str]]:
     return [
         {
-            "source_id": r["ID"], "name": r["NAME"], "address": _v(r["ADDRESS"]), "address2": "",
-            "city": _v(r["CITY"]), "state": r["STATE"], "zip": _v(r["ZIP"]), "phone": _v(r["TELEPHONE"]),
-            "website": _v(r["WEBSITE"]), "county": _v(r["COUNTY"]), "type": r["TYPE"], "status": r["STATUS"],
-            "alt_name": _v(r["ALT_NAME"]), "owner": _v(r["OWNER"]),
-        }  # fmt: skip
+            "source_id": r["ID"],
+            "name": r["NAME"],
+            "address": _v(r["ADDRESS"]),
+            "address2": "",
+            "city": _v(r["CITY"]),
+            "state": r["STATE"],
+            "zip": _v(r["ZIP"]),
+            "phone": _v(r["TELEPHONE"]),
+            "website": _v(r["WEBSITE"]),
+            "county": _v(r["COUNTY"]),
+            "type": r["TYPE"],
+            "status": r["STATUS"],
+            "alt_name": _v(r["ALT_NAME"]),
+            "owner": _v(r["OWNER"]),
+        }
         for r in rows
         if r["STATE"] == state
     ]
@@ -96,7 +127,11 @@ def write(path: Path, rows: list[dict[str, str]]) -> None:
 
 
 def main(mirror: Path) -> None:
-    doh, cms_rows, hifld_rows = read_source(mirror, NYDOH), read_source(mirror, CMS), read_source(mirror, HIFLD)
+    doh, cms_rows, hifld_rows = (
+        read_source(mirror, NYDOH),
+        read_source(mirror, CMS),
+        read_source(mirror, HIFLD),
+    )
     write(HERE / "ny_hospitals" / "nydoh.csv", nydoh(doh))
     write(HERE / "ny_hospitals" / "cms.csv", cms(cms_rows, "NY"))
     write(HERE / "ny_hospitals" / "hifld.csv", hifld(hifld_rows, "NY"))

@@ -7,15 +7,18 @@ SET_DIR/gold.csv (the duplicates, closed under transitivity) from the source CSV
 SET_DIR/hand_verdicts.txt.
 
 Every pair of records (across sources and within one source) that shares a phone (last ten digits), a
-website host, or a normalised street address (house number + street words) with a similar name (token set
-ratio >= 60), or a postal code with a very similar name (>= 90). The evidence is printed beside both
+website host, or a normalised street address (house number + first street words; renamed places keep
+their address), a house number in the same city with a name that is not unlike (token set ratio >= 50:
+`3201 WEST HIGHWAY 22` / `3201 TEXAS 22`), the same name in the same city, or a postal code with a very
+similar name (token set ratio >= 90). The evidence is printed beside both
 records. Verdicts:
 - `rule-dup`: same house number, street words similar (token set >= 80) and names similar (>= 70);
 - `rule-not`: only a shared website host and different house numbers (a hospital system's one site);
 - every other pair was read by hand: a duplicate unless hand_verdicts.txt says R (not the same place: a
   sister campus, a hospital within a hospital, a switchboard number shared by a system) or A (ambiguous: a
   hospital that moved to a new building or was replaced; kept out of both gold and the precision count).
-  hand_verdicts.txt also overrides rule verdicts that the hand check found wrong.
+  hand_verdicts.txt also overrides rule verdicts that the hand check found wrong, and adds (D) duplicates
+  that no candidate rule found (seen among another linker's predictions: the city of one record wrong).
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from rapidfuzz import fuzz
+
+NOT_SOURCES = ("gold.csv", "review.csv")  # the other CSVs of a set folder are its sources
 
 STREET_WORDS = {
     "street": "st", "avenue": "ave", "av": "ave", "boulevard": "blvd", "road": "rd", "drive": "dr",
@@ -51,6 +56,10 @@ def host_key(value: str) -> str:
     return host.removeprefix("www.")
 
 
+def name_key(value: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", (value or "").lower()))
+
+
 def address_key(value: str) -> str:
     words = re.findall(r"[a-z0-9]+", (value or "").lower())
     words = [STREET_WORDS.get(w, w) for w in words]
@@ -62,7 +71,7 @@ def address_key(value: str) -> str:
 def load(set_dir: Path) -> list[dict[str, str]]:
     records = []
     for path in sorted(set_dir.glob("*.csv")):
-        if path.name in ("gold.csv", "review.csv"):
+        if path.name in NOT_SOURCES:
             continue
         with path.open(encoding="utf-8") as fh:
             for row in csv.DictReader(fh):
@@ -73,8 +82,12 @@ def load(set_dir: Path) -> list[dict[str, str]]:
 def candidate_pairs(recs: list[dict[str, str]]) -> dict[tuple[int, int], set[str]]:
     blocks: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, r in enumerate(recs):
+        city = " ".join(re.findall(r"[a-z0-9]+", (r["city"] or "").lower()))
+        number = _street(r["address"])[0]
         for kind, key in (("phone", phone_key(r["phone"])), ("web", host_key(r["website"])),
-                          ("addr", address_key(r["address"])), ("zip", (r["zip"] or "")[:5])):  # fmt: skip
+                          ("addr", address_key(r["address"])), ("zip", (r["zip"] or "")[:5]),
+                          ("number", f"{number} {city}" if number and city else ""),
+                          ("name", f"{name_key(r['name'])} {city}" if city else "")):  # fmt: skip
             if key:
                 blocks[(kind, key)].append(i)
     evidence: dict[tuple[int, int], set[str]] = defaultdict(set)
@@ -83,7 +96,7 @@ def candidate_pairs(recs: list[dict[str, str]]) -> dict[tuple[int, int], set[str
             continue
         for a, b in combinations(members, 2):
             name = fuzz.token_set_ratio(recs[a]["name"].lower(), recs[b]["name"].lower())
-            if kind == "addr" and name < 60 or kind == "zip" and name < 90:
+            if (kind == "zip" and name < 90) or (kind == "number" and name < 50):
                 continue
             evidence[(a, b)].add(kind)
     return evidence
@@ -142,13 +155,26 @@ def main(set_dir: Path) -> None:
     excluded: set[frozenset[str]] = set()
     with (set_dir / "review.csv").open("w", newline="", encoding="utf-8") as fh:
         w = csv.writer(fh)
-        w.writerow(["source_a", "id_a", "source_b", "id_b", "evidence", "name_sim", "verdict", "decided_by", "a", "b"])
+        w.writerow(
+            [
+                "source_a",
+                "id_a",
+                "source_b",
+                "id_b",
+                "evidence",
+                "name_sim",
+                "verdict",
+                "decided_by",
+                "a",
+                "b",
+            ]
+        )
         for (a, b), kinds in sorted(candidate_pairs(recs).items()):
             ra, rb = recs[a], recs[b]
             key = frozenset((f"{ra['_source']}:{ra['source_id']}", f"{rb['_source']}:{rb['source_id']}"))
             rule = rule_verdict(ra, rb, kinds)
             if key in hand:
-                verdict, by = {"R": "not", "A": "ambiguous"}[hand[key]], "hand"
+                verdict, by = {"R": "not", "A": "ambiguous", "D": "dup"}[hand[key]], "hand"
             elif rule == "hand":
                 verdict, by = "dup", "hand"
             else:
@@ -161,6 +187,14 @@ def main(set_dir: Path) -> None:
             w.writerow([ra["_source"], ra["source_id"], rb["_source"], rb["source_id"], "+".join(sorted(kinds)), int(name),
                         verdict, by, f"{ra['name']} | {ra['address']} | {ra['city']} {ra['zip']} | {ra['phone']}",
                         f"{rb['name']} | {rb['address']} | {rb['city']} {rb['zip']} | {rb['phone']}"])  # fmt: skip
+        records = {f"{r['_source']}:{r['source_id']}": r for r in recs}
+        for key, verdict in sorted(hand.items(), key=lambda kv: sorted(kv[0])):
+            if verdict == "D" and key not in dups:  # a duplicate no candidate rule found
+                dups.add(key)
+                ra, rb = (records[k] for k in sorted(key))
+                w.writerow([ra["_source"], ra["source_id"], rb["_source"], rb["source_id"], "hand-added", "",
+                            "dup", "hand", f"{ra['name']} | {ra['address']} | {ra['city']} {ra['zip']} | {ra['phone']}",
+                            f"{rb['name']} | {rb['address']} | {rb['city']} {rb['zip']} | {rb['phone']}"])  # fmt: skip
     gold: set[tuple[str, str, str, str]] = set()
     for group in _closure(dups):
         for x, y in combinations(group, 2):
