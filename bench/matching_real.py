@@ -322,16 +322,16 @@ def predicted_pairs(url: str, dmo_sources: Mapping[int, str]) -> tuple[set[Pair]
                 {"t": list(REVIEW_TYPES), "d": dmos},
             ):
                 record = (r.payload or {}).get("record") or {}
-                key: str | None = None
+                reviewed: str | None = None
                 if record.get("source_id") is not None:
-                    key = f"{dmo_sources[r.dmo_id]}:{record['source_id']}"
+                    reviewed = f"{dmo_sources[r.dmo_id]}:{record['source_id']}"
                 elif r.listing_info_id is not None:
-                    key = info_key.get(int(r.listing_info_id))
+                    reviewed = info_key.get(int(r.listing_info_id))
                 elif r.source_record_hash is not None:
-                    key = hash_key.get((int(r.dmo_id), r.source_record_hash))
-                if key is None:
+                    reviewed = hash_key.get((int(r.dmo_id), r.source_record_hash))
+                if reviewed is None:
                     continue
-                in_review.add(key)
+                in_review.add(reviewed)
                 candidates = {
                     int(c["listing_id"]) for c in (r.candidates or []) if c.get("listing_id") is not None
                 }
@@ -463,7 +463,7 @@ def run_splink(s: EvalSet) -> tuple[dict[str, set[Pair]], float] | str:
     linker.training.estimate_probability_two_random_records_match(
         [block_on("phone", "zip"), block_on("name", "zip")], recall=0.8
     )
-    linker.training.estimate_u_using_random_sampling(max_pairs=1e6, seed=1)
+    linker.training.estimate_u_using_random_sampling(max_pairs=1e7, seed=1)  # every pair of these small sets
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("zip"))
     linker.training.estimate_parameters_using_expectation_maximisation(block_on("phone"))
     predictions = linker.inference.predict(threshold_match_probability=min(SPLINK_THRESHOLDS))
