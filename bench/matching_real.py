@@ -34,7 +34,8 @@ are over the gold pairs; F1 uses `precision` and recall(auto). Review rate = rec
 migration), train + predict + cluster for Splink.
 
 It prints figures and never asserts; a failing `listings run` is printed with its error and the bench goes
-on. --keep leaves the cluster running and prints its URL.
+on. --keep leaves the cluster running and prints its URL; --show N prints examples of wrong merges, pairs of
+unknown status and missed duplicates for each system.
 """
 
 from __future__ import annotations
@@ -161,6 +162,7 @@ class Score:
     review_rate: float | None
     wall: float | None
     pairs: set[Pair] = field(default_factory=set)
+    review_pairs: set[Pair] = field(default_factory=set)
     note: str = ""
 
     @property
@@ -192,6 +194,7 @@ def score(
         review_rate=review_rate,
         wall=wall,
         pairs=counted,
+        review_pairs=with_review or set(),
         note=f"{len(counted)} pairs predicted, {len(counted) - judged} of unknown status",
     )
 
@@ -490,21 +493,31 @@ def _f(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def print_unknown(s: EvalSet, scores: Sequence[Score], limit: int) -> None:
-    """Up to `limit` predicted pairs of each system that the hand check never saw: the place to grow the
-    gold (add a verdict to hand_verdicts.txt, or widen candidates.py) when they are in fact duplicates."""
+def print_examples(s: EvalSet, scores: Sequence[Score], limit: int) -> None:
+    """Up to `limit` pairs of each kind per system: wrong merges (predicted, checked and found different),
+    predicted pairs of unknown status (the place to grow the gold: a duplicate there goes into
+    hand_verdicts.txt as D), and missed gold pairs (not predicted, nor in review for the product)."""
     records = {f"{src.name}:{r['source_id']}": r for src in s.sources for r in src.rows}
 
     def show(key: str) -> str:
         r = records.get(key, {})
-        return f"{key} {r.get('name', '')} | {r.get('address', '')} | {r.get('city', '')} {r.get('zip', '')} | {r.get('phone', '')}"
+        return (
+            f"{key} {r.get('name', '')} | {r.get('address', '')} | {r.get('city', '')} {r.get('zip', '')}"
+            f" | {r.get('phone', '')}"
+        )
 
     for sc in scores:
-        unknown = sorted(tuple(sorted(p)) for p in sc.pairs - s.gold - s.not_duplicates)
-        if unknown:
-            print(f"  {sc.system}: {len(unknown)} pairs of unknown status, first {min(limit, len(unknown))}:")
-            for a, b in unknown[:limit]:
-                print(f"    {show(a)}\n      ~ {show(b)}")
+        kinds = {
+            "wrong": sc.pairs & s.not_duplicates,
+            "unknown status": sc.pairs - s.gold - s.not_duplicates,
+            "missed": s.gold - sc.pairs - sc.review_pairs,
+        }
+        for kind, pairs in kinds.items():
+            listed = sorted(tuple(sorted(p)) for p in pairs)
+            if listed:
+                print(f"  {sc.system}: {len(listed)} {kind} pairs, first {min(limit, len(listed))}:")
+                for a, b in listed[:limit]:
+                    print(f"    {show(a)}\n      ~ {show(b)}")
 
 
 def print_table(title: str, scores: Sequence[Score]) -> None:
@@ -551,11 +564,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-splink", action="store_true", help="run the product only")
     parser.add_argument("--no-product", action="store_true", help="run Splink only (no database)")
     parser.add_argument(
-        "--unknown",
+        "--show",
         type=int,
         default=0,
         metavar="N",
-        help="print up to N predicted pairs of unknown status per system",
+        help="print up to N wrong, unknown and missed pairs per system",
     )
     args = parser.parse_args(argv)
     args.sets = args.set or sets
@@ -596,8 +609,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             product_scores: dict[str, Score] = {}
             if args.no_product:
                 print_table(f"{name} (Splink only)", splink_scores)
-                if args.unknown:
-                    print_unknown(s, splink_scores, args.unknown)
+                if args.show:
+                    print_examples(s, splink_scores, args.show)
             for order in () if args.no_product else orders:
                 print(
                     f"\n  product, order {order}: {' > '.join(src.name for src in ordered_sources(s, order))}"
@@ -612,8 +625,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                     s, f"product ({order})", run.auto, run.with_review, run.in_review / s.records, run.wall
                 )
                 print_table(f"{name}, order {order}", [product_scores[order], *splink_scores])
-                if args.unknown:
-                    print_unknown(s, [product_scores[order], *splink_scores], args.unknown)
+                if args.show:
+                    print_examples(s, [product_scores[order], *splink_scores], args.show)
             if len(product_scores) == 2:
                 fwd, rev = product_scores["forward"], product_scores["reverse"]
                 diff = None if fwd.f1 is None or rev.f1 is None else abs(fwd.f1 - rev.f1)
