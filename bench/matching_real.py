@@ -342,7 +342,9 @@ def predicted_pairs(url: str, dmo_sources: Mapping[int, str]) -> tuple[set[Pair]
                     candidates.add(int(r.listing_id))
                 for listing_id in {_resolve(c, merged_into) for c in candidates}:
                     review |= {
-                        frozenset((key, other)) for other in members.get(listing_id, ()) if other != key
+                        frozenset((reviewed, other))
+                        for other in members.get(listing_id, ())
+                        if other != reviewed
                     }
             return auto, review, len(in_review)
     finally:
