@@ -54,10 +54,13 @@ def test_a_group_member_merged_into_a_listing_brings_the_others_to_it() -> None:
     assert link_batch({1: NEW, 2: merged, 3: other}, pairs, auto_threshold=0.8, review_threshold=0.5) == {}
 
 
-def test_a_pair_in_the_review_band_queues_one_record_against_the_other() -> None:
-    links = link_batch({1: NEW, 2: NEW}, [pair(1, 2, 0.7)], auto_threshold=0.8, review_threshold=0.5)
+def test_a_pair_in_the_review_band_queues_one_record_against_the_others_listing() -> None:
+    merged = Decision("auto_merge", 77, 0.9, "matched 77")
+    links = link_batch({1: merged, 2: NEW}, [pair(1, 2, 0.7)], auto_threshold=0.8, review_threshold=0.5)
     assert list(links) == [2]
-    assert (links[2].decision.action, links[2].review_of) == ("review", 1)
+    assert (links[2].decision.action, links[2].decision.candidate_id, links[2].review_of) == ("review", 77, 1)
+    # two new records: the other's listing does not exist before promotion, so it cannot be a candidate
+    assert link_batch({1: NEW, 2: NEW}, [pair(1, 2, 0.7)], auto_threshold=0.8, review_threshold=0.5) == {}
 
 
 def test_blocks_find_reworded_duplicates_and_leave_chain_branches_apart() -> None:
