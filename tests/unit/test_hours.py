@@ -736,12 +736,18 @@ def _disjoint(a: tuple[str | None, str | None], b: tuple[str | None, str | None]
 @st.composite
 def periods(draw: st.DrawFn) -> tuple[OpeningPeriod, ...]:
     mmdd = st.tuples(st.integers(1, 12), st.integers(1, 28)).map(lambda t: f"{t[0]:02d}-{t[1]:02d}")
-    ymd = st.tuples(st.integers(2000, 2030), st.integers(1, 12), st.integers(1, 28)).map(
-        lambda t: f"{t[0]}-{t[1]:02d}-{t[2]:02d}"
+    # Dated periods in at most three years (more than that is read `partial`, not checked year by year),
+    # each at least a week long (a weekday selector in a shorter one may name no day of it at all).
+    day = st.tuples(st.integers(2024, 2025), st.integers(1, 12), st.integers(1, 28)).map(
+        lambda t: dt.date(*t)
     )
+    ymd_span = st.tuples(day, st.integers(7, 200)).map(
+        lambda t: (t[0].isoformat(), (t[0] + dt.timedelta(days=t[1])).isoformat())
+    )
+    ymd = day.map(dt.date.isoformat)
     key = st.one_of(
         st.tuples(mmdd, mmdd),
-        st.tuples(ymd, ymd).map(lambda k: (min(k), max(k))),
+        ymd_span,
         st.tuples(mmdd, st.none()),
         st.tuples(st.none(), ymd),
     )
@@ -763,17 +769,26 @@ def periods(draw: st.DrawFn) -> tuple[OpeningPeriod, ...]:
         # The canonical text is OSM, where a rule for the next day cuts a night at midnight ("Mo
         # 20:00-02:00; Tu off" is closed from Tuesday 00:00): a night runs into a day with the same
         # hours or into a day nothing is said about.
-        for d in sorted(drawn):
-            nxt = d % 7 + 1
-            if nxt in drawn and drawn[nxt] != drawn[d] and any(c <= o and c != "24:00" for o, c in drawn[d]):
-                drawn[d] = [(o, c) for o, c in drawn[d] if not (c <= o and c != "24:00")] or [
-                    ("08:00", "09:00")
-                ]
+        # (until nothing changes: cutting a day's night can make it differ from the day before)
+        changed = True
+        while changed:
+            changed = False
+            for d in sorted(drawn):
+                nxt = d % 7 + 1
+                if (
+                    nxt in drawn
+                    and drawn[nxt] != drawn[d]
+                    and any(c <= o and c != "24:00" for o, c in drawn[d])
+                ):
+                    drawn[d] = [(o, c) for o, c in drawn[d] if not (c <= o and c != "24:00")] or [
+                        ("08:00", "09:00")
+                    ]
+                    changed = True
         hours = tuple(DayHours(d, o, c) for d in sorted(drawn) for o, c in drawn[d])
         nights = {h.day_id % 7 + 1 for h in hours if h.close_time <= h.open_time and h.close_time != "24:00"}
         free = [d for d in ALL_DAYS if d not in days and d not in nights]
         closed = draw(st.sets(st.sampled_from(free))) if free else set()
-        if hours or closed or start or end:
+        if hours or closed:  # (a period that says nothing has no text of its own)
             out.append(OpeningPeriod(start, end, hours, tuple(sorted(closed))))
     out.sort(
         key=lambda p: (

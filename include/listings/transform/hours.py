@@ -1580,7 +1580,9 @@ def _osm_apply(rules: list[_OsmRule], flags: set[str]) -> dict[_Key, dict[int, _
 
 
 def _within(inner: _Key, outer: _Key) -> bool:
-    return _span_days(inner) <= _span_days(outer)
+    """Whether every day of a yearly key lies in another (dated keys, one-off, are within none)."""
+    inner_days = _span_days(inner)
+    return bool(inner_days) and inner_days <= _span_days(outer)
 
 
 def _span_days(key: _Key) -> frozenset[int]:
@@ -1736,19 +1738,27 @@ def _minutes(hhmm: str) -> int:
 
 _CHECK_YEAR: Final = 2025
 _MAX_CHECK_YEARS: Final = 3
+# Selectors that make a schedule differ from one week to another (months, dates, weeks, holidays, years).
+_DATED_OSM: Final = re.compile(
+    r"jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec|week|\bph\b|\bsh\b|easter|\d{4}|\[", re.IGNORECASE
+)
 
 
-@functools.lru_cache(maxsize=4096)  # a source repeats its hours strings; the check costs ~10 ms
+@functools.lru_cache(maxsize=4096)  # a source repeats its hours strings
 def _osm_agrees(text: str, periods: tuple[OpeningPeriod, ...]) -> bool:
     """The reading gives the same open times as the reference evaluator over a whole year (and over
-    the years its dated periods name)."""
-    years = {_CHECK_YEAR} | {
-        int(d[:4]) for p in periods for d in (p.start_date, p.end_date) if d and len(d) == 10
-    }
-    if len(years) > _MAX_CHECK_YEARS:
-        return False
+    the years its dated periods name); a weekly schedule with no dated selector is the same every week,
+    so two weeks are compared (0.3 ms instead of ~10 ms for a year)."""
     try:
         oh = _osm.OpeningHours(text)
+        if not _DATED_OSM.search(text) and all(p.start_date is None and p.end_date is None for p in periods):
+            first, last = dt.date(_CHECK_YEAR, 1, 6), dt.date(_CHECK_YEAR, 1, 19)  # Monday to Sunday, twice
+            return _model_spans(periods, first, last) == _reference_spans(oh, first, last)
+        years = {_CHECK_YEAR} | {
+            int(d[:4]) for p in periods for d in (p.start_date, p.end_date) if d and len(d) == 10
+        }
+        if len(years) > _MAX_CHECK_YEARS:
+            return False
         return all(
             _model_spans(periods, dt.date(y, 1, 1), dt.date(y, 12, 31))
             == _reference_spans(oh, dt.date(y, 1, 1), dt.date(y, 12, 31))
