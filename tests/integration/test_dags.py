@@ -139,7 +139,7 @@ def test_dag_test_runs_a_dmo_end_to_end(
 
     other = tmp_path / "other.csv"
     other.write_text(
-        "ID,Name,Address1,City,Postal,Phone,Images\no1,CAFÉ OLIMPICO,\"124, rue Saint-Viateur O.\",MONTREAL,h2t2l1,,\n",
+        'ID,Name,Address1,City,Postal,Phone,Images\no1,CAFÉ OLIMPICO,"124, rue Saint-Viateur O.",MONTREAL,h2t2l1,,\n',
         encoding="utf-8",
     )
     assert run_job(102, file=other)["counts"]["records_new"] == 1
@@ -172,7 +172,9 @@ def test_dag_test_runs_a_dmo_end_to_end(
             "dmo_101_listings",
             run.run_id,
         )
-        counts = conn.execute(text("select * from pipeline.job_results where job_id = :j"), {"j": job.id}).one()
+        counts = conn.execute(
+            text("select * from pipeline.job_results where job_id = :j"), {"j": job.id}
+        ).one()
         assert {k: counts._mapping[k] for k in pushed} == pushed  # the XCom is the job's row
         assert conn.execute(text("select count(*) from public.listing_info where dmo_id = 101")).scalar() == 2
         stored = conn.execute(text("select image from public.listing_images order by id")).scalars().all()

@@ -111,7 +111,9 @@ def test_counts_by_outcome_add_up_through_reruns_overlaps_and_late_bridge_hits(
     late = steps.start(103, params={"file": str(write_csv(tmp_path / "103.csv", [VAGUE_103]))})
     for step in ("extract", "transform", "stage", "images", "match"):
         getattr(steps, step)(late)
-    (decided,) = q(engine, "select match_method, pending_review from staging.listing_info where job_id = :j", j=late)
+    (decided,) = q(
+        engine, "select match_method, pending_review from staging.listing_info where job_id = :j", j=late
+    )
     assert tuple(decided) == ("review", True)
 
     # DMO 102 overlaps DMO 101: run step by step, every step run twice; the counts are written once, by promotion.
@@ -132,7 +134,8 @@ def test_counts_by_outcome_add_up_through_reruns_overlaps_and_late_bridge_hits(
     for step in ("promote", "finalize", "finalize", "match", "stage", "transform", "promote"):
         getattr(steps, step)(overlap)
         assert results(engine, overlap) == counts
-    assert q(engine, "select count(*) from public.listings")[0][0] == 4 + 2  # the museum, the pending bare name
+    listings = q(engine, "select count(*) from public.listings")[0][0]
+    assert listings == 4 + 2  # DMO 101's four, the museum, the pending bare name
 
     # DMO 103's bare name: queued for review by the matcher, but promoted after DMO 102 gave that record hash a
     # listing: promotion joins it there (bridge, another DMO), so it is matched, not review.

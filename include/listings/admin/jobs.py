@@ -376,6 +376,7 @@ def job_steps(
 
 def _promote_detail(job: Mapping[str, Any], results: Mapping[str, int | None]) -> str:
     """When the job was promoted and where its records went: matched / review / new (updated / unchanged)."""
+
     def n(key: str) -> str:
         value = results.get(key)
         return "not counted" if value is None else f"{value:,}"
