@@ -12,7 +12,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -202,3 +205,46 @@ def test_a_job_promoted_before_the_outcome_counts_shows_them_as_not_counted(
     assert re.search(r'data-count="records_review" title="not counted[^"]*">—<', detail)
     assert re.search(r'data-count="records_promoted">2<', detail)
     assert "matched not counted, review not counted, new 2" in detail
+
+
+# fmt: off
+US_HEADER = ["ID", "Name", "Address1", "City", "State", "Postal", "Phone", "Website"]
+# One file that lists a deli twice, written differently (one place: the batch's records share one new listing),
+# and a restaurant once.
+ONE_FILE = [
+    ["d1", "Arts Delicatessen", "12224 Ventura Blvd", "Studio City", "CA", "91604", "(818) 555-0122", ""],
+    ["d2", "Art's Deli", "12224 Ventura Boulevard", "Studio City", "CA", "91604", "818/555-0122", ""],
+    ["d7", "Nobu", "105 Hudson St", "New York", "NY", "10013", "(212) 555-0177", ""],
+]
+# fmt: on
+
+
+def test_records_of_one_batch_that_share_a_new_listing_count_it_once(engine: Engine, tmp_path: Path) -> None:
+    """The first record of a listing the job creates is new (or review); every later record of the same job on
+    that listing joined it: matched. Then the unchanged re-run: all matched."""
+    with engine.begin() as conn:
+        apply_config(conn, csv_config(203, US_HEADER, country="US", state="NY", images={"enabled": False}))
+    buf = io.StringIO()
+    csv.writer(buf).writerows([US_HEADER, *ONE_FILE])
+    upload = tmp_path / "one.csv"
+    upload.write_text(buf.getvalue(), encoding="utf-8")
+    # `listings run` as a user runs it, in its own process: records without coordinates and no geocoder key
+    # log a warning (through Airflow's logging), which must not land in the JSON on stdout.
+    cli = subprocess.run(
+        [sys.executable, "-c", "from listings.cli import main; main()", "run", "203", "--file", str(upload)],
+        capture_output=True, text=True, env=os.environ.copy(), timeout=600,
+    )  # fmt: skip
+    assert cli.returncode == 0, cli.stderr[-3000:]
+    assert "geotagging off" in cli.stderr
+    first = json.loads(cli.stdout)
+    shared = q(
+        engine,
+        "select count(distinct listing_id), count(*) from public.listing_info where external_source_id in ('d1', 'd2')",
+    )
+    assert tuple(shared[0]) == (1, 2)  # the deli's two records: one listing
+    assert outcome(first["counts"]) == (1, 0, 2) and q(engine, "select count(*) from public.listings") == [
+        (2,)
+    ]
+    assert promoted(first["counts"]) == first["counts"]["records_total"] == 3
+    again = run_cli(203, upload)
+    assert outcome(again["counts"]) == (3, 0, 0) and again["counts"]["records_unchanged"] == 3
