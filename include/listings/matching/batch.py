@@ -138,7 +138,9 @@ def link_batch(
     theirs; a "new" one:
     - in a group with members merged into exactly one listing: is merged into that listing too;
     - in a group of new records: the group's first record creates the listing, the others join it;
-    - not grouped, with a pair in the review band: goes to review, against the other record's listing."""
+    - not grouped, with a pair in the review band whose other record was merged into a listing: goes to
+      review against that listing (a listing this batch creates cannot be a review item's candidate yet:
+      it exists only once the batch is promoted)."""
     links: dict[int, BatchLink] = {}
     by_pair = {(p.a, p.b): p for p in pairs}
 
@@ -172,13 +174,11 @@ def link_batch(
         for no, other in ((p.b, p.a), (p.a, p.b)):
             if no in grouped or no in links or decisions[no].action != "new":
                 continue
-            decision = Decision(
-                "review",
-                None,
-                p.confidence,
-                _why(other, p, "possibly the same place as"),
-                "low_confidence_match",
-            )
+            if decisions[other].action != "auto_merge" or decisions[other].candidate_id is None:
+                continue
+            listing = decisions[other].candidate_id
+            why = f"{_why(other, p, 'possibly the same place as')}; that record matched {listing}"
+            decision = Decision("review", listing, p.confidence, why, "low_confidence_match")
             links[no] = BatchLink(decision, p, review_of=other)
             break
     return links

@@ -52,6 +52,7 @@ class MatchOutcome:
     record_no: int
     decision: Decision
     scored: list[ScoredCandidate] = field(default_factory=list)
+    found: int = 0  # candidate listings the blocks returned (before hopeless ones were skipped)
     # A duplicate inside the batch (`batch.link_batch`): the record whose new listing this one joins, or
     # the record whose listing it is reviewed against, and the pair that says so.
     same_as: int | None = None
@@ -273,7 +274,8 @@ def _score(
             features={s.candidate.listing_id: s.features for s in scored},
         )
         # A reviewer sees the candidates; an automatic decision keeps only the one it chose (or the best).
-        outcomes.append(MatchOutcome(no, decision, scored if decision.action == "review" else scored[:1]))
+        shown = scored if decision.action == "review" else scored[:1]
+        outcomes.append(MatchOutcome(no, decision, shown, found=len(found.get(no, []))))
     return outcomes
 
 
@@ -356,13 +358,11 @@ def write_decisions(
 ) -> dict[str, int]:
     """Apply decisions to staging and queue review items; returns counts per action."""
     outcomes = list(outcomes)
-    listing_of = _batch_listings(conn, job_id, outcomes)
+    _shared_listings(conn, job_id, outcomes)
     counts = {"auto_merge": 0, "review": 0, "new": 0}
     merges, infos, reviews = [], [], []
     for o in outcomes:
         d = o.decision
-        if o.review_of is not None:
-            d = replace(d, candidate_id=listing_of[o.review_of])
         counts[d.action] += 1
         method = {"auto_merge": "auto_match", "review": "review", "new": "new"}[d.action]
         infos.append(
@@ -390,7 +390,7 @@ def write_decisions(
                     "listing_id": d.candidate_id,
                     "listing_info_id": None,
                     "source_record_hash": record["record_hash"],
-                    "payload": _review_payload(record, replace(o, decision=d)),
+                    "payload": _review_payload(record, o),
                     "candidates": candidates,
                     "confidence": round(d.confidence, 4),
                 }
@@ -411,38 +411,25 @@ def write_decisions(
     return counts
 
 
-def _batch_listings(conn: Connection, job_id: int, outcomes: Sequence[MatchOutcome]) -> dict[int, int | None]:
-    """The listing each batch duplicate points at: a record joining another's new listing gets that
-    record's reserved listing id (promotion creates the listing once, under it); a record reviewed against
-    another gets the other's listing (existing, or reserved)."""
-    decided = {o.record_no: o for o in outcomes}
+def _shared_listings(conn: Connection, job_id: int, outcomes: Sequence[MatchOutcome]) -> None:
+    """Records that join another record's new listing get that record's reserved listing id: promotion
+    creates the listing once, under it (`listings.matching.batch`)."""
     leader = {o.record_no: o.same_as for o in outcomes if o.same_as is not None}
-    targets = {o.review_of for o in outcomes if o.review_of is not None}
-    wanted = {leader.get(n, n) for n in targets if decided[n].decision.candidate_id is None} | set(
-        leader.values()
+    if not leader:
+        return
+    rows = conn.execute(
+        text(
+            "update staging.listings set reserved_listing_id = coalesce(reserved_listing_id,"
+            " nextval(pg_get_serial_sequence('public.listings', 'id'))::integer)"
+            " where job_id = :j and record_no = any(:nos) returning record_no, reserved_listing_id"
+        ),
+        {"j": job_id, "nos": sorted(set(leader.values()))},
     )
-    reserved: dict[int, int] = {}
-    if wanted:
-        rows = conn.execute(
-            text(
-                "update staging.listings set reserved_listing_id = coalesce(reserved_listing_id,"
-                " nextval(pg_get_serial_sequence('public.listings', 'id'))::integer)"
-                " where job_id = :j and record_no = any(:nos) returning record_no, reserved_listing_id"
-            ),
-            {"j": job_id, "nos": sorted(wanted)},
-        )
-        reserved = {int(r.record_no): int(r.reserved_listing_id) for r in rows}
-    if leader:
-        conn.execute(
-            text("update staging.listings set reserved_listing_id = :l where job_id = :j and record_no = :n"),
-            [{"j": job_id, "n": n, "l": reserved[first]} for n, first in leader.items()],
-        )
-    return {
-        n: decided[n].decision.candidate_id
-        if decided[n].decision.candidate_id is not None
-        else reserved[leader.get(n, n)]
-        for n in targets
-    }
+    reserved = {int(r.record_no): int(r.reserved_listing_id) for r in rows}
+    conn.execute(
+        text("update staging.listings set reserved_listing_id = :l where job_id = :j and record_no = :n"),
+        [{"j": job_id, "n": n, "l": reserved[first]} for n, first in leader.items()],
+    )
 
 
 def _batch_candidate_doc(other: Mapping[str, Any], listing_id: int | None, pair: BatchPair) -> dict[str, Any]:

@@ -49,6 +49,13 @@ _E164 = re.compile(r"\+[1-9]\d{6,14}")
 
 CategoryCompat = Callable[[str | None, str | None], float]
 
+# "One Gustave L. Levy Place" is "1 Gustave L Levy Pl" (matching only: the record hash keeps the text's key)
+_NUMBER_WORDS = {
+    w: str(n)
+    for n, w in enumerate(["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"], start=1)
+}
+_number_word = re.compile(rf"^\s*({'|'.join(_NUMBER_WORDS)})\b(?=\s+\w)", re.IGNORECASE)
+
 
 @dataclass(frozen=True, slots=True)
 class MatchRecord:
@@ -129,6 +136,7 @@ def build_match_record(
     with only one coordinate, or a non-finite one, is no pin.
     """
     cc = (country or "").strip().upper() or "CA"
+    address1 = _number_word.sub(lambda m: _NUMBER_WORDS[m.group(1).lower()], address1 or "") or None
     y, x = _coordinate(lat), _coordinate(lng)
     if y is None or x is None or not (-90.0 <= y <= 90.0 and -180.0 <= x <= 180.0):
         y = x = None

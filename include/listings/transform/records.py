@@ -5,6 +5,7 @@ URLs, social profiles), categories to the vocabulary, parsed opening hours, and 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -221,9 +222,8 @@ def merge_in_file(records: Iterable[CanonicalRecord]) -> MergeResult:
                 place.append(rec)
         for i, place in enumerate(places):
             one = merge_records(place)
-            if i:
-                one.identity = str(place[0].values["source_id"])
-                one.__dict__.pop("record_hash", None)  # the cached plain hash
+            if i:  # (a copy: the caller's record keeps its plain hash)
+                one = dataclasses.replace(one, identity=str(place[0].values["source_id"]))
             merged.append(one)
             duplicates += len(place) - 1
     merged.sort(key=lambda r: r.row_nos[0])
