@@ -3,7 +3,8 @@
   new listings / listing_info, new locations and contact_info rows when their hash changed (the
   listing / listing_info is repointed), listing_info fields, images, opening hours, last_seen_at and
   last_job_id (at most daily for an unchanged record), new bridge mappings (one row per record hash and
-  listing_info, never one per run), absences for the removal sweep, and the job's counts. Fields an
+  listing_info, never one per run), absences for the removal sweep, and the job's counts (by matching
+  outcome: matched, review, new; and by change: updated, unchanged). Fields an
   admin locked are kept, and a new source value for one is queued as a manual_edit_conflict. Quality gates
   at the end raise, and the whole promotion rolls back.
   A job is promoted once: `pipeline.jobs.promoted_at` is set in the same transaction, and a re-run finds
@@ -101,6 +102,21 @@ from (
              or current_last_seen_at is null
              or current_last_seen_at < date_trunc('day', seen_at))
 ) as ids;
+
+-- The job's counts by matching outcome (written at the end) come from what promotion does with each record,
+-- not from the matcher's decisions: whether its final listing existed before this job (read here, before the
+-- listings are inserted; by index, like the lookups above), and which of the job's records came first to a
+-- listing the job creates. (A record outside _chg is unchanged on its listing_info: its listing exists.)
+create temporary table _outcomes on commit drop as
+select
+    c.record_no,
+    c.pending_review,
+    l.id is not null as listing_existed,
+    row_number() over (partition by c.final_listing_id order by c.record_no) as nth_on_listing
+from _chg as c
+left join public.listings as l on c.final_listing_id = l.id;
+create unique index on _outcomes (record_no);
+analyze _outcomes (record_no);
 
 set local enable_hashjoin = on;
 set local enable_mergejoin = on;
@@ -412,8 +428,17 @@ select pipeline.refresh_listing_match(array(
     where change_type <> 'unchanged' or location_changed
 ));
 
+-- Every promoted record counts once by matching outcome (matched + review + new = the records promoted):
+-- matched: its listing existed before this job (source id, bridge, another DMO's record hash, an automatic
+-- match; a record the matcher queued for review that promotion resolved this way too), or this job created
+-- it for an earlier record of the job; review: the first record of a listing this job created, waiting
+-- hidden in the review queue; new: the first record of a listing this job created.
+-- And once by what it did to this DMO's listing_info, by hash comparison: updated or unchanged (both also
+-- matched), or a new listing_info (the rest).
 update pipeline.job_results as r
 set
+    records_matched = counts.n_matched,
+    records_review = counts.n_review,
     records_new = counts.n_new,
     records_updated = counts.n_updated,
     records_unchanged = counts.n_unchanged,
@@ -421,10 +446,22 @@ set
     updated_at = now()
 from (
     select
-        count(*) filter (where change_type = 'new') as n_new,
+        count(*) filter (where outcome = 'matched') as n_matched,
+        count(*) filter (where outcome = 'review') as n_review,
+        count(*) filter (where outcome = 'new') as n_new,
         count(*) filter (where change_type = 'updated') as n_updated,
         count(*) filter (where change_type = 'unchanged') as n_unchanged
-    from _seen
+    from (
+        select
+            s.change_type,
+            case
+                when o.record_no is null or o.listing_existed or o.nth_on_listing > 1 then 'matched'
+                when o.pending_review then 'review'
+                else 'new'
+            end as outcome
+        from _seen as s
+        left join _outcomes as o on s.record_no = o.record_no
+    ) as per_record
 ) as counts
 where r.job_id = {{ job_id }}
     and exists (select 1 from pipeline.jobs as j where j.id = {{ job_id }} and j.promoted_at is null);

@@ -225,7 +225,10 @@ def run(dmo_id: int, file: Path | None, domain: str) -> None:
     from listings.pipeline.runner import JobFailed, run_job
 
     try:
-        summary = run_job(dmo_id, file=file, data_domain=domain)
+        # stdout is the JSON alone: anything the steps print or log there while they run goes to stderr
+        # (Airflow's logging, configured when a step first asks it for a connection, writes to stdout).
+        with contextlib.redirect_stdout(sys.stderr):
+            summary = run_job(dmo_id, file=file, data_domain=domain)
     except JobFailed as exc:
         click.echo(
             json.dumps(

@@ -149,7 +149,8 @@ def test_first_import_then_unchanged_then_one_phone_change(engine: Engine, dmo: 
     first = run_job(dmo, file=write_csv(tmp_path / "v1.csv", [A, B, C, D, A_DUP, NO_NAME, RAGGED]))
     assert first["status"] == "partial"
     assert first["counts"] == {
-        "records_total": 7, "records_new": 4, "records_updated": 0, "records_unchanged": 0,
+        "records_total": 7, "records_matched": 0, "records_review": 0, "records_new": 4,
+        "records_updated": 0, "records_unchanged": 0,
         "records_duplicates": 1, "records_error": 2, "records_deleted": 0,
     }  # fmt: skip
     assert table_counts(engine) == {
@@ -290,7 +291,8 @@ def test_crafted_batch_counts(engine: Engine, dmo: int, tmp_path: Path) -> None:
     ]
     res = run_job(dmo, file=write_csv(tmp_path / "v2.csv", [A, renamed_b, moved, new_e, new_e, NO_NAME]))
     assert res["counts"] == {
-        "records_total": 6, "records_new": 1, "records_updated": 2, "records_unchanged": 1,
+        "records_total": 6, "records_matched": 3, "records_review": 0, "records_new": 1,
+        "records_updated": 2, "records_unchanged": 1,
         "records_duplicates": 1, "records_error": 1, "records_deleted": 0,
     }  # fmt: skip
     # the moved place kept its listing and got a new location row; its listing points at it
@@ -431,7 +433,8 @@ def test_second_dmo_joins_existing_listings_by_record_hash(engine: Engine, dmo: 
         "",
     ]
     res = run_job(102, file=write_csv(tmp_path / "other.csv", [a_other]))
-    assert res["counts"]["records_new"] == 1
+    # it joined DMO 101's listing (a new listing_info for DMO 102): matched, not new
+    assert (res["counts"]["records_matched"], res["counts"]["records_new"]) == (1, 0)
     rows = q(engine, "select listing_id, dmo_id, description from public.listing_info order by dmo_id, id")
     assert q(engine, "select count(*) from public.listings")[0][0] == 2
     olimpico = [r for r in rows if r.description in ("Espresso since 1970.", "Autre description.")]

@@ -113,15 +113,18 @@ def test_scored_matching_decisions(engine: Engine, catalogue: dict[str, int], tm
 
     counts = q(
         engine,
-        "select records_new, records_updated, records_unchanged from pipeline.job_results where job_id = :j",
+        "select records_matched, records_review, records_new, records_updated, records_unchanged"
+        " from pipeline.job_results where job_id = :j",
         j=job_id,
     )[0]
-    assert tuple(counts) == (6, 0, 0)  # six new listing_info for DMO 102, whatever their listing
+    # six new listing_info for DMO 102: three joined DMO 101's listings (x1, x2, x6), one waits in review (x4),
+    # two are new listings (x3, x5)
+    assert tuple(counts) == (3, 1, 2, 0, 0)
     assert q(engine, "select count(*) from public.listings")[0][0] == 7  # 4 + neighbour + museum + pending
 
     # the same file again: deterministic hits now, nothing re-scored, no second review item
     rerun = run_job(102, file=upload)
-    assert rerun["counts"]["records_unchanged"] == 6
+    assert rerun["counts"]["records_unchanged"] == 6 and rerun["counts"]["records_matched"] == 6
     assert q(engine, "select count(*) from pipeline.review_items")[0][0] == 1
     methods = q(
         engine, "select distinct match_method from staging.listing_info where job_id = :j", j=rerun["job_id"]

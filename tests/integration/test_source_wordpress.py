@@ -155,7 +155,8 @@ def test_end_to_end_into_public_then_unchanged(engine: Engine, dmo: Any, sites: 
     first = run_job(dmo_id)
     assert first["status"] == "succeeded", first
     assert first["counts"] == {
-        "records_total": 40, "records_new": 40, "records_updated": 0, "records_unchanged": 0,
+        "records_total": 40, "records_matched": 0, "records_review": 0, "records_new": 40,
+        "records_updated": 0, "records_unchanged": 0,
         "records_duplicates": 0, "records_error": 0, "records_deleted": 0,
     }  # fmt: skip
     assert (

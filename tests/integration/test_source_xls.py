@@ -42,7 +42,8 @@ def test_demo_workbook_end_to_end_then_unchanged(engine: Engine, demo: int, list
     first = run_job(demo)  # the config's own file: include/samples/cantons-de-l-est-repertoire.xlsx
     assert first["status"] == "partial"
     assert first["counts"] == {
-        "records_total": 120, "records_new": 119, "records_updated": 0, "records_unchanged": 0,
+        "records_total": 120, "records_matched": 0, "records_review": 0, "records_new": 119,
+        "records_updated": 0, "records_unchanged": 0,
         "records_duplicates": 0, "records_error": 1, "records_deleted": 0,
     }  # fmt: skip
     assert table_counts(engine) == PUBLIC_ROWS

@@ -65,7 +65,9 @@ class JobDetail:
     config_yaml: str | None  # the job_configs snapshot, as YAML
     config_version: int | None
     files: list[dict[str, Any]]  # raw first, then transformed
-    results: dict[str, int] | None  # pipeline.job_results, None when the job wrote none
+    # pipeline.job_results, None when the job wrote none; a count is None when the job did not count it
+    # (records_matched / records_review of a job promoted before they were counted, migration 0013)
+    results: dict[str, int | None] | None
     steps: list[dict[str, Any]]  # one per pipeline step: name, state, records, detail
     image_outcomes: dict[str, int]
     errors: list[dict[str, Any]]  # one page of pipeline.job_errors (of `errors_filter`)
@@ -73,6 +75,7 @@ class JobDetail:
     errors_by_type: dict[str, int]  # every error of the job, ignored or not
     errors_filter: str = "all"
     errors_ignored: int = 0  # how many of the job's errors are ignored
+    promoted: int | None = None  # the records promoted (promoted_records), None when not promoted
 
 
 # ------------------------------------------------------------------------------------------------
@@ -140,7 +143,8 @@ JOB_ROWS_SQL = """
 select j.id, j.dmo_id, d.name as dmo_name, j.data_domain, j.status, j.trigger, j.dag_id, j.run_id, j.params,
        j.created_at, j.started_at, j.finished_at, j.promoted_at, j.full_snapshot, j.error_summary,
        extract(epoch from (j.finished_at - coalesce(j.started_at, j.created_at))) as duration_s,
-       r.records_total, r.records_new, r.records_updated, r.records_unchanged, r.records_duplicates,
+       r.records_total, r.records_matched, r.records_review, r.records_new, r.records_updated,
+       r.records_unchanged, r.records_duplicates,
        r.records_error, r.records_deleted, (r.job_id is not null) as has_results,
        (select count(*) from pipeline.job_errors e where e.job_id = j.id) as error_count,
        coalesce((select json_object_agg(s.status, s.n) from (
@@ -249,9 +253,7 @@ def job_detail(
             {"j": job_id, "limit": errors_per_page, "offset": paging.offset},
         ).mappings()
     ]
-    results = (
-        {k: int(job[k] or 0) for k in RESULT_COUNTS} if job["has_results"] else None
-    )  # fmt: skip
+    results = {k: _count(job, k) for k in RESULT_COUNTS} if job["has_results"] else None
     images = {str(k): int(v) for k, v in (job["images"] or {}).items()}
     return JobDetail(
         job=job,
@@ -268,7 +270,29 @@ def job_detail(
         errors_by_type=by_type,
         errors_filter=errors_filter,
         errors_ignored=ignored,
+        promoted=promoted_records(job, results),
     )
+
+
+# Counts a job promoted before migration 0013 has no value for (null): shown as not counted, never as 0.
+UNCOUNTED_BEFORE_0013 = ("records_matched", "records_review")
+
+
+def _count(job: Mapping[str, Any], key: str) -> int | None:
+    if job[key] is None and key in UNCOUNTED_BEFORE_0013 and job["promoted_at"] is not None:
+        return None
+    return int(job[key] or 0)
+
+
+def promoted_records(job: Mapping[str, Any], results: Mapping[str, int | None] | None) -> int | None:
+    """The records the job promoted: matched + review + new, each record counted once by its matching
+    outcome (before 0013, when records_new counted new listing_info: new + updated + unchanged); None when
+    the job was not promoted."""
+    if job["promoted_at"] is None or not results:
+        return None
+    if any(results.get(k) is None for k in UNCOUNTED_BEFORE_0013):
+        return sum(int(results.get(k) or 0) for k in ("records_new", "records_updated", "records_unchanged"))
+    return sum(int(results.get(k) or 0) for k in ("records_matched", "records_review", "records_new"))
 
 
 def _failed_step(job: Mapping[str, Any]) -> str | None:
@@ -282,7 +306,7 @@ def _failed_step(job: Mapping[str, Any]) -> str | None:
 def job_steps(
     job: Mapping[str, Any],
     files: list[dict[str, Any]],
-    results: Mapping[str, int] | None,
+    results: Mapping[str, int | None] | None,
     images: Mapping[str, int],
     errors_by_stage: Mapping[str, int],
 ) -> list[dict[str, Any]]:
@@ -320,14 +344,8 @@ def job_steps(
         ),
         "match": (None, ""),
         "promote": (
-            (results or {}).get("records_total"),
-            (
-                f"promoted {job['promoted_at']:%Y-%m-%d %H:%M}; new {(results or {}).get('records_new', 0)},"
-                f" updated {(results or {}).get('records_updated', 0)},"
-                f" unchanged {(results or {}).get('records_unchanged', 0)}"
-            )
-            if job["promoted_at"]
-            else "",
+            promoted_records(job, results),
+            _promote_detail(job, results or {}) if job["promoted_at"] else "",
         ),
         "finalize": (
             (results or {}).get("records_deleted") if finished_ok else None,
@@ -354,6 +372,20 @@ def job_steps(
             detail = job.get("error_summary") or detail
         out.append({"name": name, "state": state, "records": records, "detail": detail})
     return out
+
+
+def _promote_detail(job: Mapping[str, Any], results: Mapping[str, int | None]) -> str:
+    """When the job was promoted and where its records went: matched / review / new (updated / unchanged)."""
+
+    def n(key: str) -> str:
+        value = results.get(key)
+        return "not counted" if value is None else f"{value:,}"
+
+    return (
+        f"promoted {job['promoted_at']:%Y-%m-%d %H:%M}; matched {n('records_matched')},"
+        f" review {n('records_review')}, new {n('records_new')}"
+        f" (updated {n('records_updated')}, unchanged {n('records_unchanged')})"
+    )
 
 
 def errors_csv(

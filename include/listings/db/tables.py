@@ -394,6 +394,10 @@ job_results = Table(
     metadata,
     Column("job_id", BigInteger, ForeignKey("pipeline.jobs.id", ondelete="CASCADE"), primary_key=True),
     Column("records_total", Integer),
+    # By matching outcome (0013), summing to the records promoted: joined a listing that existed (or one this
+    # job created for an earlier record), waiting in the review queue, a new listing.
+    Column("records_matched", Integer),
+    Column("records_review", Integer),
     Column("records_new", Integer),
     Column("records_updated", Integer),
     Column("records_deleted", Integer),

@@ -156,8 +156,16 @@ def upsert_results(conn: Connection, job_id: int, **counts: int) -> None:
     )
 
 
+# The counts of a job (pipeline.job_results), as `listings run` prints them, the DAG's finalize task pushes
+# them (XCom) and the job page shows them. Read: records_total rows; records_duplicates merged into another
+# row of the file and records_error rejected, neither promoted. Each promoted record is counted once as
+# records_matched (joined a listing that existed before the job, or one the job created for an earlier
+# record), records_review (a hidden listing in the review queue) or records_new (a new listing); and, as
+# for this DMO's listing_info, records_updated or records_unchanged (both among the matched) or added.
 RESULT_COUNTS = (
     "records_total",
+    "records_matched",
+    "records_review",
     "records_new",
     "records_updated",
     "records_unchanged",

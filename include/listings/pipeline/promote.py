@@ -163,7 +163,9 @@ def analyze_after(job_id: int) -> None:
     with engine.connect() as conn:
         changed = conn.execute(
             text(
-                "select coalesce(records_new, 0) + coalesce(records_updated, 0) from pipeline.job_results where job_id = :j"
+                # the records that added or changed a listing_info: every promoted one but the unchanged
+                "select coalesce(records_matched, 0) + coalesce(records_review, 0) + coalesce(records_new, 0)"
+                " - coalesce(records_unchanged, 0) from pipeline.job_results where job_id = :j"
             ),
             {"j": job_id},
         ).scalar()

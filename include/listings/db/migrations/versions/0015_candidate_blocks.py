@@ -13,7 +13,7 @@ Existing locations get their region key, and city keys that the alias file now b
 `pipeline.refresh_listing_match(ids)` fills the new columns.
 
 Revision ID: 0015
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-06 23:30:00
 """
 
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0015"
-down_revision = "0012"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
