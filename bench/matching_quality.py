@@ -158,13 +158,11 @@ def fs_model(ls: LabelledSet, pairs: Sequence[LabelledPair], *, mode: str) -> An
     tf = {
         "name": fs.tf_table((r.name_key for r in records), above=max(fs.EPS, u_random["name"][0]))[0],
         "phone": fs.tf_table((r.phone for r in records), above=max(fs.EPS, u_random["phone"][0]))[0],
-        "website": fs.tf_table(
-            (r.website_host for r in records), above=max(fs.EPS, u_random["website"][0])
-        )[0],
+        "website": fs.tf_table((r.website_host for r in records), above=max(fs.EPS, u_random["website"][0]))[
+            0
+        ],
     }
-    return fs.estimate(
-        [p.features for p in pairs], random_counts=counts, tf=tf, fix_u=mode == "em-fix-u"
-    )
+    return fs.estimate([p.features for p in pairs], random_counts=counts, tf=tf, fix_u=mode == "em-fix-u")
 
 
 def fs_summary(model: Any, seed: int) -> str:

@@ -23,7 +23,8 @@ from sqlalchemy import Connection, Engine, text
 
 from listings.matching.candidates import Candidate, Found, Incoming, find_candidates
 from listings.matching.features import Features, MatchRecord, match_keys, pair_features
-from listings.matching.scoring import Decision, confidence, decide, explain, reason_for
+from listings.matching.model_store import current_model
+from listings.matching.scoring import AnyModel, Decision, confidence, decide, explain, reason_for
 from listings.transform.categories import load_vocabulary
 from listings.transform.normalize import postal_key
 
@@ -50,6 +51,7 @@ class MatchOutcome:
     record_no: int
     decision: Decision
     scored: list[ScoredCandidate] = field(default_factory=list)
+    model: AnyModel | None = None  # what scored it (None: scoring.DEFAULT_MODEL): explanations use it too
 
 
 def incoming_record(r: Mapping[str, Any]) -> MatchRecord:
@@ -165,7 +167,9 @@ def _match_chunk(
             for no, rec in incoming.items()]  # fmt: skip
     # A record being re-matched (rematch) is not its own candidate: `_listing_id` names the listing it is in.
     exclude = {no: int(r["_listing_id"]) for no, r in by_no.items() if r.get("_listing_id")}
-    return _score(list(incoming), incoming, find_candidates(conn, rows), thresholds, exclude)
+    # The model hook: the latest model of pipeline.match_models, else the logistic default.
+    model = current_model(conn)
+    return _score(list(incoming), incoming, find_candidates(conn, rows), thresholds, exclude, model=model)
 
 
 # Names this different, with no phone or website in common, never reach the review threshold: most
@@ -189,6 +193,8 @@ def _score(
     found: Found,
     thresholds: Thresholds,
     exclude: Mapping[int, int] | None = None,
+    *,
+    model: AnyModel | None = None,
 ) -> list[MatchOutcome]:
     compat = load_vocabulary().compatible
     outcomes = []
@@ -201,7 +207,7 @@ def _score(
             if _hopeless(rec, cand):
                 continue
             f = pair_features(rec, candidate_record(cand, rec), compat=compat)
-            scored.append(ScoredCandidate(cand, f, confidence(f), found_by))
+            scored.append(ScoredCandidate(cand, f, confidence(f, model), found_by))
         scored.sort(key=lambda s: (-s.confidence, s.candidate.listing_id))
         decision = decide(
             [(s.candidate.listing_id, s.confidence) for s in scored],
@@ -209,9 +215,12 @@ def _score(
             review_threshold=thresholds.review,
             margin=thresholds.margin,
             features={s.candidate.listing_id: s.features for s in scored},
+            model=model,
         )
         # A reviewer sees the candidates; an automatic decision keeps only the one it chose (or the best).
-        outcomes.append(MatchOutcome(no, decision, scored if decision.action == "review" else scored[:1]))
+        outcomes.append(
+            MatchOutcome(no, decision, scored if decision.action == "review" else scored[:1], model)
+        )
     return outcomes
 
 
@@ -219,7 +228,7 @@ def records_by_no(records: Sequence[Mapping[str, Any]]) -> dict[int, Mapping[str
     return {int(r["record_no"]): r for r in records}
 
 
-def _candidate_doc(s: ScoredCandidate) -> dict[str, Any]:
+def _candidate_doc(s: ScoredCandidate, model: AnyModel | None = None) -> dict[str, Any]:
     c = s.candidate
     return {
         "listing_id": c.listing_id,
@@ -235,8 +244,8 @@ def _candidate_doc(s: ScoredCandidate) -> dict[str, Any]:
         "found_by": sorted(s.found_by),
         "confidence": round(s.confidence, 4),
         "features": asdict(s.features),
-        "explanation": [[name, round(value, 3)] for name, value in explain(s.features)],
-        "reason": reason_for(s.features),
+        "explanation": [[name, round(value, 3)] for name, value in explain(s.features, model)],
+        "reason": reason_for(s.features, model),
     }
 
 
@@ -308,7 +317,7 @@ def write_decisions(
                     "listing_info_id": None,
                     "source_record_hash": record["record_hash"],
                     "payload": _review_payload(record, o),
-                    "candidates": [_candidate_doc(s) for s in o.scored[:10]],
+                    "candidates": [_candidate_doc(s, o.model) for s in o.scored[:10]],
                     "confidence": round(d.confidence, 4),
                 }
             )

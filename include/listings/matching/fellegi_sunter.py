@@ -164,7 +164,12 @@ _BY_FIELD = {c.field: c for c in COMPARISONS}
 TF_FIELDS = ("name", "phone", "website")  # exact agreement adjusted by the shared value's frequency
 # What says "this is the same business" rather than "this is the same spot": the E-step of `estimate` reads
 # only these, so that the classes EM finds are "same place" / "other place", not "same building" / "far".
-IDENTITY_FIELDS = ("name", "phone", "website", "image")  # fields whose exact agreement is adjusted by the value's frequency
+IDENTITY_FIELDS = (
+    "name",
+    "phone",
+    "website",
+    "image",
+)  # fields whose exact agreement is adjusted by the value's frequency
 
 
 def comparison_vector(f: Features) -> tuple[int, ...]:
@@ -299,8 +304,8 @@ class FSModel:
     def probability(self, f: Features) -> float:
         w = self.match_weight(f)
         if w >= 0:
-            return 1.0 / (1.0 + 2.0**-w)
-        e = 2.0**w
+            return 1.0 / (1.0 + math.pow(2.0, -w))
+        e = math.pow(2.0, w)
         return e / (1.0 + e)
 
     # ---- storage -------------------------------------------------------------------------------------
@@ -400,7 +405,9 @@ def level_counts(features: Iterable[Features]) -> dict[str, list[int]]:
     return counts
 
 
-def u_from_counts(counts: Mapping[str, Sequence[int]], *, smoothing: float = 0.5) -> dict[str, tuple[float, ...]]:
+def u_from_counts(
+    counts: Mapping[str, Sequence[int]], *, smoothing: float = 0.5
+) -> dict[str, tuple[float, ...]]:
     """u per level from random-pair counts, additively smoothed (a level never seen is rare, not impossible)."""
     out = {}
     for name, row in counts.items():
@@ -409,7 +416,9 @@ def u_from_counts(counts: Mapping[str, Sequence[int]], *, smoothing: float = 0.5
     return out
 
 
-def tf_table(values: Iterable[str | None], *, above: float, limit: int = TF_MAX_VALUES) -> tuple[dict[str, float], int]:
+def tf_table(
+    values: Iterable[str | None], *, above: float, limit: int = TF_MAX_VALUES
+) -> tuple[dict[str, float], int]:
     """{value: share of the known values} for the values more common than `above` (at most `limit`, the most
     common first), and the number of known values counted."""
     counts: dict[str, int] = {}
@@ -420,7 +429,9 @@ def tf_table(values: Iterable[str | None], *, above: float, limit: int = TF_MAX_
             total += 1
     if not total:
         return {}, 0
-    common = sorted(((n, v) for v, n in counts.items() if n >= 2 and n / total > above), key=lambda nv: (-nv[0], nv[1]))
+    common = sorted(
+        ((n, v) for v, n in counts.items() if n >= 2 and n / total > above), key=lambda nv: (-nv[0], nv[1])
+    )
     return {v: n / total for n, v in common[:limit]}, total
 
 

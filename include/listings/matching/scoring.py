@@ -27,14 +27,14 @@ from typing import Literal
 
 import numpy as np
 
-from listings.matching.fellegi_sunter import FSModel
 from listings.matching.features import Features
+from listings.matching.fellegi_sunter import FSModel
 
 __all__ = [
     "DEFAULT_MODEL",
-    "AnyModel",
     "TERMS",
     "TERM_NAMES",
+    "AnyModel",
     "Decision",
     "Model",
     "Term",
