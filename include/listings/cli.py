@@ -407,9 +407,12 @@ def _fmt(value: float | None) -> str:
 @click.option("--random-pairs", "n_random", type=int, default=20_000, show_default=True)
 @click.option("--fix-u", is_flag=True, help="Keep u from random pairs (Splink's setting) instead of EM's.")
 @click.option("--from-labels", is_flag=True, help="Count m and u on the labelled pairs instead of EM.")
+@click.option(
+    "--from-stored", is_flag=True, help="Start from the latest stored model, not the documented defaults."
+)
 @click.option("--dry-run", is_flag=True, help="Fit and print; store nothing.")
 def matching_fit(
-    seed: int, sample: int, n_random: int, fix_u: bool, from_labels: bool, dry_run: bool
+    seed: int, sample: int, n_random: int, fix_u: bool, from_labels: bool, from_stored: bool, dry_run: bool
 ) -> None:
     """Fit a Fellegi-Sunter model (EM on the catalogue's candidate pairs, u on random pairs, term
     frequencies of names, phones and website hosts), check it on the labelled pairs and store it: the match
@@ -419,17 +422,19 @@ def matching_fit(
     from listings.matching import model_store
 
     with get_engine().begin() as conn:
+        found = model_store.latest_model(conn) if from_stored else None
+        start = found[1] if found is not None else fs.DEFAULT_FS_MODEL
         if from_labels:
             labels = model_store.load_labels(conn)
             if not labels:
                 raise click.ClickException("no labelled pairs yet: decide review items first, or fit by EM")
-            found = model_store.latest_model(conn)
-            start = found[1] if found is not None else fs.DEFAULT_FS_MODEL
             result = model_store.FitResult(
                 model_store.fit_labels(labels, start=start), "labels", 0, 0, len(labels)
             )
         else:
-            result = model_store.fit_catalogue(conn, seed=seed, sample=sample, n_random=n_random, fix_u=fix_u)
+            result = model_store.fit_catalogue(
+                conn, seed=seed, sample=sample, n_random=n_random, fix_u=fix_u, start=start
+            )
         n_labels, rows = _report_rows(conn, [("fitted", result.model)])
         result.metrics = {"labels": rows[0], "seed": seed}
         model_id = None

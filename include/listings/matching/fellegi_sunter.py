@@ -443,6 +443,7 @@ def estimate(
     tf: Mapping[str, Mapping[str, float]] | None = None,
     fix_u: bool = False,
     anchor: Sequence[str] | None = IDENTITY_FIELDS,
+    refine: bool = False,
     max_iter: int = 100,
     tol: float = 1e-6,
     prior_pairs: float = 20.0,
@@ -498,39 +499,45 @@ def estimate(
             name: [(g[:, k] == level) for level in range(len(_BY_FIELD[name].levels))]
             for k, name in enumerate(FIELDS)
         }
-        for iteration in range(1, max_iter + 1):
-            log_odds = math.log(lam / (1.0 - lam)) + tf_offset
-            for k, name in enumerate(FIELDS):
-                if anchor is not None and name not in anchor:
-                    continue
-                ratio = np.log(np.clip(m[name], EPS, 1 - EPS)) - np.log(np.clip(u[name], EPS, 1 - EPS))
-                log_odds = log_odds + np.where(known[:, k], ratio[np.maximum(g[:, k], 0)], 0.0)
-            p = 1.0 / (1.0 + np.exp(-np.clip(log_odds, -700, 700)))
-            wp, wq = c * p, c * (1.0 - p)
-            new_lam = (wp.sum() + prior_pairs * start.prior) / (c.sum() + prior_pairs)
-            moved = abs(new_lam - lam)
-            lam = float(min(1 - EPS, max(EPS, new_lam)))
-            for k, name in enumerate(FIELDS):
-                if not enough[name]:
-                    continue
-                col = known[:, k]
-                new_m = np.array(
-                    [(wp[hot].sum() + prior_pairs * m0[name][i]) / (wp[col].sum() + prior_pairs)
-                     for i, hot in enumerate(onehot[name])]
-                )  # fmt: skip
-                moved = max(moved, float(np.max(np.abs(new_m - m[name]))))
-                m[name] = new_m
-                if not fix_u:
-                    new_u = np.array(
-                        [(wq[hot].sum() + prior_pairs * u0[name][i]) / (wq[col].sum() + prior_pairs)
+        # Stage 1 reads only the anchor fields in the E-step (the classes are "same business" / "other"); with
+        # `refine`, stage 2 then reads every field, starting from stage 1's classes.
+        stages: list[Sequence[str] | None] = [anchor] if anchor is None or not refine else [anchor, None]
+        converged: list[bool] = []
+        for reads in stages:
+            for _ in range(max_iter):
+                log_odds = math.log(lam / (1.0 - lam)) + tf_offset
+                for k, name in enumerate(FIELDS):
+                    if reads is not None and name not in reads:
+                        continue
+                    ratio = np.log(np.clip(m[name], EPS, 1 - EPS)) - np.log(np.clip(u[name], EPS, 1 - EPS))
+                    log_odds = log_odds + np.where(known[:, k], ratio[np.maximum(g[:, k], 0)], 0.0)
+                p = 1.0 / (1.0 + np.exp(-np.clip(log_odds, -700, 700)))
+                wp, wq = c * p, c * (1.0 - p)
+                new_lam = (wp.sum() + prior_pairs * start.prior) / (c.sum() + prior_pairs)
+                moved = abs(new_lam - lam)
+                lam = float(min(1 - EPS, max(EPS, new_lam)))
+                for k, name in enumerate(FIELDS):
+                    if not enough[name]:
+                        continue
+                    col = known[:, k]
+                    new_m = np.array(
+                        [(wp[hot].sum() + prior_pairs * m0[name][i]) / (wp[col].sum() + prior_pairs)
                          for i, hot in enumerate(onehot[name])]
                     )  # fmt: skip
-                    moved = max(moved, float(np.max(np.abs(new_u - u[name]))))
-                    u[name] = new_u
-            meta["iterations"] = iteration
-            if moved < tol:
-                meta["converged"] = True
-                break
+                    moved = max(moved, float(np.max(np.abs(new_m - m[name]))))
+                    m[name] = new_m
+                    if not fix_u:
+                        new_u = np.array(
+                            [(wq[hot].sum() + prior_pairs * u0[name][i]) / (wq[col].sum() + prior_pairs)
+                             for i, hot in enumerate(onehot[name])]
+                        )  # fmt: skip
+                        moved = max(moved, float(np.max(np.abs(new_u - u[name]))))
+                        u[name] = new_u
+                meta["iterations"] += 1
+                if moved < tol:
+                    converged.append(True)
+                    break
+        meta["converged"] = len(converged) == len(stages)
     else:
         meta["kept_start"] = f"{n_pairs} candidate pairs < {min_pairs}"
 

@@ -10,9 +10,10 @@ model is fitted on the catalogue, and how it is checked against people's decisio
 - `fit_catalogue`: u on random pairs of listings (`pipeline.listing_match`, a deterministic sample), term
   frequencies of names, phones and website hosts over the whole index, and EM over the catalogue's own
   candidate pairs (the blocks of today's candidate search: within 500 m, same postal key, same city key
-  with trigram-similar names). A deduplicated catalogue holds few duplicates, so its fit mostly measures u
-  and λ among candidates and the TF tables, and keeps m near the start model (the latest stored one, else
-  `DEFAULT_FS_MODEL`); EM over a run's own candidate pairs (`fit_batch`) learns m from the run.
+  with trigram-similar names), starting from `DEFAULT_FS_MODEL` (or the latest stored model, on request).
+  A deduplicated catalogue holds few duplicates, so its fit mostly measures u and λ among candidates and
+  the TF tables, and keeps m near the start model; EM over a run's own candidate pairs (`fit_batch`, which
+  starts from the latest stored model, else the default) learns m from the run.
 - `fit_labels`: m and u counted on the labelled pairs (with the start model as a prior), λ their share.
 - `evaluate`: precision, recall and F1 of a model on the labelled pairs at the auto-merge and review
   thresholds.
@@ -472,12 +473,11 @@ def fit_catalogue(
     start: fs.FSModel | None = None,
     compat: Compat | None = None,
 ) -> FitResult:
-    """EM on the catalogue's candidate pairs, u_random on random pairs, TF over the whole index; the start
-    model (and prior) is the latest stored one, else `DEFAULT_FS_MODEL`. Nothing is stored here."""
+    """EM on the catalogue's candidate pairs, u_random on random pairs, TF over the whole index. The start
+    model (initial values and prior) is `DEFAULT_FS_MODEL` unless given, so that fitting the same catalogue
+    again gives the same model, whatever was stored meanwhile. Nothing is stored here."""
     compat = compat or _compat()
-    if start is None:
-        found = latest_model(conn)
-        start = found[1] if found is not None else fs.DEFAULT_FS_MODEL
+    start = start or fs.DEFAULT_FS_MODEL
     sides = [_listing_side(r) for r in conn.execute(text(SAMPLE_SQL), {"seed": str(seed), "n": sample})]
     randoms = random_pairs(sides, pairs=n_random if len(sides) > 1 else 0, seed=seed, compat=compat)
     pairs = catalogue_pairs(conn, sample=sample, seed=seed)
