@@ -343,3 +343,19 @@ def test_default_model_on_plain_cases() -> None:
     b = build_match_record(name="Bel-Air Hotel", address1="701 Stone Canyon Road", city="Los Angeles",
                            postal="90077", country="US")  # fmt: skip
     assert confidence(pair_features(a, b), model) > 0.8
+
+
+def test_agreeing_location_fields_count_once() -> None:
+    # Two neighbours in one building agree on address, postal code, city and pin: one fact, not four.
+    model = fs.DEFAULT_FS_MODEL
+    summed = replace(model, corroboration="sum")
+    f = features_at({"address": 0, "postal": 0, "city": 0, "distance": 0, "name": 5})
+    parts = model.contributions(f)
+    agreeing = [parts[name] for name in fs.LOCATION_FIELDS if parts[name] > 0]
+    assert agreeing == [max(summed.contributions(f)[name] for name in fs.LOCATION_FIELDS)]
+    assert model.match_weight(f) < summed.match_weight(f)
+    assert sum(v for _, v in explain(f, model)) == pytest.approx(model.match_weight(f))
+    # Every disagreement still counts.
+    g = features_at({"address": 5, "postal": 1, "city": 1, "distance": 4})
+    assert model.match_weight(g) == pytest.approx(summed.match_weight(g))
+    assert fs.FSModel.from_params(summed.to_params()).corroboration == "sum"

@@ -14,7 +14,11 @@ pairs a run actually compares, in the manner of Splink:
   the catalogue and batch): `u_random`. It is what "agreeing by chance" looks like in this catalogue, and
   it scales the term-frequency adjustments.
 - **m, λ** (and, by default, the u used for scoring) are estimated by EM (`estimate`) over the candidate
-  pairs (the blocked pairs the engine scores). The engine only ever scores candidate pairs, and among
+  pairs (the blocked pairs the engine scores). The E-step reads the identity fields only (name, phone,
+  website, photo: `IDENTITY_FIELDS`, with the TF adjustments): read with the location fields, EM's two
+  classes become "same building" / "elsewhere" and neighbours become confident matches (measured on the
+  labelled bench: 110 of 188 new neighbours auto-merged). The location fields' m and u are then
+  estimated from that posterior, which shrinks their weights towards 0, never away from it. The engine only ever scores candidate pairs, and among
   them agreement on the blocking fields is common for different places too (a neighbour shares the
   postal code, the street and the pin): u measured on random pairs would count the blocking evidence
   twice and make a neighbour in the same building a confident match. So by default EM also estimates the
@@ -25,6 +29,10 @@ pairs a run actually compares, in the manner of Splink:
   with v, the exact level's weight is lowered by log2(tf(v) / u_random_exact) bits when v is more common
   than an average chance agreement; likewise for a phone many listings share (a chain's call centre).
   The adjusted weight never falls below the next level's (a better level never scores lower).
+- **Corroboration**: address, postal code, city and distance all say where the place is, and two
+  neighbours in one building agree on all of them: counted as independent fields (plain Fellegi–Sunter)
+  one fact would weigh three or four times. With `corroboration="max"` (the default) only the strongest
+  agreeing location field counts (the others show 0 in `explain`); every disagreeing one still counts.
 - **Safety**: EM runs a fixed number of iterations or until the parameters move less than a tolerance,
   on sorted distinct comparison vectors (deterministic); the start parameters act as a prior worth
   `prior_pairs` pairs, so a thin run cannot produce a wild model; with fewer than `MIN_PAIRS` candidate
@@ -164,12 +172,9 @@ _BY_FIELD = {c.field: c for c in COMPARISONS}
 TF_FIELDS = ("name", "phone", "website")  # exact agreement adjusted by the shared value's frequency
 # What says "this is the same business" rather than "this is the same spot": the E-step of `estimate` reads
 # only these, so that the classes EM finds are "same place" / "other place", not "same building" / "far".
-IDENTITY_FIELDS = (
-    "name",
-    "phone",
-    "website",
-    "image",
-)  # fields whose exact agreement is adjusted by the value's frequency
+IDENTITY_FIELDS = ("name", "phone", "website", "image")
+# Where the place is: several of these agreeing is one fact (see `FSModel.corroboration`).
+LOCATION_FIELDS = ("address", "postal", "city", "distance")
 
 
 def comparison_vector(f: Features) -> tuple[int, ...]:
@@ -254,6 +259,7 @@ class FSModel:
     u_random_exact: Mapping[str, float] = field(default_factory=dict)
     tf: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     meta: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    corroboration: str = "max"  # "max": agreeing location fields count once (their strongest); "sum"
 
     def __post_init__(self) -> None:
         if set(self.params) != set(FIELDS):
@@ -264,6 +270,8 @@ class FSModel:
                 raise ValueError(f"{name}: {n} levels, got {len(p.m)} m and {len(p.u)} u")
         if not 0.0 < self.prior < 1.0:
             raise ValueError("prior must be in (0, 1)")
+        if self.corroboration not in ("max", "sum"):
+            raise ValueError("corroboration must be 'max' or 'sum'")
 
     def __hash__(self) -> int:
         return id(self)
@@ -296,6 +304,15 @@ class FSModel:
             if level == 0 and c.field in TF_FIELDS:
                 w += self.tf_adjustment(c.field, _shared_value(f, c.field))
             out[c.field] = w
+        if self.corroboration == "max":
+            # The location fields read one fact (where the place is): agreeing on several of them is one
+            # piece of evidence, not several. The strongest agreement counts; disagreements all count.
+            agreeing = [(w, name) for name, w in out.items() if name in LOCATION_FIELDS and w > 0]
+            if len(agreeing) > 1:
+                keep = max(agreeing)[1]
+                for _, name in agreeing:
+                    if name != keep:
+                        out[name] = 0.0
         return out
 
     def match_weight(self, f: Features) -> float:
@@ -322,6 +339,7 @@ class FSModel:
                 }
                 for name in FIELDS
             },
+            "corroboration": self.corroboration,
             "u_random_exact": dict(self.u_random_exact),
             "tf": {k: dict(v) for k, v in self.tf.items()},
             "meta": dict(self.meta),
@@ -345,6 +363,7 @@ class FSModel:
             u_random_exact={k: float(v) for k, v in (doc.get("u_random_exact") or {}).items()},
             tf={k: {str(v): float(s) for v, s in t.items()} for k, t in (doc.get("tf") or {}).items()},
             meta=dict(doc.get("meta") or {}),
+            corroboration=str(doc.get("corroboration") or "max"),
         )
 
     def describe(self) -> list[tuple[str, str, float, float, float]]:
