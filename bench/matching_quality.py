@@ -2,6 +2,7 @@
 
     python bench/matching_quality.py [--canonical 20000] [--incoming 5000] [--seed 2]
                                      [--sets 1] [--fit [--fit-seed 1] [--fit-sets 4] [--l2 1.0]]
+                                     [--fs em|em-fix-u|default]
                                      [--no-images]
                                      [--name-only-without-location]
                                      [--auto 0.8] [--review 0.5] [--margin 0.1] [--examples N]
@@ -14,6 +15,11 @@
 3. prints auto-merge precision, recall of true duplicates (auto-merged + sent to review with the true
    listing among those shown), review rate, new-listing accuracy, false merges of chain branches and
    neighbours, outcomes per kind of record, a reliability table (calibration) and the speed of each step.
+
+`--fs em` scores with a Fellegi-Sunter model (`listings.matching.fellegi_sunter`) that EM estimates on each
+evaluated set's own candidate pairs without looking at the labels (u on 20,000 random pairs of its
+records, term frequencies from its records); `--fs default` uses `DEFAULT_FS_MODEL`; `--fs em-fix-u` keeps u
+from random pairs (Splink's training setting), for comparison.
 
 `--sets N` evaluates N sets (seeds `--seed` to `--seed + N - 1`) and reports them together: mid-range
 confidences are rare, so calibration needs many pairs. `--fit` first fits a model on other labelled sets
