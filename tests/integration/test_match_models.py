@@ -24,6 +24,7 @@ from listings.cli import main
 from listings.config.store import apply_config
 from listings.matching import fellegi_sunter as fs
 from listings.matching import model_store
+from listings.matching.features import build_match_record
 from listings.matching.labelled import generate
 from listings.matching.scoring import DEFAULT_MODEL, confidence
 from listings.pipeline.runner import run_job
@@ -186,6 +187,26 @@ def test_fit_stores_a_deterministic_model_the_match_step_uses(engine: Engine, tm
         current = model_store.current_model(conn)
     assert isinstance(current, fs.FSModel)
     assert current.params["name"].weights()[0] > 0 > current.params["name"].weights()[-1]
+
+    # A run's own EM (the hook the match step can call): its batch counts in the term frequencies and in
+    # the random pairs, the stored model is its start, and the same inputs give the same model.
+    subway = [
+        build_match_record(name="Subway", address1=f"{100 + i} rue Principale", city="Québec", country="CA")
+        for i in range(40)
+    ]
+    batch = [*subway, *(build_match_record(name=r["name"], city=r["city"]) for r in ls.incoming[200:])]
+    with engine.begin() as conn:
+        pairs = model_store.catalogue_pairs(conn, sample=5000)
+        sides = model_store.listing_sides(conn, {i for p in pairs for i in p})
+        feats = [model_store.side_features(sides[x], sides[y]) for x, y in pairs]
+        run_a = model_store.fit_batch(conn, feats, batch)
+        run_b = model_store.fit_batch(conn, list(reversed(feats)), list(reversed(batch)))
+    assert run_a.model.to_params()["comparisons"] == run_b.model.to_params()["comparisons"]
+    assert run_a.candidate_pairs == len(feats) and run_a.random_pairs == 20_000
+    assert run_a.model.tf["name"]["subway"] > run_a.model.u_random_exact["name"]
+    assert (
+        run_a.model.tf_adjustment("name", "subway") < 0 == run_a.model.tf_adjustment("name", "no such name")
+    )
 
     # The match step scores the next run with the stored model: its review items explain in its terms.
     run_job(403, file=_generated(tmp_path / "403.csv", ls.incoming[200:]))

@@ -26,7 +26,7 @@ import math
 import random
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import astuple, dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Connection, text
@@ -380,14 +380,25 @@ limit :n
 """
 
 
+def _of_record(r: MatchRecord) -> _Prepared:
+    return _Prepared(r, (r.phone,) if r.phone else (), (r.website_host,) if r.website_host else (),
+                     (r.category,) if r.category else ())  # fmt: skip
+
+
 def random_pairs(
-    sides: Sequence[Side], *, pairs: int, seed: int = SEED, compat: Compat | None = None
+    sides: Sequence[Side],
+    *,
+    pairs: int,
+    seed: int = SEED,
+    compat: Compat | None = None,
+    records: Sequence[MatchRecord] = (),
 ) -> list[Features]:
-    """Features of `pairs` random pairs of distinct sides (the same seed, the same pairs)."""
-    if len(sides) < 2:
+    """Features of `pairs` random pairs of distinct sides and already normalised `records` (the same seed,
+    the same pairs)."""
+    if len(sides) + len(records) < 2:
         return []
     compat = compat or _compat()
-    prepared = [_prepare(s) for s in sides]
+    prepared = [_prepare(s) for s in sides] + [_of_record(r) for r in records]
     rng = random.Random(seed)
     out = []
     for _ in range(pairs):
@@ -406,11 +417,11 @@ TF_SQL = {
 
 
 def tf_tables(
-    conn: Connection, chance: Mapping[str, float], batch: Sequence[Side] = ()
+    conn: Connection, chance: Mapping[str, float], batch: Sequence[MatchRecord] = ()
 ) -> dict[str, dict[str, float]]:
     """{field: {value: share}} for names (name keys), phones and website hosts over the matching index plus
     `batch`, keeping the values more common than chance agreement (`chance`: u_random of the exact level)."""
-    prepared = [_prepare(s) for s in batch]
+    prepared = [_of_record(r) for r in batch]
     extra = {
         "name": [p.record.name_key for p in prepared],
         "phone": [x for p in prepared for x in p.phones],
@@ -490,7 +501,7 @@ def fit_catalogue(
 def fit_batch(
     conn: Connection,
     candidates: Sequence[Features],
-    batch: Sequence[Side] = (),
+    batch: Sequence[MatchRecord] = (),
     *,
     seed: int = SEED,
     sample: int = 5000,
@@ -500,14 +511,18 @@ def fit_batch(
     compat: Compat | None = None,
 ) -> FitResult:
     """EM over one run's candidate pairs (`candidates`: their features, as the match step computed them);
-    random pairs and TF tables from the matching index plus the batch's records (`batch`: sides, see
-    `make_side`). The match step can score the run with the result (`FitResult.model`)."""
+    random pairs from a sample of the matching index plus up to `sample` of the batch's records, and TF
+    tables over the index plus the whole batch (`batch`: the incoming records as the match step normalised
+    them, `engine.incoming_record`). The match step can score the run with the result (`FitResult.model`)."""
     compat = compat or _compat()
     if start is None:
         found = latest_model(conn)
         start = found[1] if found is not None else fs.DEFAULT_FS_MODEL
     sides = [_listing_side(r) for r in conn.execute(text(SAMPLE_SQL), {"seed": str(seed), "n": sample})]
-    randoms = random_pairs([*sides, *batch], pairs=n_random, seed=seed, compat=compat)
+    # Sorted first: the same records in another order (another import order) give the same model.
+    ordered = sorted(batch, key=lambda r: tuple("" if v is None else str(v) for v in astuple(r)))
+    picked = ordered if len(ordered) <= sample else random.Random(seed).sample(ordered, sample)
+    randoms = random_pairs(sides, pairs=n_random, seed=seed, compat=compat, records=picked)
     return _fit(conn, candidates, randoms, start=start, fix_u=fix_u, batch=batch)
 
 
@@ -518,7 +533,7 @@ def _fit(
     *,
     start: fs.FSModel,
     fix_u: bool,
-    batch: Sequence[Side] = (),
+    batch: Sequence[MatchRecord] = (),
 ) -> FitResult:
     counts = fs.level_counts(randoms) if len(randoms) >= 1000 else None
     if counts is not None:
