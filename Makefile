@@ -13,7 +13,7 @@ export LISTINGS_HOME ?= $(CURDIR)/.listings
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help install system-deps browser-deps demo stop status docs test test-fast lint format bench lock clean
+.PHONY: help install system-deps browser-deps demo stop status docs test test-fast lint format bench bench-deps bench-real lock clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -86,6 +86,12 @@ format: install
 
 bench: install  ## Ingest benchmark at 100,000 rows (prints figures)
 	$(BIN)/python bench/ingest.py --rows 100000
+
+bench-deps: install  ## Bench-only packages (Splink, DuckDB) from requirements-bench.txt
+	$(BIN)/pip install --quiet -r requirements-bench.txt
+
+bench-real: bench-deps  ## Real-data matching bench: the product vs Splink on public listings, both import orders
+	$(BIN)/python bench/matching_real.py --order both
 
 lock:  ## Re-resolve requirements.txt from pyproject.toml in a scratch venv
 	rm -rf /tmp/listings-lock && $(PYTHON) -m venv /tmp/listings-lock

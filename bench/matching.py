@@ -219,6 +219,11 @@ def main() -> None:
               f"(batches of {args.batch:,}, {args.workers} worker processes); "
               f"process RSS {rss:,.0f} MB")  # fmt: skip
         print(f"  decisions: {dict(actions)}")
+        per_record = sorted(o.found for o in outcomes)
+        print(
+            f"  candidate listings per record (all blocks): mean {sum(per_record) / max(len(per_record), 1):.1f}, "
+            f"p99 {per_record[int(0.99 * (len(per_record) - 1))] if per_record else 0}, max {max(per_record, default=0)}"
+        )
         print(
             f"  auto-merge precision: {correct_merges / max(merges, 1):.4f} ({correct_merges:,}/{merges:,})   target >= 0.99"
         )

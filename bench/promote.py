@@ -1,8 +1,9 @@
 """Promotion benchmark: a new DMO's first import of N records into a `public` that already holds M listings
 (none with --catalogue 0: a new database), then the same records again, unchanged.
 
-    python bench/promote.py [--catalogue 1000000] [--rows 100000] [--seed 0] [--keep]
+    python bench/promote.py [--catalogue 1000000] [--rows 100000] [--seed 0] [--keep] [--profile [N]]
     python bench/promote.py --catalogue 0 --rows 100000     # a new DMO's first import into an empty catalogue
+    python bench/promote.py --catalogue 0 --rows 100000 --profile   # and where each promotion's time went
 
 1. starts a throwaway project-local PostgreSQL and migrates it;
 2. fills `public` with M listings of another DMO (locations, contact rows, listing_info, one bridge row
@@ -16,6 +17,13 @@
 5. prints both times, their ratio (target: the first import within 3x of the unchanged re-run), and the
    rows each promotion inserted, updated or deleted in `public` (from pg_stat_user_tables). It prints
    figures; it asserts nothing.
+
+--profile [N]: the cluster runs with pg_stat_statements (track = all: statements inside functions and DO
+blocks too), reset before each `promote`; after it, its N (default 25) costliest statements are printed
+with their total time, calls, rows, and whether they ran at top level or nested (a nested statement's time
+is also inside its function's / DO block's), then the top-level SQL total against the step's wall time
+(the rest: dbt, the GX checkpoint's Python, the statistics refresh's round trips). That is how to find the
+next hot spot; the extension costs a few percent.
 """
 
 from __future__ import annotations
@@ -98,12 +106,63 @@ def touched(engine: Any) -> tuple[int, int, int]:
     return int(ins), int(upd), int(dele)
 
 
+PROFILE_SQL = """
+select toplevel, calls, total_exec_time, rows, query
+from pg_stat_statements
+where dbid = (select oid from pg_database where datname = current_database())
+order by total_exec_time desc
+"""
+
+
+def enable_profiling(pg: LocalPostgres) -> None:
+    """Restart the cluster with pg_stat_statements tracking every statement, nested ones included."""
+    import psycopg
+
+    with psycopg.connect(pg.url("postgres", driver="postgresql"), autocommit=True) as conn:
+        conn.execute("alter system set shared_preload_libraries = 'pg_stat_statements'")
+    pg.stop()
+    pg.start()
+    with psycopg.connect(pg.url("bench", driver="postgresql"), autocommit=True) as conn:
+        conn.execute("create extension if not exists pg_stat_statements")
+        # (its settings exist once the library is loaded at start)
+        conn.execute("alter system set pg_stat_statements.track = 'all'")
+        conn.execute("alter system set track_functions = 'all'")
+        conn.execute("select pg_reload_conf()")
+
+
+def reset_profile(engine: Any) -> None:
+    with engine.connect() as conn:
+        conn.execute(text("select pg_stat_statements_reset()"))
+        conn.commit()
+
+
+def print_profile(engine: Any, label: str, wall: float, top: int) -> None:
+    """The statements that cost the most since reset_profile, then the top-level SQL total."""
+    with engine.connect() as conn:
+        stats = conn.execute(text(PROFILE_SQL)).all()
+    toplevel_ms = sum(s.total_exec_time for s in stats if s.toplevel)
+    print(f"  {label}: the {min(top, len(stats))} costliest statements (of {len(stats)})")
+    print(f"  {'ms':>9} {'%':>5} {'calls':>6} {'rows':>8}  level   statement")
+    for s in stats[:top]:
+        query = " ".join(s.query.split())
+        share = 100 * s.total_exec_time / (wall * 1000)
+        print(
+            f"  {s.total_exec_time:9.0f} {share:5.1f} {s.calls:6d} {s.rows:8d}  "
+            f"{'top' if s.toplevel else 'nested':<6}  {query[:110]}"
+        )
+    print(
+        f"  top-level SQL {toplevel_ms / 1000:.1f} s of the step's {wall:.1f} s "
+        f"(the rest: dbt and Python between statements)"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--catalogue", type=int, default=1_000_000)
     ap.add_argument("--rows", type=int, default=100_000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--profile", type=int, nargs="?", const=25, default=0, metavar="N")
     args = ap.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="listings-bench-promote-"))
@@ -111,8 +170,11 @@ def main() -> None:
     pg = LocalPostgres(root / "pg", fast=True)
     pg.start()
     pg.ensure_database("bench")
+    if args.profile:
+        enable_profiling(pg)
     os.environ["LISTINGS_DATABASE_URL"] = pg.url("bench")
     os.environ["LISTINGS_HOME"] = str(root / "home")
+    os.environ["LISTINGS_IMPORT_ROOTS"] = str(root)  # a file source reads only from the import folders
     from listings.config.store import apply_paths
     from listings.db.engine import get_engine, migrate
     from listings.pipeline import steps
@@ -148,9 +210,13 @@ def main() -> None:
                 getattr(steps, step)(job_id)
             before = touched(engine)
             prepared = time.perf_counter() - t0
+            if args.profile:
+                reset_profile(engine)
             t0 = time.perf_counter()
             steps.promote(job_id)
             seconds = time.perf_counter() - t0
+            if args.profile:
+                print_profile(engine, label, seconds, args.profile)
             after = touched(engine)
             steps.finalize(job_id)
             with engine.connect() as conn:

@@ -111,6 +111,16 @@ def db_url(pg_admin_url: str, template_db: str) -> Iterator[str]:
 
 
 @pytest.fixture
+def another_db_url(pg_admin_url: str, template_db: str) -> Iterator[str]:
+    """A second fresh, migrated database (a second, independent import in one test)."""
+    name = f"listings_test_{uuid.uuid4().hex[:8]}"
+    with _server_conn(pg_admin_url) as conn:
+        conn.execute(f'create database "{name}" template "{template_db}"')
+    yield _db_url(pg_admin_url, name)
+    _drop(pg_admin_url, name)
+
+
+@pytest.fixture
 def listings_env(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Settings for one test: a fresh database, a private data folder, file:// objects. Yields LISTINGS_HOME."""
     from listings.settings import get_settings

@@ -16,19 +16,23 @@ CANONICAL = {
     "ID": "source_id", "Name": "name", "Category": "category", "Address1": "address1", "City": "city",
     "Postal": "zip", "Phone": "phone", "Website": "website", "Description": "description", "Images": "images",
     "Hours": "opening_hours", "Lat": "lat", "Lng": "lng", "Latitude": "lat", "Longitude": "lng",
+    "State": "state", "Address2": "address2",
 }  # fmt: skip
 
 
-def csv_config(dmo_id: int, header: Sequence[str], **extra: Any) -> DmoConfig:
-    """A CSV DMO (CLIENT, Québec) whose mappings follow `header`; `extra` adds config fields (e.g. removal)."""
+def csv_config(
+    dmo_id: int, header: Sequence[str], *, country: str = "CA", state: str = "QC", **extra: Any
+) -> DmoConfig:
+    """A CSV DMO (CLIENT, Québec unless told) whose mappings follow `header`; `extra` adds config fields
+    (e.g. removal)."""
     return parse_config(
         {
             "dmo": {
                 "id": dmo_id,
                 "name": f"DMO {dmo_id}",
                 "dmo_type": "CLIENT",
-                "country": "CA",
-                "state": "QC",
+                "country": country,
+                "state": state,
             },
             "source_type": "csv",
             "field_mappings": {CANONICAL[column]: column for column in header},

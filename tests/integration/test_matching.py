@@ -196,3 +196,50 @@ def test_rematch_reports_then_applies_a_threshold_change(
     # the next import of the record resolves straight to the listing it was merged into
     again = run_job(102, file=tmp_path / "dmo102.csv")
     assert again["counts"]["records_unchanged"] == 3
+
+
+def test_rematch_proposes_each_pair_once_with_its_candidates(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two DMOs' records of one place (confidence about 0.86), kept apart at import by strict thresholds,
+    both at one postal code: each finds the other's listing. Rematch proposes the pair once (not A -> B and
+    B -> A), its review item lists the candidate, and the later merge leaves no listing_info on the listing
+    merged away."""
+    from click.testing import CliRunner
+
+    from listings.cli import main
+    from listings.settings import get_settings
+
+    def thresholds(auto: str | None, review: str | None = None) -> None:
+        for name, value in (("AUTO", auto), ("REVIEW", review)):
+            if value is None:
+                monkeypatch.delenv(f"LISTINGS_MATCH_{name}_THRESHOLD", raising=False)
+            else:
+                monkeypatch.setenv(f"LISTINGS_MATCH_{name}_THRESHOLD", value)
+        get_settings.cache_clear()
+
+    with engine.begin() as conn:
+        apply_config(conn, config(101))
+        apply_config(conn, config(102))
+    thresholds("0.95", "0.94")
+    run_job(101, file=write_csv(tmp_path / "dmo101.csv", [OLIMPICO]))
+    bare = ["x4", "Olimpico", "Café", "", "Montréal", "H2T 2L1", "", "", ""]
+    run_job(102, file=write_csv(tmp_path / "dmo102.csv", [bare]))
+    assert q(engine, "select count(distinct listing_id) from public.listing_info") == [(2,)]
+
+    thresholds("0.9")  # now in the review band: one review item, with its candidate
+    res = CliRunner().invoke(main, ["rematch"])
+    assert res.exit_code == 0 and "'review': 1" in res.stderr, res.output
+    (item,) = q(engine, "select listing_id, candidates from pipeline.review_items where status = 'open'")
+    assert [c["listing_id"] for c in item.candidates] == [item.listing_id]
+    assert CliRunner().invoke(main, ["rematch", "--dry-run"]).stdout.strip() == ""  # already under review
+
+    thresholds(None)  # the usual 0.8: one merge, not two
+    res = CliRunner().invoke(main, ["rematch"])
+    assert res.exit_code == 0 and "'merge': 1" in res.stderr, res.output
+    infos = q(
+        engine,
+        "select li.listing_id, l.listing_status from public.listing_info li join public.listings l on l.id = li.listing_id",
+    )
+    assert len({listing for listing, _ in infos}) == 1 and {status for _, status in infos} == {"active"}
+    assert q(engine, "select count(*) from pipeline.review_items where status = 'open'") == [(0,)]

@@ -5,6 +5,7 @@ always internally valid, the canonical text reads back to the same periods)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import random
@@ -228,7 +229,8 @@ TABLE: list[tuple[str, str, str, tuple[str, ...]]] = [
         (),
     ),
     ("Dec 24-26 off", "Dec 24-Dec 26 Mo-Su off", P, ()),
-    ("Mo-Fr 08:00-18:00, We 08:00-12:00", "Mo-Tu,Th-Fr 08:00-18:00; We 08:00-12:00", P, ()),
+    # OSM's "," is an additional rule: it adds to Wednesday's hours (08:00-12:00 is inside them).
+    ("Mo-Fr 08:00-18:00, We 08:00-12:00", "Mo-Fr 08:00-18:00", P, ()),
     (
         'Tu-Su 10:00-17:00; Mo off || "call ahead"',
         'Mo off; Tu-Su 10:00-17:00 "hours vary"',
@@ -335,7 +337,7 @@ def test_times_normalised() -> None:
         "Mo 12am-6am": "Mo 00:00-06:00",
         "Mo 12pm-12:30pm": "Mo 12:00-12:30",
         "Mo 10:00-00:00": "Mo 10:00-24:00",
-        "Mo 10:00-23:59": "Mo 10:00-24:00",
+        "Mo 10:00-23:59": "Mo 10:00-23:59",  # as written: a minute before midnight is not midnight
         "Mo 5-11pm": "Mo 17:00-23:00",
         "Mo 10-2am": "Mo 22:00-02:00",
         "Mo 9-5pm": "Mo 09:00-17:00",
@@ -388,7 +390,7 @@ def test_schema_org_specification_objects() -> None:
     parsed = parse_hours(seasonal)
     assert parsed.status == P
     assert to_text(parsed) == (
-        "Mo off; Fr 18:00-02:00; Su 00:00-24:00; Jul 01-Aug 31 We 10:00-16:00; 2025 Jun 01-2025 Sep 01 Sa 10:00-16:00"
+        "Mo off; Fr 18:00-02:00; Su 00:00-23:59; Jul 01-Aug 31 We 10:00-16:00; 2025 Jun 01-2025 Sep 01 Sa 10:00-16:00"
     )
     holidays = parse_hours(
         {"dayOfWeek": "https://schema.org/PublicHolidays", "opens": "10:00", "closes": "14:00"}
@@ -709,6 +711,28 @@ def day_intervals(draw: st.DrawFn) -> list[tuple[str, str]]:
     return sorted({(f"{o // 60:02d}:{o % 60:02d}", f"{c // 60:02d}:{c % 60:02d}") for o, c in spans})
 
 
+def _disjoint(a: tuple[str | None, str | None], b: tuple[str | None, str | None]) -> bool:
+    """Whether two dated keys share no day (a yearly key and a one-off one are taken to overlap)."""
+
+    def dated(k: tuple[str | None, str | None]) -> bool:
+        return any(v and len(v) == 10 for v in k)
+
+    if dated(a) != dated(b):
+        return False
+    if dated(a):
+        return bool((a[1] and b[0] and a[1] < b[0]) or (b[1] and a[0] and b[1] < a[0]))
+
+    def days(k: tuple[str | None, str | None]) -> set[str]:
+        first = dt.date(2000, 1, 1)
+        mds = {(first + dt.timedelta(days=i)).isoformat()[5:] for i in range(366)}
+        lo, hi = k[0] or "01-01", k[1] or "12-31"
+        return {md for md in mds if (lo <= md <= hi) if lo <= hi} | (
+            {md for md in mds if md >= lo or md <= hi} if lo > hi else set()
+        )
+
+    return days(a).isdisjoint(days(b))
+
+
 @st.composite
 def periods(draw: st.DrawFn) -> tuple[OpeningPeriod, ...]:
     mmdd = st.tuples(st.integers(1, 12), st.integers(1, 28)).map(lambda t: f"{t[0]:02d}-{t[1]:02d}")
@@ -721,13 +745,34 @@ def periods(draw: st.DrawFn) -> tuple[OpeningPeriod, ...]:
         st.tuples(mmdd, st.none()),
         st.tuples(st.none(), ymd),
     )
+    # Dated periods that overlap have no OSM rendering that keeps them apart (OSM orders rules, the
+    # periods do not), so the seasons drawn are disjoint.
+    seasons: list[tuple[str | None, str | None]] = []
+    for k in draw(st.lists(key, max_size=3, unique=True)):
+        if all(_disjoint(k, other) for other in seasons):
+            seasons.append(k)
     out = []
-    for start, end in [(None, None), *draw(st.lists(key, max_size=3, unique=True))]:
+    for start, end in [(None, None), *seasons]:
         days = draw(st.sets(st.sampled_from(ALL_DAYS)))
-        closed = (
-            draw(st.sets(st.sampled_from([d for d in ALL_DAYS if d not in days]))) if len(days) < 7 else set()
-        )
-        hours = tuple(DayHours(d, o, c) for d in sorted(days) for o, c in draw(day_intervals()))
+        drawn = {d: draw(day_intervals()) for d in sorted(days)}
+        if seasons:  # a night next to a season's first or last day has no agreed OSM reading
+            drawn = {
+                d: [(o, c) for o, c in ivs if c > o or c == "24:00"] or [("08:00", "09:00")]
+                for d, ivs in drawn.items()
+            }
+        # The canonical text is OSM, where a rule for the next day cuts a night at midnight ("Mo
+        # 20:00-02:00; Tu off" is closed from Tuesday 00:00): a night runs into a day with the same
+        # hours or into a day nothing is said about.
+        for d in sorted(drawn):
+            nxt = d % 7 + 1
+            if nxt in drawn and drawn[nxt] != drawn[d] and any(c <= o and c != "24:00" for o, c in drawn[d]):
+                drawn[d] = [(o, c) for o, c in drawn[d] if not (c <= o and c != "24:00")] or [
+                    ("08:00", "09:00")
+                ]
+        hours = tuple(DayHours(d, o, c) for d in sorted(drawn) for o, c in drawn[d])
+        nights = {h.day_id % 7 + 1 for h in hours if h.close_time <= h.open_time and h.close_time != "24:00"}
+        free = [d for d in ALL_DAYS if d not in days and d not in nights]
+        closed = draw(st.sets(st.sampled_from(free))) if free else set()
         if hours or closed or start or end:
             out.append(OpeningPeriod(start, end, hours, tuple(sorted(closed))))
     out.sort(

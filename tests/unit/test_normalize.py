@@ -383,6 +383,15 @@ def test_normalize_phone_several_numbers() -> None:
     assert phone is not None and phone.others == ()
 
 
+def test_a_slash_after_the_area_code_is_part_of_the_number() -> None:
+    """A common US way of writing a phone: "310/246-1501" is one number, not "310" and "246-1501"."""
+    phone = normalize_phone("310/555-0101", country="US")
+    assert phone is not None and phone.e164 == "+13105550101" and phone.others == ()
+    phone = normalize_phone("310/555-0101 / 310/555-0102", country="US")
+    assert phone is not None and phone.e164 == "+13105550101"
+    assert [p.e164 for p in phone.others] == ["+13105550102"]
+
+
 def test_normalize_phone_invalid_keeps_raw() -> None:
     short = normalize_phone("555-0123", country="CA")  # 7 digits: a local number, no area code
     assert short == Phone(None, None, None, False, "555-0123")

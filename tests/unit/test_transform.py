@@ -11,7 +11,14 @@ from listings.transform.clean import InvalidValue, clean_multiline, clean_text, 
 from listings.transform.hashing import normalize_key, normalize_postal, record_hash
 from listings.transform.limits import FIELD_LIMITS, MAX_IMAGES
 from listings.transform.mapping import MISSING, as_list, as_text, resolve_path
-from listings.transform.records import SCALAR_FIELDS, RecordError, build_record, enrich, merge_in_file
+from listings.transform.records import (
+    SCALAR_FIELDS,
+    CanonicalRecord,
+    RecordError,
+    build_record,
+    enrich,
+    merge_in_file,
+)
 
 MAPPING = {
     "source_id": "ID", "name": "Name", "address1": "Address1", "city": "City", "zip": "Postal",
@@ -141,6 +148,31 @@ def test_merge_in_file_most_complete_then_latest_wins_and_images_merge() -> None
     assert merged.values["phone"] == "514-555-0101" and merged.values["name"] == "BISTRO"
     assert merged.images == [f"{IMG}a.jpg", f"{IMG}b.jpg"]
     assert [r.row_nos for r in result.records] == [[1, 5], [2]]
+
+
+def test_one_hash_with_conflicting_evidence_stays_two_records() -> None:
+    """Two permits of one building: the hash leaves the unit out, but their source ids, units and phones
+    differ, so they are two places (matching decides on them); a record of the same hash and consistent
+    evidence still merges."""
+
+    def permits() -> list[CanonicalRecord]:
+        rows = [
+            row(ID="p1", Name="ACME BREAD CO", Address1="1 Ferry Building #50", Phone="415 555 0150"),
+            row(ID="p2", Name="Acme Bread Co.", Address1="1 Ferry Building #15", Phone="415 555 0115"),
+            row(ID="p3", Name="Acme Bread Co", Address1="1 Ferry Bldg #50", Phone="(415) 555-0150"),
+        ]
+        return [build_record(n, r, MAPPING, country="US", state="CA") for n, r in enumerate(rows, start=1)]
+
+    records = permits()
+    assert len({r.record_hash for r in records}) == 1
+    result = merge_in_file(records)
+    assert [r.row_nos for r in result.records] == [[1, 3], [2]]
+    assert result.duplicates == 1 and not result.conflicts
+    hashes = [r.record_hash for r in result.records]
+    assert hashes[0] == records[0].record_hash and hashes[1] != hashes[0]
+    assert records[1].record_hash == hashes[0]  # the input records are left as they were
+    # the split record's hash is stable: a re-run of the file gives the same one
+    assert [r.record_hash for r in merge_in_file(permits()).records] == hashes
 
 
 def test_source_id_reused_by_another_place_is_a_conflict() -> None:

@@ -24,6 +24,7 @@ select
     loc.address_key,
     loc.house_number,
     loc.city_key,
+    loc.region_key,
     ci.contact_name,
     ci.email,
     ci.local_phone,

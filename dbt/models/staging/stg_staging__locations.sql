@@ -12,5 +12,6 @@ select
     location_hash,
     address_key,
     house_number,
-    city_key
+    city_key,
+    region_key
 from {{ source('staging', 'locations') }}

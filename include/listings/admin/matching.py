@@ -688,11 +688,11 @@ def _new_listing(conn: Connection, info: Any, source: Any, from_id: int) -> int:
         text(
             """
             insert into public.locations (address1, address2, city, state, zip, country, lat, lng, geog,
-                location_hash, address_key, house_number, city_key, created_at, updated_at)
+                location_hash, address_key, house_number, city_key, region_key, created_at, updated_at)
             select s.address1, s.address2, s.city, s.state, s.zip, s.country, s.lat, s.lng,
                    case when s.lat is not null and s.lng is not null
                         then st_setsrid(st_makepoint(s.lng, s.lat), 4326)::geography end,
-                   s.location_hash, s.address_key, s.house_number, s.city_key, now(), now()
+                   s.location_hash, s.address_key, s.house_number, s.city_key, s.region_key, now(), now()
             from staging.listing_info sli
             join staging.locations s on s.job_id = sli.job_id and s.record_no = sli.record_no
             where sli.job_id = :job and sli.dmo_id = :dmo and sli.record_hash = any(:h)
@@ -708,9 +708,10 @@ def _new_listing(conn: Connection, info: Any, source: Any, from_id: int) -> int:
             text(
                 """
                 insert into public.locations (address1, address2, city, state, zip, country, lat, lng, geog,
-                    location_hash, address_key, house_number, city_key, created_at, updated_at)
+                    location_hash, address_key, house_number, city_key, region_key, created_at, updated_at)
                 select loc.address1, loc.address2, loc.city, loc.state, loc.zip, loc.country, loc.lat, loc.lng,
-                       loc.geog, loc.location_hash, loc.address_key, loc.house_number, loc.city_key, now(), now()
+                       loc.geog, loc.location_hash, loc.address_key, loc.house_number, loc.city_key, loc.region_key,
+                       now(), now()
                 from public.listings l join public.locations loc on loc.id = l.location_id
                 where l.id = :l
                 returning id

@@ -26,13 +26,10 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from listings.matching.features import match_keys
 from listings.transform.categories import load_vocabulary
 from listings.transform.limits import over_limit, too_long_message
 from listings.transform.normalize import (
-    address_key,
-    city_key,
-    house_number,
-    name_key,
     normalize_email,
     normalize_phone,
     normalize_postal,
@@ -202,7 +199,7 @@ def edit_listing(conn: Connection, listing_id: int, changes: Mapping[str, Any], 
         if old != name:
             conn.execute(
                 text("update public.listings set name = :n, name_key = :k where id = :i"),
-                {"n": name, "k": name_key(name), "i": listing_id},
+                {"n": name, "k": match_keys({"name": name})["name_key"], "i": listing_id},
             )
             entries.append(("name", old, name))
     if "location" in changes:
@@ -338,7 +335,11 @@ def resolve_conflict(conn: Connection, review_item_id: int, *, accept_source: bo
             if field == "name":
                 conn.execute(
                     text("update public.listings set name = :n, name_key = :k where id = :i"),
-                    {"n": source_value, "k": name_key(source_value), "i": item.listing_id},
+                    {
+                        "n": source_value,
+                        "k": match_keys({"name": source_value})["name_key"],
+                        "i": item.listing_id,
+                    },
                 )
             else:
                 _write_location(conn, item.listing_id, dict(source_value))
@@ -496,16 +497,17 @@ def _write_location(
     if new == old:
         return old, new
     country = (new.get("country") or "CA").strip()
+    keys = match_keys({**new, "country": country})
     conn.execute(
         text(
             """
             with new as (
                 insert into public.locations (address1, address2, city, state, zip, country, lat, lng, geog,
-                    location_hash, address_key, house_number, city_key, created_at, updated_at)
+                    location_hash, address_key, house_number, city_key, region_key, created_at, updated_at)
                 values (:address1, :address2, :city, :state, :zip, :country, :lat, :lng,
                     case when cast(:lat as float8) is not null and cast(:lng as float8) is not null then
                         st_setsrid(st_makepoint(cast(:lng as float8), cast(:lat as float8)), 4326)::geography end,
-                    :hash, :akey, :number, :ckey, now(), now())
+                    :hash, :akey, :number, :ckey, :rkey, now(), now())
                 returning id
             )
             update public.listings set location_id = (select id from new), updated_at = now() where id = :i
@@ -515,9 +517,12 @@ def _write_location(
             **new,
             "i": listing_id,
             "hash": current["location_hash"],
-            "akey": address_key(new.get("address1"), country=country) or None,
-            "number": house_number(new.get("address1"), country=country),
-            "ckey": city_key(new.get("city")) or None,
+            # the keys transform stores (listings.matching.features.match_keys), so that matching finds
+            # an edited location by the same blocks as an imported one
+            "akey": keys["address_key"],
+            "number": keys["house_number"],
+            "ckey": keys["city_key"],
+            "rkey": keys["region_key"],
         },
     )
     return old, new

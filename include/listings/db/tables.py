@@ -112,6 +112,7 @@ locations = Table(
     Column("address_key", Text),
     Column("house_number", Text),
     Column("city_key", Text),
+    Column("region_key", Text),  # the state / province code, for matching (0015)
     Index("ix_locations_geog", "geog", postgresql_using="gist"),
     # matching blocks candidates by postal code when a record has no coordinates
     Index("ix_locations_postal_key", text("upper(regexp_replace(zip, '[^A-Za-z0-9]', '', 'g'))")),
@@ -623,7 +624,7 @@ match_models = Table(
     CheckConstraint(_in("source", MATCH_MODEL_SOURCES), name="source"),
     schema="pipeline",
 )
-"""Fitted Fellegi-Sunter match models (migration 0014): the match step uses the latest."""
+"""Fitted Fellegi-Sunter match models (migration 0016): the match step uses the latest."""
 
 match_labels = Table(
     "match_labels",
@@ -643,7 +644,7 @@ match_labels = Table(
     Index("ix_match_labels_review_item_id", "review_item_id"),
     schema="pipeline",
 )
-"""Labelled pairs from review decisions and manual merges (migration 0014): both sides' values as matching
+"""Labelled pairs from review decisions and manual merges (migration 0016): both sides' values as matching
 saw them, the label, which decision and when (`listings.matching.model_store`)."""
 
 geocode_cache = Table(
@@ -709,11 +710,24 @@ listing_match = Table(
     Column("categories", ARRAY(Text), nullable=False, server_default=text("'{}'")),
     Column("updated_at", DateTime, nullable=False, server_default=func.now()),
     Column("image_phashes", ARRAY(Text), nullable=False, server_default=text("'{}'")),
+    Column("region_key", Text),  # pipeline.region_key(state, country): "QC", "CA"... (0015)
+    Column("names", ARRAY(Text), nullable=False, server_default=text("'{}'")),  # every DMO's other names
     Index("ix_listing_match_geog", "geog", postgresql_using="gist"),
     Index("ix_listing_match_postal_key", "postal_key"),
     Index(  # btree_gin: city equality and name trigrams in one index (migration 0005)
         "ix_listing_match_city_name",
         "city_key",
+        "name",
+        postgresql_using="gin",
+        postgresql_ops={"name": "gin_trgm_ops"},
+    ),
+    # candidate blocks that need no spelling in common (0015)
+    Index("ix_listing_match_phones", "phones", postgresql_using="gin"),
+    Index("ix_listing_match_website_hosts", "website_hosts", postgresql_using="gin"),
+    Index("ix_listing_match_address_key", "address_key"),
+    Index(
+        "ix_listing_match_region_name",
+        "region_key",
         "name",
         postgresql_using="gin",
         postgresql_ops={"name": "gin_trgm_ops"},
@@ -775,6 +789,7 @@ stg_locations = Table(
     Column("address_key", Text),
     Column("house_number", Text),
     Column("city_key", Text),
+    Column("region_key", Text),
     PrimaryKeyConstraint("job_id", "record_no", name="locations_pkey"),
     _staging_fk("listings"),
     schema="staging",

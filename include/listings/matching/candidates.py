@@ -1,13 +1,18 @@
 """Candidate canonical listings for incoming records, found in PostgreSQL in one set-based query over the
 matching index `pipeline.listing_match` (one row per listing, kept by promotion).
 
-Blocking, so that no record is compared with the whole catalogue:
+Blocking, so that no record is compared with the whole catalogue. Every block a record has the keys for is
+searched (a candidate never depends on one field being spelled the same on both sides):
 - near: listings whose current location lies within `radius_m` of the record's coordinates (PostGIS
   KNN on the GiST index, nearest first);
 - postal: listings with the same postal key, most similar names first (pg_trgm);
-- name: for records with neither coordinates nor a postal code, listings in the same city (matching key)
-  whose name is trigram-similar (one GIN index on city key and name trigrams, so that a common name is
-  looked up in its city only, not across the whole catalogue).
+- phone / website: listings that any DMO lists with the same E.164 phone number / website host, whatever
+  their name or address (GIN indexes on the arrays);
+- address: listings at the same street address (address key with its civic number), in any city;
+- name: listings in the same region (state / province code, `places.region_key`) whose name is
+  trigram-similar, so that "New York" / "New York City", a neighbourhood and its city, or a source without
+  postal codes still meet; in the same city when the record has no region (one GIN index on (region, name
+  trigrams) and one on (city, name trigrams), so a common name is looked up in its region or city only).
 Merged listings are never candidates: they forward to the listing they were merged into.
 """
 
@@ -27,6 +32,10 @@ class Incoming:
     lng: float | None
     postal_key: str  # "" when unknown
     city_key: str  # matching key of the city ("" when unknown)
+    phone: str = ""  # E.164
+    website_host: str = ""
+    address_key: str = ""  # only with a house number: a street alone is no address
+    region_key: str = ""  # state / province code (`places.region_key`)
 
 
 @dataclass(slots=True)
@@ -50,46 +59,60 @@ class Candidate:
     website_hosts: list[str] = field(default_factory=list)
     categories: list[str] = field(default_factory=list)
     image_hashes: list[str] = field(default_factory=list)  # pHashes of the images every DMO shows
+    names: list[str] = field(default_factory=list)  # other DMOs' names for the listing
 
 
 _DETAILS = """
     m.listing_id, m.name, m.address1, m.city, m.zip, m.country, m.lat, m.lng, m.name_key, m.address_key,
     m.house_number, m.city_key, m.postal_key, m.website_hosts, m.phones, m.websites, m.categories,
-    m.image_phashes"""
+    m.image_phashes, m.names"""
+
+
+def _block(via: str, where: str, order: str, limit: str) -> str:
+    return f"""
+select i.record_no, '{via}' as via, c.*
+from _match_incoming i
+cross join lateral (
+    select {_DETAILS}
+    from pipeline.listing_match m
+    where {where}
+    order by {order}
+    limit %({limit})s
+) c"""
+
+
+_BY_NAME = "similarity(m.name, i.name) desc, m.listing_id"
 
 # One pass over the matching index (pipeline.listing_match): each block returns the candidates' details.
-CANDIDATE_SQL = f"""
-select i.record_no, 'near' as via, c.*
-from _match_incoming i
-cross join lateral (
-    select {_DETAILS}
-    from pipeline.listing_match m
-    where i.geog is not null and st_dwithin(m.geog, i.geog, %(radius)s)
-    order by m.geog <-> i.geog
-    limit %(k_near)s
-) c
-union all
-select i.record_no, 'postal' as via, c.*
-from _match_incoming i
-cross join lateral (
-    select {_DETAILS}
-    from pipeline.listing_match m
-    where i.postal_key <> '' and m.postal_key = i.postal_key
-    order by similarity(m.name, i.name) desc, m.listing_id
-    limit %(k_postal)s
-) c
-union all
-select i.record_no, 'name' as via, c.*
-from _match_incoming i
-cross join lateral (
-    select {_DETAILS}
-    from pipeline.listing_match m
-    where i.geog is null and i.postal_key = '' and i.city_key <> ''
-      and m.city_key = i.city_key and m.name %% i.name  -- pg_trgm's similarity operator (%% for the driver)
-    order by similarity(m.name, i.name) desc, m.listing_id
-    limit %(k_name)s
-) c
-"""
+CANDIDATE_SQL = "\nunion all".join(
+    [
+        _block(
+            "near",
+            "i.geog is not null and st_dwithin(m.geog, i.geog, %(radius)s)",
+            "m.geog <-> i.geog",
+            "k_near",
+        ),
+        _block("postal", "i.postal_key <> '' and m.postal_key = i.postal_key", _BY_NAME, "k_postal"),
+        _block("phone", "i.phone <> '' and m.phones @> array[i.phone]", _BY_NAME, "k_key"),
+        _block(
+            "website", "i.website_host <> '' and m.website_hosts @> array[i.website_host]", _BY_NAME, "k_key"
+        ),
+        _block("address", "i.address_key <> '' and m.address_key = i.address_key", _BY_NAME, "k_key"),
+        # pg_trgm's similarity operator (%% for the driver)
+        _block(
+            "name",
+            "i.region_key <> '' and m.region_key = i.region_key and m.name %% i.name",
+            _BY_NAME,
+            "k_name",
+        ),
+        _block(
+            "name",
+            "i.region_key = '' and i.city_key <> '' and m.city_key = i.city_key and m.name %% i.name",
+            _BY_NAME,
+            "k_name",
+        ),
+    ]
+)
 
 
 Found = dict[int, list[tuple[Candidate, frozenset[str]]]]  # record_no -> (candidate, blocks that found it)
@@ -103,15 +126,18 @@ def find_candidates(
     k_near: int = 6,
     k_postal: int = 5,
     k_name: int = 8,
+    k_key: int = 5,
 ) -> Found:
     """Candidates per record_no, each with the details the scorer needs and the blocks that found it
-    (near | postal | name). A listing is fetched once however many records it is a candidate for."""
+    (near | postal | phone | website | address | name). A listing is fetched once however many records it
+    is a candidate for."""
     if not incoming:
         return {}
     conn.execute(
         text(
             "create temporary table if not exists _match_incoming"
-            " (record_no int primary key, name text, geog geography, postal_key text, city_key text)"
+            " (record_no int primary key, name text, geog geography, postal_key text, city_key text,"
+            " phone text, website_host text, address_key text, region_key text)"
             " on commit drop"
         )
     )
@@ -120,13 +146,15 @@ def find_candidates(
     assert raw is not None
     with raw.cursor() as cur:
         with cur.copy(
-            "copy _match_incoming (record_no, name, geog, postal_key, city_key) from stdin"
+            "copy _match_incoming (record_no, name, geog, postal_key, city_key, phone, website_host,"
+            " address_key, region_key) from stdin"
         ) as copy:
             for r in incoming:
                 point = (
                     f"SRID=4326;POINT({r.lng} {r.lat})" if r.lat is not None and r.lng is not None else None
                 )
-                copy.write_row((r.record_no, r.name, point, r.postal_key, r.city_key))
+                copy.write_row((r.record_no, r.name, point, r.postal_key, r.city_key, r.phone,
+                                r.website_host, r.address_key, r.region_key))  # fmt: skip
         cur.execute("analyze _match_incoming")
     # Rows straight from the driver: this runs for every record of a batch, ORM rows would cost more.
     with raw.cursor() as cur:
@@ -135,12 +163,13 @@ def find_candidates(
         # the index lookups themselves (measured: 1.3 s -> 0.7 s for 4,000 records).
         cur.execute("set local jit = off")
         cur.execute(
-            CANDIDATE_SQL, {"radius": radius_m, "k_near": k_near, "k_postal": k_postal, "k_name": k_name}
+            CANDIDATE_SQL,
+            {"radius": radius_m, "k_near": k_near, "k_postal": k_postal, "k_name": k_name, "k_key": k_key},
         )
         found: dict[int, dict[int, set[str]]] = {}
         details: dict[int, Candidate] = {}
         for (record_no, via, lid, name, address1, city, zip_code, country, lat, lng, nkey, akey, number, ckey, pkey,
-             hosts, phones, websites, categories, phashes) in cur:  # fmt: skip
+             hosts, phones, websites, categories, phashes, names) in cur:  # fmt: skip
             found.setdefault(record_no, {}).setdefault(lid, set()).add(via)
             if lid not in details:
                 details[lid] = Candidate(
@@ -148,7 +177,7 @@ def find_candidates(
                     lat=float(lat) if lat is not None else None, lng=float(lng) if lng is not None else None,
                     name_key=nkey, address_key=akey, house_number=number, city_key=ckey, postal_key=pkey,
                     website_hosts=hosts, phones=phones, websites=websites, categories=categories,
-                    image_hashes=phashes,
+                    image_hashes=phashes, names=names,
                 )  # fmt: skip
     return {
         record_no: [(details[lid], frozenset(via)) for lid, via in sorted(per.items()) if lid in details]

@@ -21,12 +21,14 @@ from typing import Any
 from rapidfuzz import fuzz
 from sqlalchemy import Connection, Engine, text
 
+from listings.matching.batch import BatchPair, link_batch, score_pairs
 from listings.matching.candidates import Candidate, Found, Incoming, find_candidates
 from listings.matching.features import Features, MatchRecord, match_keys, pair_features
 from listings.matching.model_store import current_model
 from listings.matching.scoring import AnyModel, Decision, confidence, decide, explain, reason_for
 from listings.transform.categories import load_vocabulary
-from listings.transform.normalize import postal_key
+from listings.transform.normalize import name_tokens, postal_key
+from listings.transform.places import region_key
 
 MATCH_METHODS = ("auto_match", "review", "new")  # what the match step writes (transform writes the others)
 
@@ -51,6 +53,12 @@ class MatchOutcome:
     record_no: int
     decision: Decision
     scored: list[ScoredCandidate] = field(default_factory=list)
+    found: int = 0  # candidate listings the blocks returned (before hopeless ones were skipped)
+    # A duplicate inside the batch (`batch.link_batch`): the record whose new listing this one joins, or
+    # the record whose listing it is reviewed against, and the pair that says so.
+    same_as: int | None = None
+    review_of: int | None = None
+    batch_pair: BatchPair | None = None
     model: AnyModel | None = None  # what scored it (None: scoring.DEFAULT_MODEL): explanations use it too
 
 
@@ -64,15 +72,35 @@ def incoming_record(r: Mapping[str, Any]) -> MatchRecord:
         name_key=keys.get("name_key") or "",
         address_key=keys.get("address_key"),
         house_number=keys.get("house_number"),
+        unit=keys.get("unit"),
         city_key=keys.get("city_key"),
         postal_key=postal_key(r.get("zip"), country=r.get("country") or "CA") or None,
         country=r.get("country") or "CA",
+        region_key=keys["region_key"]
+        if "region_key" in keys
+        else region_key(r.get("state"), r.get("country")),
         lat=_coord(r.get("lat"), 90),
         lng=_coord(r.get("lng"), 180),
         phone=r.get("phone_e164"),
         website_host=keys.get("website_host"),
         category=r.get("category"),
         image_hashes=tuple(r.get("image_hashes") or ()),
+    )
+
+
+def incoming_row(record_no: int, rec: MatchRecord) -> Incoming:
+    """What candidate search looks a record up by (every key it has: see `candidates`)."""
+    return Incoming(
+        record_no,
+        rec.name,
+        rec.lat,
+        rec.lng,
+        rec.postal_key or "",
+        rec.city_key or "",
+        phone=rec.phone or "",
+        website_host=rec.website_host or "",
+        address_key=(rec.address_key or "") if rec.house_number else "",
+        region_key=rec.region_key or "",
     )
 
 
@@ -95,9 +123,15 @@ def candidate_record(c: Candidate, incoming: MatchRecord) -> MatchRecord:
                     house_number=keys["house_number"], city_key=keys["city_key"])  # fmt: skip
     hosts = c.website_hosts
     vocab = load_vocabulary()
+    name, name_key = c.name or "", c.name_key or ""
+    if c.names and incoming.name_key:  # another DMO's name for the listing may be the closer one
+        name, name_key = max(
+            [(name, name_key), *((n, " ".join(name_tokens(n))) for n in c.names)],
+            key=lambda nk: fuzz.token_set_ratio(incoming.name_key, nk[1]),
+        )
     return MatchRecord(
-        name=c.name or "",
-        name_key=c.name_key or "",
+        name=name,
+        name_key=name_key,
         address_key=c.address_key,
         house_number=c.house_number,
         city_key=c.city_key,
@@ -123,8 +157,10 @@ def match_records(
     *,
     chunk: int = 2000,
     workers: int = 1,
+    within_batch: bool = True,
 ) -> list[MatchOutcome]:
-    """Candidates, features, confidences and a decision for every record (none is written here).
+    """Candidates, features, confidences and a decision for every record (none is written here), then
+    (`within_batch`) the batch's own duplicates linked (`batch.link_batch`).
 
     With an Engine and `workers` > 1, chunks are matched in that many processes, each on its own
     connection: candidate SQL and Python scoring then use every core (they are both CPU-bound)."""
@@ -133,15 +169,43 @@ def match_records(
     if isinstance(db, Connection) or workers <= 1 or len(parts) <= 1:
         if isinstance(db, Engine):
             with db.begin() as conn:
-                return [o for part in parts for o in _match_chunk(conn, part, thresholds)]
-        return [o for part in parts for o in _match_chunk(db, part, thresholds)]
-    url = db.url.render_as_string(hide_password=False)
-    context = multiprocessing.get_context("fork")  # the parent's imports are reused: no start-up cost
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init) as pool:
-        results = pool.map(_match_chunk_url, [url] * len(parts), parts, [thresholds] * len(parts))
-        outcomes = [o for part in results for o in part]
-    order = {no: i for i, no in enumerate(numbers)}
-    return sorted(outcomes, key=lambda o: order[o.record_no])
+                outcomes = [o for part in parts for o in _match_chunk(conn, part, thresholds)]
+        else:
+            outcomes = [o for part in parts for o in _match_chunk(db, part, thresholds)]
+    else:
+        url = db.url.render_as_string(hide_password=False)
+        context = multiprocessing.get_context("fork")  # the parent's imports are reused: no start-up cost
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init) as pool:
+            results = pool.map(_match_chunk_url, [url] * len(parts), parts, [thresholds] * len(parts))
+            outcomes = [o for part in results for o in part]
+        order = {no: i for i, no in enumerate(numbers)}
+        outcomes.sort(key=lambda o: order[o.record_no])
+    if within_batch:
+        _link_within_batch(records, outcomes, thresholds)
+    return outcomes
+
+
+def _link_within_batch(
+    records: Sequence[Mapping[str, Any]], outcomes: Sequence[MatchOutcome], thresholds: Thresholds
+) -> None:
+    by_no = records_by_no(records)
+    pairs = score_pairs({no: incoming_record(r) for no, r in by_no.items()}, load_vocabulary().compatible)
+    links = link_batch(
+        {o.record_no: o.decision for o in outcomes},
+        pairs,
+        auto_threshold=thresholds.auto_merge,
+        review_threshold=thresholds.review,
+    )
+    for o in outcomes:
+        link = links.get(o.record_no)
+        if link is not None:
+            o.decision, o.same_as, o.review_of, o.batch_pair = (
+                link.decision,
+                link.same_as,
+                link.review_of,
+                link.pair,
+            )
+            o.scored = []
 
 
 def _worker_init() -> None:
@@ -163,8 +227,7 @@ def _match_chunk(
 ) -> list[MatchOutcome]:
     by_no = records_by_no(part)
     incoming = {no: incoming_record(r) for no, r in by_no.items()}
-    rows = [Incoming(no, rec.name, rec.lat, rec.lng, rec.postal_key or "", rec.city_key or "")
-            for no, rec in incoming.items()]  # fmt: skip
+    rows = [incoming_row(no, rec) for no, rec in incoming.items()]
     # A record being re-matched (rematch) is not its own candidate: `_listing_id` names the listing it is in.
     exclude = {no: int(r["_listing_id"]) for no, r in by_no.items() if r.get("_listing_id")}
     # The model hook: the latest model of pipeline.match_models, else the logistic default.
@@ -218,9 +281,8 @@ def _score(
             model=model,
         )
         # A reviewer sees the candidates; an automatic decision keeps only the one it chose (or the best).
-        outcomes.append(
-            MatchOutcome(no, decision, scored if decision.action == "review" else scored[:1], model)
-        )
+        shown = scored if decision.action == "review" else scored[:1]
+        outcomes.append(MatchOutcome(no, decision, shown, found=len(found.get(no, [])), model=model))
     return outcomes
 
 
@@ -228,7 +290,7 @@ def records_by_no(records: Sequence[Mapping[str, Any]]) -> dict[int, Mapping[str
     return {int(r["record_no"]): r for r in records}
 
 
-def _candidate_doc(s: ScoredCandidate, model: AnyModel | None = None) -> dict[str, Any]:
+def candidate_doc(s: ScoredCandidate, model: AnyModel | None = None) -> dict[str, Any]:
     c = s.candidate
     return {
         "listing_id": c.listing_id,
@@ -251,6 +313,20 @@ def _candidate_doc(s: ScoredCandidate, model: AnyModel | None = None) -> dict[st
 
 def reset_decisions(conn: Connection, job_id: int) -> None:
     """Undo an earlier run of the match step for this job (a retried task decides again from scratch)."""
+    # Records that joined another record's new listing share its reserved id: they lose it (the first
+    # record keeps its own, which the images step may already have stored images under).
+    conn.execute(
+        text(
+            """
+            update staging.listings l set reserved_listing_id = null
+            where l.job_id = :j and exists (
+                select 1 from staging.listings o
+                where o.job_id = l.job_id and o.reserved_listing_id = l.reserved_listing_id and o.record_no < l.record_no
+            )
+            """
+        ),
+        {"j": job_id},
+    )
     conn.execute(
         text(
             """
@@ -288,6 +364,8 @@ def write_decisions(
     outcomes: Iterable[MatchOutcome],
 ) -> dict[str, int]:
     """Apply decisions to staging and queue review items; returns counts per action."""
+    outcomes = list(outcomes)
+    _shared_listings(conn, job_id, outcomes)
     counts = {"auto_merge": 0, "review": 0, "new": 0}
     merges, infos, reviews = [], [], []
     for o in outcomes:
@@ -304,10 +382,13 @@ def write_decisions(
                 "p": d.action == "review",
             }
         )
-        if d.action == "auto_merge":
+        if d.action == "auto_merge" and d.candidate_id is not None:
             merges.append({"j": job_id, "n": o.record_no, "l": d.candidate_id})
         elif d.action == "review":
             record = records[o.record_no]
+            candidates = [candidate_doc(s, o.model) for s in o.scored[:10]]
+            if o.review_of is not None and o.batch_pair is not None:
+                candidates = [_batch_candidate_doc(records[o.review_of], d.candidate_id, o.batch_pair)]
             reviews.append(
                 {
                     "item_type": d.review_type,
@@ -317,7 +398,7 @@ def write_decisions(
                     "listing_info_id": None,
                     "source_record_hash": record["record_hash"],
                     "payload": _review_payload(record, o),
-                    "candidates": [_candidate_doc(s, o.model) for s in o.scored[:10]],
+                    "candidates": candidates,
                     "confidence": round(d.confidence, 4),
                 }
             )
@@ -335,6 +416,49 @@ def write_decisions(
         )
     write_review_items(conn, reviews)
     return counts
+
+
+def _shared_listings(conn: Connection, job_id: int, outcomes: Sequence[MatchOutcome]) -> None:
+    """Records that join another record's new listing get that record's reserved listing id: promotion
+    creates the listing once, under it (`listings.matching.batch`)."""
+    leader = {o.record_no: o.same_as for o in outcomes if o.same_as is not None}
+    if not leader:
+        return
+    rows = conn.execute(
+        text(
+            "update staging.listings set reserved_listing_id = coalesce(reserved_listing_id,"
+            " nextval(pg_get_serial_sequence('public.listings', 'id'))::integer)"
+            " where job_id = :j and record_no = any(:nos) returning record_no, reserved_listing_id"
+        ),
+        {"j": job_id, "nos": sorted(set(leader.values()))},
+    )
+    reserved = {int(r.record_no): int(r.reserved_listing_id) for r in rows}
+    conn.execute(
+        text("update staging.listings set reserved_listing_id = :l where job_id = :j and record_no = :n"),
+        [{"j": job_id, "n": n, "l": reserved[first]} for n, first in leader.items()],
+    )
+
+
+def _batch_candidate_doc(other: Mapping[str, Any], listing_id: int | None, pair: BatchPair) -> dict[str, Any]:
+    """A review candidate that is another record of the same batch (its listing is created at promotion)."""
+    return {
+        "listing_id": listing_id,
+        "name": other.get("name"),
+        "address1": other.get("address1"),
+        "city": other.get("city"),
+        "zip": other.get("zip"),
+        "lat": other.get("lat"),
+        "lng": other.get("lng"),
+        "phones": [other["phone_e164"]] if other.get("phone_e164") else [],
+        "websites": [other["website"]] if other.get("website") else [],
+        "categories": [other["category"]] if other.get("category") else [],
+        "found_by": ["batch"],
+        "record_no": int(other["record_no"]),
+        "confidence": round(pair.confidence, 4),
+        "features": asdict(pair.features),
+        "explanation": [[name, round(value, 3)] for name, value in explain(pair.features)],
+        "reason": reason_for(pair.features),
+    }
 
 
 def write_review_items(conn: Connection, items: Sequence[Mapping[str, Any]]) -> None:

@@ -22,13 +22,15 @@ from rapidfuzz import fuzz
 
 from listings.transform.normalize import (
     address_tokens,
-    city_key,
     house_number,
     name_tokens,
     normalize_phone,
     postal_key,
+    split_unit,
+    unit_key,
     website_host,
 )
+from listings.transform.places import city_match_key, region_key
 
 __all__ = [
     "CategoryCompat",
@@ -46,6 +48,16 @@ EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG); the error against the ellips
 _E164 = re.compile(r"\+[1-9]\d{6,14}")
 
 CategoryCompat = Callable[[str | None, str | None], float]
+
+# "One Gustave L. Levy Place" is "1 Gustave L Levy Pl" (matching only: the record hash keeps the text's key)
+_NUMBER_WORDS = {
+    w: str(n)
+    for n, w in enumerate(
+        ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"],
+        start=1,
+    )
+}
+_number_word = re.compile(rf"^\s*({'|'.join(_NUMBER_WORDS)})\b(?=\s+\w)", re.IGNORECASE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +77,8 @@ class MatchRecord:
     city_key: str | None = None
     postal_key: str | None = None
     country: str | None = None
+    region_key: str | None = None  # the state / province code (`places.region_key`)
+    unit: str | None = None  # suite / stand / apartment id ("50" for "#50", "Suite 50", "Stand 50")
     lat: float | None = None
     lng: float | None = None
     phone: str | None = None  # E.164
@@ -82,6 +96,7 @@ class Features:
     name_partial: float | None = None
     address_sim: float | None = None
     house_number_eq: bool | None = None
+    unit_eq: bool | None = None
     distance_m: float | None = None
     same_postal: bool | None = None
     same_city: bool | None = None
@@ -111,9 +126,11 @@ def build_match_record(
     *,
     name: str | None,
     address1: str | None = None,
+    address2: str | None = None,
     city: str | None = None,
     postal: str | None = None,
     country: str | None = None,
+    state: str | None = None,
     lat: float | str | Decimal | None = None,
     lng: float | str | Decimal | None = None,
     phone: str | None = None,
@@ -128,6 +145,7 @@ def build_match_record(
     with only one coordinate, or a non-finite one, is no pin.
     """
     cc = (country or "").strip().upper() or "CA"
+    address1 = _number_word.sub(lambda m: _NUMBER_WORDS[m.group(1).lower()], address1 or "") or None
     y, x = _coordinate(lat), _coordinate(lng)
     if y is None or x is None or not (-90.0 <= y <= 90.0 and -180.0 <= x <= 180.0):
         y = x = None
@@ -142,9 +160,11 @@ def build_match_record(
         name_key=" ".join(name_tokens(name)),
         address_key=" ".join(address_tokens(address1, country=cc)) or None,
         house_number=house_number(address1, country=cc),
-        city_key=city_key(city) or None,
+        unit=unit_key(address2 or split_unit(address1, country=cc)[1]),
+        city_key=city_match_key(city, state, cc) or None,
         postal_key=postal_key(postal, country=cc) or None,
         country=cc,
+        region_key=region_key(state, cc),
         lat=y,
         lng=x,
         phone=e164,
@@ -252,6 +272,7 @@ def pair_features(a: MatchRecord, b: MatchRecord, *, compat: CategoryCompat = de
         name_partial=name_partial,
         address_sim=address_sim,
         house_number_eq=_eq(a.house_number, b.house_number),
+        unit_eq=_eq(a.unit, b.unit),
         distance_m=distance,
         same_postal=_eq(a.postal_key, b.postal_key),
         same_city=_eq(a.city_key, b.city_key),
@@ -265,7 +286,15 @@ def pair_features(a: MatchRecord, b: MatchRecord, *, compat: CategoryCompat = de
     )
 
 
-MATCH_KEY_FIELDS = ("name_key", "address_key", "house_number", "city_key", "website_host")
+MATCH_KEY_FIELDS = (
+    "name_key",
+    "address_key",
+    "house_number",
+    "unit",
+    "city_key",
+    "region_key",
+    "website_host",
+)
 
 
 def match_keys(values: Mapping[str, Any]) -> dict[str, str | None]:
@@ -274,9 +303,11 @@ def match_keys(values: Mapping[str, Any]) -> dict[str, str | None]:
     rec = build_match_record(
         name=values.get("name"),
         address1=values.get("address1"),
+        address2=values.get("address2"),
         city=values.get("city"),
         postal=values.get("zip"),
         country=values.get("country"),
+        state=values.get("state"),
         website=values.get("website"),
     )
     return {name: getattr(rec, name) or None for name in MATCH_KEY_FIELDS}

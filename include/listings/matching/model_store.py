@@ -1,4 +1,4 @@
-"""Match models and labelled pairs in the database (migration 0014): what the match step scores with, how a
+"""Match models and labelled pairs in the database (migration 0016): what the match step scores with, how a
 model is fitted on the catalogue, and how it is checked against people's decisions.
 
 - `current_model(conn)`: the model the match step uses: the latest row of `pipeline.match_models`, else

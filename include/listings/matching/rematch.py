@@ -11,18 +11,27 @@ excluded:
 - a record now ambiguous that no reviewer has seen: `review` — a review item is queued;
 - a record merged automatically that would no longer be: `review` too (`unmerge_suggested`): splitting a
   listing is a human decision, never automatic.
+Each pair of listings is proposed once (A -> B and B -> A are one pair: a waiting record moves, else the
+lower listing_info), and not at all while an open review item already holds it; a review item carries its
+scored candidates, as the match step's do.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
-from listings.matching.engine import MatchOutcome, Thresholds, match_records, write_review_items
+from listings.matching.engine import (
+    MatchOutcome,
+    Thresholds,
+    candidate_doc,
+    match_records,
+    write_review_items,
+)
 
 SCORED_METHODS = ("new", "auto_match", "review")
 DEFAULT_THRESHOLDS = Thresholds()
@@ -39,6 +48,8 @@ class Change:
     to_listing_id: int | None
     confidence: float
     reason: str
+    pending: bool = False  # the record waits in the review queue
+    candidates: list[dict[str, Any]] = field(default_factory=list, compare=False, repr=False)
 
 
 def _current(conn: Connection, dmo_id: int | None) -> list[dict[str, Any]]:
@@ -91,6 +102,8 @@ def plan(
     for row in current:
         by_file.setdefault(row["s3_path"], []).append(row)
     changes: list[Change] = []
+    with engine.connect() as conn:
+        under_review = _pairs_under_review(conn)
     for path, placed in by_file.items():
         where = {p["source_record_hash"]: p for p in placed}
         records = []
@@ -98,10 +111,43 @@ def plan(
             if r["record_hash"] in where:
                 records.append({**r, "_listing_id": where[r["record_hash"]]["listing_id"]})
         by_no = {int(r["record_no"]): r for r in records}
-        for outcome in match_records(engine, records, thresholds):
+        for outcome in match_records(engine, records, thresholds, within_batch=False):
             record = by_no[outcome.record_no]
             changes.extend(_change(where[record["record_hash"]], record, outcome))
-    return changes
+    return _each_pair_once(changes, under_review)
+
+
+def _each_pair_once(changes: list[Change], under_review: set[frozenset[int]]) -> list[Change]:
+    """One change per pair of listings: a waiting record's first (it moves, the visible listing stays),
+    then the lower listing_info's; none for a pair an open review item already holds."""
+    kept: list[Change] = []
+    seen: set[frozenset[int]] = set()
+    for c in sorted(changes, key=lambda c: (not c.pending, c.dmo_id, c.listing_info_id)):
+        if c.to_listing_id is not None:  # (an unmerge suggestion names no other listing)
+            pair = frozenset({c.from_listing_id, c.to_listing_id})
+            if pair in seen or (c.action == "review" and pair in under_review):
+                continue
+            seen.add(pair)
+        kept.append(c)
+    return sorted(kept, key=lambda c: (c.dmo_id, c.listing_info_id))
+
+
+def _pairs_under_review(conn: Connection) -> set[frozenset[int]]:
+    """(record's listing, candidate listing) of every open matching review item."""
+    rows = conn.execute(
+        text(
+            """
+            select r.listing_id as candidate, li.listing_id as own
+            from pipeline.review_items r
+            join pipeline.bridge_source_listing b
+              on b.dmo_id = r.dmo_id and b.source_record_hash = r.source_record_hash
+            join public.listing_info li on li.id = b.listing_info_id
+            where r.status = 'open' and r.listing_id is not null
+              and r.item_type in ('low_confidence_match', 'multiple_close_matches')
+            """
+        )
+    )
+    return {frozenset({int(r.candidate), int(r.own)}) for r in rows}
 
 
 def _change(now: dict[str, Any], record: dict[str, Any], o: MatchOutcome) -> Iterable[Change]:
@@ -109,7 +155,8 @@ def _change(now: dict[str, Any], record: dict[str, Any], o: MatchOutcome) -> Ite
     base = {
         "dmo_id": now["dmo_id"], "record_hash": now["source_record_hash"], "name": record["name"],
         "listing_info_id": now["listing_info_id"], "from_listing_id": now["listing_id"],
-        "confidence": round(d.confidence, 4), "reason": d.reason,
+        "confidence": round(d.confidence, 4), "reason": d.reason, "pending": now["info_status"] == "pending",
+        "candidates": [candidate_doc(s, o.model) for s in o.scored[:10]],
     }  # fmt: skip
     pending = now["info_status"] == "pending"
     alone = now["infos"] == 1
@@ -147,8 +194,8 @@ def apply(engine: Engine, changes: list[Change]) -> dict[str, int]:
                                 "listing_id": c.to_listing_id or c.from_listing_id,
                                 "listing_info_id": c.listing_info_id,
                                 "source_record_hash": c.record_hash,
-                                "payload": {"rematch": asdict(c)},
-                                "candidates": [],
+                                "payload": {"rematch": _plain(c)},
+                                "candidates": c.candidates,
                                 "confidence": c.confidence,
                             }
                         ],
@@ -172,6 +219,23 @@ def _resolve_reviews(conn: Connection, c: Change, resolution: str) -> None:
 
 def _merge(conn: Connection, c: Change) -> None:
     assert c.to_listing_id is not None
+    # A target merged away meanwhile (by an earlier change of this plan, or by hand) forwards to its listing.
+    target: int = conn.execute(
+        text(
+            """
+            with recursive chain(id, next) as (
+                select id, merged_into_id from public.listings where id = :l
+                union all
+                select l.id, l.merged_into_id from public.listings l join chain on l.id = chain.next
+            )
+            select id from chain where next is null
+            """
+        ),
+        {"l": c.to_listing_id},
+    ).scalar_one()
+    if target == c.from_listing_id:
+        return
+    c = replace(c, to_listing_id=target)
     conn.execute(
         text(
             "update public.listing_info set listing_id = :to, info_status = 'active', info_visible = true,"
@@ -220,5 +284,11 @@ def _accept_new(conn: Connection, c: Change) -> None:
     _resolve_reviews(conn, c, "kept as a new listing by rematch")
 
 
+def _plain(c: Change) -> dict[str, Any]:
+    out = asdict(c)
+    del out["candidates"]
+    return out
+
+
 def report(changes: list[Change]) -> str:
-    return "\n".join(json.dumps(asdict(c), ensure_ascii=False) for c in changes)
+    return "\n".join(json.dumps(_plain(c), ensure_ascii=False) for c in changes)

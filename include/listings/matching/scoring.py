@@ -123,6 +123,7 @@ TERMS: tuple[Term, ...] = (
     Term("address_sim>0.85", "address", 1, lambda f: _hinge(f.address_sim, 0.85)),
     Term("house_number_eq", "house_number", 1, lambda f: _is(f.house_number_eq, True)),
     Term("house_number_differs", "house_number", -1, lambda f: _is(f.house_number_eq, False)),
+    Term("unit_differs", "unit", -1, lambda f: _is(f.unit_eq, False)),
     Term("distance_known", "distance", 0, lambda f: _known(f.distance_m)),
     Term("distance<25m", "distance", 1, lambda f: _within(f.distance_m, 25.0)),
     Term("distance<100m", "distance", 1, lambda f: _within(f.distance_m, 100.0)),
@@ -254,6 +255,7 @@ def _describe_field(name: str, f: Features) -> str:
         return f"photo match {f.image_sim:.2f}" if f.image_sim is not None else "photos"
     flags = {
         "house_number": f.house_number_eq,
+        "unit": f.unit_eq,
         "postal": f.same_postal,
         "city": f.same_city,
         "phone": f.phone_eq,
@@ -426,6 +428,7 @@ DEFAULT_MODEL = Model(
         0.0000,  # address_sim>0.85
         1.8956,  # house_number_eq
         -1.8956,  # house_number_differs
+        -4.0000,  # unit_differs: set by hand, the generator writes no units (two stands of one market hall)
         -0.9943,  # distance_known
         0.0000,  # distance<25m
         0.0000,  # distance<100m

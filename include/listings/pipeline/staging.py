@@ -35,6 +35,7 @@ def _locations(r: Row) -> tuple[Any, ...]:
         r["address1"], r["address2"], r["city"], r["state"], r["zip"], r["country"],
         r["lat"], r["lng"], r["location_hash"],
         _keys(r).get("address_key"), _keys(r).get("house_number"), _keys(r).get("city_key"),
+        _keys(r).get("region_key"),
     )  # fmt: skip
 
 
@@ -68,6 +69,7 @@ TABLES: Sequence[tuple[str, Sequence[str], Callable[[Row], tuple[Any, ...]]]] = 
             "address_key",
             "house_number",
             "city_key",
+            "region_key",
         ),
         _locations,
     ),

@@ -433,6 +433,16 @@ def address_tokens(address: str | None, *, country: str = "CA") -> list[str]:
     return kept or tokens
 
 
+_UNIT_TOKEN = re.compile(r"[a-z]?\d+[a-z]?|(?<![a-z])[a-z](?![a-z])")
+
+
+def unit_key(unit: str | None) -> str | None:
+    """The identifying part of a unit, for comparing two: "#50", "Suite 50", "Stand 50", "bureau 50" -> "50";
+    "Apt 3B" -> "3b". None when it has none."""
+    tokens = _UNIT_TOKEN.findall(fold(unit))
+    return " ".join(tokens) or None
+
+
 def house_number(address: str | None, *, country: str = "CA") -> str | None:
     """The civic number, upper-case, units removed: "200-1234 rue X" -> "1234", "1234-A rue X" ->
     "1234A", "12 bis rue X" -> "12BIS"; the trailing number where streets come first ("Hauptstraße 5a"
@@ -634,6 +644,10 @@ def _read_one_phone(text: str, region: str | None, raw: str) -> Phone:
     )
 
 
+def _digits(text: str) -> int:
+    return sum(ch.isdigit() for ch in text)
+
+
 def normalize_phone(value: str | None, *, country: str) -> Phone | None:
     """Read a phone cell with `country` (the DMO's, ISO alpha-2) as the default region.
 
@@ -652,15 +666,17 @@ def normalize_phone(value: str | None, *, country: str) -> Phone | None:
     for piece in _PHONE_SPLIT.split(text):
         if pieces and _EXTENSION_START.match(piece):
             pieces[-1] += " " + piece  # "514 555-0123, poste 22": the extension belongs to the number
+        elif pieces and _digits(pieces[-1]) < 7 and _digits(piece) >= 7:
+            # "310/246-1501": a slash after an area code, not between two numbers (libphonenumber's
+            # PhoneNumberMatcher reads this one, but drops the first of "310/246-1501 / 310/246-1502")
+            pieces[-1] += " " + piece
         elif piece and any(ch.isdigit() for ch in piece):
             pieces.append(piece)
     if not pieces:
         return None
     first = _read_one_phone(pieces[0], region, text)
     # A later piece with too few digits to be a number ("514-555-0101 / 02") is not reported.
-    others = tuple(
-        _read_one_phone(p, region, p.strip()) for p in pieces[1:] if sum(ch.isdigit() for ch in p) >= 7
-    )
+    others = tuple(_read_one_phone(p, region, p.strip()) for p in pieces[1:] if _digits(p) >= 7)
     if others:
         return Phone(first.e164, first.national, first.extension, first.valid, first.raw, others)
     return first

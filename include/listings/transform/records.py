@@ -5,6 +5,8 @@ URLs, social profiles), categories to the vocabulary, parsed opening hours, and 
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -43,11 +45,15 @@ class CanonicalRecord:
     images: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     provenance: list[dict[str, Any]] = field(default_factory=list)  # one entry per source record merged
+    # Set on a record whose name and address hash like another record's of the file, but whose source id,
+    # phone, unit or website say it is another place (`merge_in_file`): its hash then includes this.
+    identity: str | None = None
 
     @cached_property
     def record_hash(self) -> str:
         v = self.values
-        return record_hash(v.get("name"), v.get("address1"), v.get("city"), v.get("zip"), v.get("country"))
+        plain = record_hash(v.get("name"), v.get("address1"), v.get("city"), v.get("zip"), v.get("country"))
+        return plain if self.identity is None else sha256_fields([plain, "source_id", self.identity])
 
     def completeness(self) -> int:
         return sum(1 for k in SCALAR_FIELDS if self.values.get(k) is not None) + (1 if self.images else 0)
@@ -195,13 +201,32 @@ class MergeResult:
 
 
 def merge_in_file(records: Iterable[CanonicalRecord]) -> MergeResult:
-    """Group by record_hash and merge; a source id reused by a different place is a conflict."""
+    """Group by record_hash and merge; a source id reused by a different place is a conflict.
+
+    The hash leaves out what does not change a place's identity (formatting, legal forms, units), so one
+    hash can also cover two places of one building. Records of one hash are merged only when their evidence
+    is consistent (`_same_place`): two source ids whose phones, units or websites differ stay two records
+    (the later ones get a hash of their own) and matching decides on them like on any other pair."""
     groups: dict[str, list[CanonicalRecord]] = {}
     for rec in records:
         groups.setdefault(rec.record_hash, []).append(rec)
-    merged = [merge_records(g) for g in groups.values()]
+    merged: list[CanonicalRecord] = []
+    duplicates = 0
+    for group in groups.values():
+        places: list[list[CanonicalRecord]] = []
+        for rec in group:
+            place = next((p for p in places if all(_same_place(rec, other) for other in p)), None)
+            if place is None:
+                places.append([rec])
+            else:
+                place.append(rec)
+        for i, place in enumerate(places):
+            one = merge_records(place)
+            if i:  # (a copy: the caller's record keeps its plain hash)
+                one = dataclasses.replace(one, identity=str(place[0].values["source_id"]))
+            merged.append(one)
+            duplicates += len(place) - 1
     merged.sort(key=lambda r: r.row_nos[0])
-    duplicates = sum(len(g) - 1 for g in groups.values())
     kept: list[CanonicalRecord] = []
     conflicts: list[tuple[CanonicalRecord, str]] = []
     seen_ids: dict[str, CanonicalRecord] = {}
@@ -220,6 +245,35 @@ def merge_in_file(records: Iterable[CanonicalRecord]) -> MergeResult:
             seen_ids[sid] = rec
         kept.append(rec)
     return MergeResult(records=kept, duplicates=duplicates, conflicts=conflicts)
+
+
+_DIGITS = re.compile(r"\D+")
+
+
+def _evidence(rec: CanonicalRecord) -> dict[str, object]:
+    """What tells two places of one name and address apart: phone digits, the unit, the website host."""
+    v = rec.values
+    country = v.get("country") or "CA"
+    out: dict[str, object] = {}
+    phone = _DIGITS.sub("", str(v.get("phone") or ""))
+    if len(phone) >= 7:
+        out["phone"] = phone[-10:]  # the national number: "+1 415..." and "(415)..." are one phone
+    unit = norm.unit_key(v.get("address2") or norm.split_unit(v.get("address1"), country=country)[1])
+    if unit:
+        out["unit"] = unit
+    host = norm.website_host(v.get("website"))
+    if host:
+        out["website"] = host
+    return out
+
+
+def _same_place(a: CanonicalRecord, b: CanonicalRecord) -> bool:
+    """Records of one hash are one place unless two different source ids disagree on the evidence."""
+    id_a, id_b = a.values.get("source_id"), b.values.get("source_id")
+    if id_a is None or id_b is None or id_a == id_b:
+        return True
+    ea, eb = _evidence(a), _evidence(b)
+    return all(ea[k] == eb[k] for k in ea.keys() & eb.keys())
 
 
 def enrich(

@@ -6,15 +6,15 @@ manual merge, force-match and unmerge: both sides' values as matching saw them (
 the listings does not change what was judged), the ids they came from, the label and who decided when.
 Labels check a fitted model (`listings matching report`) and can re-fit it.
 
-Revision ID: 0014
-Revises: 0012
+Revision ID: 0016
+Revises: 0015
 Create Date: 2026-12-12 10:00:00
 """
 
 from alembic import op
 
-revision = "0014"
-down_revision = "0012"
+revision = "0016"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,184 @@
+"""Duplicates inside one batch: records of one job that describe the same place in different words
+("Arts Deli" / "Arts Delicatessen", one with a phone, the other with a website).
+
+The catalogue search (`candidates`) only sees listings promoted before this job, so two new records of one
+file never meet there. Here the batch's records are blocked on the same kinds of keys as the catalogue
+search (phone, website host, street address, a name word within the postal code / city / region), in
+memory and in linear time; each pair in a block is scored by the same features and model; pairs above the
+auto-merge threshold link records into groups (strongest first, and never joining two groups that hold a
+pair scored below the review threshold, so a chain of look-alikes does not snowball into one listing).
+
+`link_batch` then turns the groups into decisions next to the catalogue's: a group with one member merged
+into a listing brings its new members to that listing; a group of new records becomes one new listing,
+created by its first record (the others share its reserved id, `MatchOutcome.same_as`). Pairs in the review
+band whose records stay apart go to the review queue with the other record's listing as candidate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+
+from rapidfuzz import fuzz
+
+from listings.matching.features import CategoryCompat, Features, MatchRecord, pair_features
+from listings.matching.scoring import Decision, confidence, reason_for
+
+# A block this big is a common word or a chain's shared phone: its pairs are left to the other blocks.
+MAX_BLOCK = 50
+# Names this different, with no phone or website in common, never reach the review threshold.
+HOPELESS_NAME_SIMILARITY = 30
+
+
+@dataclass(frozen=True)
+class BatchPair:
+    a: int  # record_no, a < b
+    b: int
+    features: Features
+    confidence: float
+
+
+def block_keys(rec: MatchRecord) -> Iterator[tuple[str, ...]]:
+    """The blocks one record falls in."""
+    if rec.phone:
+        yield ("phone", rec.phone)
+    if rec.website_host:
+        yield ("website", rec.website_host)
+    if rec.address_key and rec.house_number:
+        yield ("address", rec.address_key)
+    words = [w for w in rec.name_key.split() if len(w) > 1][:2] or rec.name_key.split()[:1]
+    for kind, value in (("postal", rec.postal_key), ("city", rec.city_key), ("region", rec.region_key)):
+        if value:
+            for word in words:
+                yield (kind, value, word)
+
+
+def _hopeless(a: MatchRecord, b: MatchRecord) -> bool:
+    if (a.phone and a.phone == b.phone) or (a.website_host and a.website_host == b.website_host):
+        return False
+    if not a.name_key or not b.name_key:
+        return False
+    return fuzz.token_set_ratio(a.name_key, b.name_key) < HOPELESS_NAME_SIMILARITY
+
+
+def score_pairs(records: Mapping[int, MatchRecord], compat: CategoryCompat) -> list[BatchPair]:
+    """Every blocked pair of the batch with its features and confidence (hopeless pairs left out)."""
+    blocks: dict[tuple[str, ...], list[int]] = {}
+    for no in sorted(records):
+        for key in block_keys(records[no]):
+            blocks.setdefault(key, []).append(no)
+    pairs: set[tuple[int, int]] = set()
+    for members in blocks.values():
+        if 1 < len(members) <= MAX_BLOCK:
+            pairs.update(combinations(members, 2))
+    out = []
+    for a, b in sorted(pairs):
+        ra, rb = records[a], records[b]
+        if _hopeless(ra, rb):
+            continue
+        f = pair_features(ra, rb, compat=compat)
+        out.append(BatchPair(a, b, f, confidence(f)))
+    return out
+
+
+def group_pairs(
+    pairs: Sequence[BatchPair], *, auto_threshold: float, review_threshold: float
+) -> list[list[int]]:
+    """Groups of records linked by pairs above `auto_threshold`, strongest pair first. Two groups are not
+    joined when any pair between them scored below `review_threshold` (clear evidence of two places)."""
+    parent: dict[int, int] = {}
+    members: dict[int, list[int]] = {}
+
+    def root(x: int) -> int:
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    scored = {(p.a, p.b): p.confidence for p in pairs}
+    for p in sorted(pairs, key=lambda p: (-p.confidence, p.a, p.b)):
+        if p.confidence <= auto_threshold:
+            break
+        ra, rb = root(p.a), root(p.b)
+        if ra == rb:
+            continue
+        ga, gb = members.get(ra, [ra]), members.get(rb, [rb])
+        if any(scored.get((min(x, y), max(x, y)), 1.0) < review_threshold for x in ga for y in gb):
+            continue
+        keep, gone = min(ra, rb), max(ra, rb)
+        parent[gone] = keep
+        members[keep] = sorted(ga + gb)
+        members.pop(gone, None)
+    return [g for g in members.values() if len(g) > 1]
+
+
+@dataclass(frozen=True)
+class BatchLink:
+    """A record's decision changed by a batch duplicate: merged into a listing, joining the new listing of
+    record `same_as`, or in review against the listing of record `review_of`."""
+
+    decision: Decision
+    pair: BatchPair
+    same_as: int | None = None
+    review_of: int | None = None
+
+
+def _why(other: int, pair: BatchPair, prefix: str = "same place as") -> str:
+    return f"{prefix} record {other} of this batch at {pair.confidence:.2f}: {reason_for(pair.features)}"
+
+
+def link_batch(
+    decisions: Mapping[int, Decision],
+    pairs: Sequence[BatchPair],
+    *,
+    auto_threshold: float,
+    review_threshold: float,
+) -> dict[int, BatchLink]:
+    """The decisions the batch's own duplicates change. Records merged into the catalogue or in review keep
+    theirs; a "new" one:
+    - in a group with members merged into exactly one listing: is merged into that listing too;
+    - in a group of new records: the group's first record creates the listing, the others join it;
+    - not grouped, with a pair in the review band whose other record was merged into a listing: goes to
+      review against that listing (a listing this batch creates cannot be a review item's candidate yet:
+      it exists only once the batch is promoted)."""
+    links: dict[int, BatchLink] = {}
+    by_pair = {(p.a, p.b): p for p in pairs}
+
+    def best(no: int, others: Sequence[int]) -> tuple[int, BatchPair]:
+        found = [(o, by_pair[min(no, o), max(no, o)]) for o in others if (min(no, o), max(no, o)) in by_pair]
+        return max(found, key=lambda op: (op[1].confidence, -op[0]))
+
+    grouped: set[int] = set()
+    for group in group_pairs(pairs, auto_threshold=auto_threshold, review_threshold=review_threshold):
+        grouped.update(group)
+        merged = [n for n in group if decisions[n].action == "auto_merge"]
+        listings = {decisions[n].candidate_id for n in merged}
+        new = [n for n in group if decisions[n].action == "new"]
+        if len(listings) > 1 or not new:
+            continue
+        if listings:
+            listing = listings.pop()
+            for no in new:
+                other, pair = best(no, merged)
+                reason = f"{_why(other, pair)}; that record matched {listing}"
+                links[no] = BatchLink(Decision("auto_merge", listing, pair.confidence, reason), pair)
+            continue
+        for no in new[1:]:
+            other, pair = best(no, new)
+            links[no] = BatchLink(
+                Decision("auto_merge", None, pair.confidence, _why(other, pair)), pair, same_as=new[0]
+            )
+    for p in sorted(pairs, key=lambda p: (-p.confidence, p.a, p.b)):
+        if not review_threshold <= p.confidence <= auto_threshold:
+            continue
+        for no, other in ((p.b, p.a), (p.a, p.b)):
+            if no in grouped or no in links or decisions[no].action != "new":
+                continue
+            if decisions[other].action != "auto_merge" or decisions[other].candidate_id is None:
+                continue
+            listing = decisions[other].candidate_id
+            why = f"{_why(other, p, 'possibly the same place as')}; that record matched {listing}"
+            decision = Decision("review", listing, p.confidence, why, "low_confidence_match")
+            links[no] = BatchLink(decision, p, review_of=other)
+            break
+    return links
