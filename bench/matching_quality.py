@@ -2,6 +2,7 @@
 
     python bench/matching_quality.py [--canonical 20000] [--incoming 5000] [--seed 2]
                                      [--sets 1] [--fit [--fit-seed 1] [--fit-sets 4] [--l2 1.0]]
+                                     [--fs em|em-fix-u|default]
                                      [--no-images]
                                      [--name-only-without-location]
                                      [--auto 0.8] [--review 0.5] [--margin 0.1] [--examples N]
@@ -14,6 +15,11 @@
 3. prints auto-merge precision, recall of true duplicates (auto-merged + sent to review with the true
    listing among those shown), review rate, new-listing accuracy, false merges of chain branches and
    neighbours, outcomes per kind of record, a reliability table (calibration) and the speed of each step.
+
+`--fs em` scores with a Fellegi-Sunter model (`listings.matching.fellegi_sunter`) that EM estimates on each
+evaluated set's own candidate pairs without looking at the labels (u on 20,000 random pairs of its
+records, term frequencies from its records); `--fs default` uses `DEFAULT_FS_MODEL`; `--fs em-fix-u` keeps u
+from random pairs (Splink's training setting), for comparison.
 
 `--sets N` evaluates N sets (seeds `--seed` to `--seed + N - 1`) and reports them together: mid-range
 confidences are rare, so calibration needs many pairs. `--fit` first fits a model on other labelled sets
@@ -138,6 +144,39 @@ def evaluate(
     return decisions, [(s, p.is_match) for p, s in zip(pairs, scores, strict=True)], elapsed
 
 
+def fs_model(ls: LabelledSet, pairs: Sequence[LabelledPair], *, mode: str) -> Any:
+    """A Fellegi-Sunter model for one set: the default, or estimated by EM on its candidate pairs (no labels)."""
+    import random as _random
+
+    from listings.matching import fellegi_sunter as fs
+
+    if mode == "default":
+        return fs.DEFAULT_FS_MODEL
+    vocab = load_vocabulary()
+    records = [match_record(r, vocabulary=vocab) for r in (*ls.canonical, *ls.incoming)]
+    rng = _random.Random(14)
+    randoms = []
+    for _ in range(20_000):
+        a, b = rng.sample(range(len(records)), 2)
+        randoms.append(pair_features(records[a], records[b], compat=vocab.compatible))
+    counts = fs.level_counts(randoms)
+    u_random = fs.u_from_counts(counts)
+    tf = {
+        "name": fs.tf_table((r.name_key for r in records), above=max(fs.EPS, u_random["name"][0]))[0],
+        "phone": fs.tf_table((r.phone for r in records), above=max(fs.EPS, u_random["phone"][0]))[0],
+        "website": fs.tf_table((r.website_host for r in records), above=max(fs.EPS, u_random["website"][0]))[
+            0
+        ],
+    }
+    return fs.estimate([p.features for p in pairs], random_counts=counts, tf=tf, fix_u=mode == "em-fix-u")
+
+
+def fs_summary(model: Any, seed: int) -> str:
+    lines = [f"seed {seed}: Fellegi-Sunter prior {model.prior:.4f} {dict(model.meta)}"]
+    lines += [f"  {f:<9} {lv:<18} m {m:.4f}  u {u:.4f}  w {w:+.2f}" for f, lv, m, u, w in model.describe()]
+    return "\n".join(lines)
+
+
 def _verdict(ok: bool) -> str:
     return "OK" if ok else "MISSED"
 
@@ -156,6 +195,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--fit-sets", type=int, default=4, help="fit on this many sets: seeds fit-seed + 1000 k"
     )
     parser.add_argument("--l2", type=float, default=1.0)
+    parser.add_argument(
+        "--fs",
+        choices=("em", "em-fix-u", "default"),
+        help="score with a Fellegi-Sunter model: 'em' estimates it unsupervised on each evaluated set's own"
+        " candidate pairs (random pairs and TF tables from the set's records; labels unused); 'em-fix-u'"
+        " keeps u from random pairs (Splink's training setting); 'default' uses DEFAULT_FS_MODEL",
+    )
     parser.add_argument("--no-images", action="store_true", help="drop perceptual hashes (no photos known)")
     parser.add_argument(
         "--name-only-without-location",
@@ -202,6 +248,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         pairs, found, step_times = timed_pairs(ls, with_images=not args.no_images, **blocking)
         for step, seconds in step_times.items():
             timings[step] += seconds
+        if args.fs:
+            t0 = time.perf_counter()
+            model = fs_model(ls, pairs, mode=args.fs)
+            timings["em"] += time.perf_counter() - t0
+            print(fs_summary(model, seed), file=sys.stderr)
         set_decisions, set_scored, t_confidence = evaluate(
             ls, pairs, found, model, auto=args.auto, review=args.review, margin=args.margin
         )

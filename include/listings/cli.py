@@ -377,6 +377,145 @@ def rematch(dmo_id: int | None, dry_run: bool) -> None:
     click.echo(f"applied: {rm.apply(get_engine(), changes)}", err=True)
 
 
+@main.group()
+def matching() -> None:
+    """The match model: fit it on the catalogue, measure it on the labelled review decisions."""
+
+
+def _thresholds() -> tuple[float, float]:
+    s = get_settings()
+    return s.match_auto_threshold, s.match_review_threshold
+
+
+def _report_rows(conn: Any, models: list[tuple[str, Any]]) -> tuple[int, list[dict[str, Any]]]:
+    from listings.matching import model_store
+
+    labels = model_store.load_labels(conn)
+    auto, review = _thresholds()
+    rows = [
+        {"model": name, **model_store.evaluate(m, labels, auto=auto, review=review)} for name, m in models
+    ]
+    return len(labels), rows
+
+
+def _fmt(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+@matching.command("fit")
+@click.option(
+    "--seed", type=int, default=14, show_default=True, help="Sampling seed (same seed, same model)."
+)
+@click.option("--sample", type=int, default=5000, show_default=True, help="Listings sampled for pairs.")
+@click.option("--random-pairs", "n_random", type=int, default=20_000, show_default=True)
+@click.option("--fix-u", is_flag=True, help="Keep u from random pairs (Splink's setting) instead of EM's.")
+@click.option("--from-labels", is_flag=True, help="Count m and u on the labelled pairs instead of EM.")
+@click.option(
+    "--from-stored", is_flag=True, help="Start from the latest stored model, not the documented defaults."
+)
+@click.option("--dry-run", is_flag=True, help="Fit and print; store nothing.")
+def matching_fit(
+    seed: int, sample: int, n_random: int, fix_u: bool, from_labels: bool, from_stored: bool, dry_run: bool
+) -> None:
+    """Fit a Fellegi-Sunter model (EM on the catalogue's candidate pairs, u on random pairs, term
+    frequencies of names, phones and website hosts), check it on the labelled pairs and store it: the match
+    step then scores with it. Prints the model's levels and its figures as JSON."""
+    from listings.db.engine import get_engine
+    from listings.matching import fellegi_sunter as fs
+    from listings.matching import model_store
+
+    with get_engine().begin() as conn:
+        found = model_store.latest_model(conn) if from_stored else None
+        start = found[1] if found is not None else fs.DEFAULT_FS_MODEL
+        if from_labels:
+            labels = model_store.load_labels(conn)
+            if not labels:
+                raise click.ClickException("no labelled pairs yet: decide review items first, or fit by EM")
+            result = model_store.FitResult(
+                model_store.fit_labels(labels, start=start), "labels", 0, 0, len(labels)
+            )
+        else:
+            result = model_store.fit_catalogue(
+                conn, seed=seed, sample=sample, n_random=n_random, fix_u=fix_u, start=start
+            )
+        n_labels, rows = _report_rows(conn, [("fitted", result.model)])
+        result.metrics = {"labels": rows[0], "seed": seed}
+        model_id = None
+        if not dry_run:
+            model_id = model_store.save_model(
+                conn,
+                result.model,
+                source=result.source,
+                candidate_pairs=result.candidate_pairs,
+                random_pairs=result.random_pairs,
+                labelled_pairs=n_labels,
+                metrics=result.metrics,
+            )
+    for f, level, m, u, w in result.model.describe():
+        click.echo(f"{f:<9} {level:<18} m {m:.4f}  u {u:.4f}  weight {w:+.2f}", err=True)
+    click.echo(
+        json.dumps(
+            {
+                "model_id": model_id,
+                "source": result.source,
+                "prior": result.model.prior,
+                "candidate_pairs": result.candidate_pairs,
+                "random_pairs": result.random_pairs,
+                "labelled_pairs": n_labels,
+                "meta": dict(result.model.meta),
+                "labels": result.metrics["labels"],
+            },
+            default=str,
+        )
+    )
+
+
+@matching.command("report")
+@click.option("--model", "model_id", type=int, help="A stored model's id (default: the latest).")
+@click.option("--json", "as_json", is_flag=True, help="One JSON line per model.")
+def matching_report(model_id: int | None, as_json: bool) -> None:
+    """Precision, recall and F1 on the labelled pairs of the stored model, the Fellegi-Sunter default and the
+    logistic default, at the auto-merge threshold (auto-merged) and the review threshold (auto-merged or
+    shown to a reviewer)."""
+    from sqlalchemy import text
+
+    from listings.db.engine import get_engine
+    from listings.matching import fellegi_sunter as fs
+    from listings.matching import model_store
+    from listings.matching.scoring import DEFAULT_MODEL
+
+    with get_engine().connect() as conn:
+        models: list[tuple[str, Any]] = []
+        if model_id is not None:
+            params = conn.execute(
+                text("select params from pipeline.match_models where id = :i"), {"i": model_id}
+            ).scalar()
+            if params is None:
+                raise click.ClickException(f"no stored model {model_id}")
+            models.append((f"stored #{model_id}", fs.FSModel.from_params(params)))
+        elif (found := model_store.latest_model(conn)) is not None:
+            models.append((f"stored #{found[0]}", found[1]))
+        models += [("fs default", fs.DEFAULT_FS_MODEL), ("logistic default", DEFAULT_MODEL)]
+        n_labels, rows = _report_rows(conn, models)
+    if as_json:
+        for row in rows:
+            click.echo(json.dumps(row))
+        return
+    auto, review = _thresholds()
+    true = rows[0]["true"] if rows else 0
+    click.echo(f"{n_labels} labelled pairs ({true} same place); auto-merge > {auto}, review >= {review}")
+    click.echo(
+        f"{'model':<18} {'at':<7} {'precision':>9} {'recall':>7} {'F1':>6} {'tp':>5} {'fp':>5} {'fn':>5}"
+    )
+    for row in rows:
+        for at, key in (("auto", "auto_merge"), ("review", "review")):
+            r = row[key]
+            click.echo(
+                f"{row['model']:<18} {at:<7} {_fmt(r['precision']):>9} {_fmt(r['recall']):>7} {_fmt(r['f1']):>6}"
+                f" {r['tp']:>5} {r['fp']:>5} {r['fn']:>5}"
+            )
+
+
 @main.command("refetch-images")
 @click.option("--image", "image_id", type=int, help="One image (pipeline.images.id), e.g. a failed one.")
 @click.option("--listing", "listing_id", type=int, help="Every image a listing shows.")

@@ -18,7 +18,7 @@ EXPECTED_TABLES = {
     "pipeline": {
         "configs", "config_versions", "jobs", "job_configs", "job_files", "job_results", "job_errors",
         "bridge_source_listing", "review_items", "geocode_cache", "api_usage", "listing_match", "listing_edits",
-        "listing_info_absence", "images", "image_fetches", "removal_holds",
+        "listing_info_absence", "images", "image_fetches", "removal_holds", "match_models", "match_labels",
     },
     "staging": {
         "listings", "listing_info", "locations", "contact_info", "listing_images", "opening_dates",

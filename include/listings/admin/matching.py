@@ -30,6 +30,7 @@ from sqlalchemy.exc import OperationalError
 from listings.admin.queries import MAX_ROWS, Paging, QueryError, _clamp, _page_args, preview_rendition
 from listings.catalogue import edits
 from listings.catalogue.edits import EditError
+from listings.matching import model_store
 
 MATCH_ITEM_TYPES = ("low_confidence_match", "multiple_close_matches", "source_conflict")
 MATCH_DECISIONS = ("accept", "choose", "new", "dismiss")
@@ -608,6 +609,8 @@ def force_match(conn: Connection, listing_info_id: int, to_listing_id: int, *, u
     from_id = int(info.listing_id)
     _listing_row(conn, from_id)  # locked
     why = f"force-matched to listing {to_listing_id} by {user}"
+    model_store.label_listings(conn, from_id, to_listing_id, label=True, source="force_match", user=user,
+                               listing_info_id=listing_info_id)  # fmt: skip
     kept = _move(conn, info, to_listing_id, user=user, why=why)
     retired = _retire(conn, from_id, to_listing_id, user=user)
     _refresh(conn, (from_id, to_listing_id))
@@ -636,6 +639,7 @@ def merge_listings(conn: Connection, from_listing_id: int, into_listing_id: int,
         {"l": from_listing_id},
     ).all()
     why = f"listing {from_listing_id} merged into listing {into_listing_id} by {user}"
+    model_store.label_listings(conn, from_listing_id, into_listing_id, label=True, source="merge", user=user)
     hidden: list[tuple[int, int]] = []
     for info in infos:
         kept = _move(conn, info, into_listing_id, user=user, why=why)
@@ -668,6 +672,8 @@ def unmerge(conn: Connection, listing_info_id: int, *, user: str) -> MatchResult
     why = f"unmerged from listing {from_id} into new listing {new_id} by {user}"
     _move(conn, info, new_id, user=user, why=why)
     _refresh(conn, (from_id, new_id))
+    model_store.label_listings(conn, new_id, from_id, label=False, source="unmerge", user=user,
+                               listing_info_id=listing_info_id)  # fmt: skip
     return MatchResult(
         new_id,
         f"listing_info {listing_info_id} ({info.dmo_name}) taken out of listing {from_id}: new listing {new_id}.",
@@ -806,6 +812,10 @@ def resolve_match_item(
     if item.status != "open":
         raise EditError(f"{where} is already {item.status} (by {item.resolved_by or '?'})")
     if decision == "dismiss":
+        own_id = _record_info_id(conn, item)
+        own_listing = int(_info_row(conn, own_id).listing_id) if own_id is not None else None
+        model_store.label_review_item(conn, item, "dismiss", chosen_listing_id=None, own_listing_id=own_listing,
+                                      listing_info_id=own_id, user=user)  # fmt: skip
         _close(conn, review_item_id, "dismissed", user, "dismissed: the catalogue was left as it was")
         return MatchResult(int(item.listing_id or 0), f"Review item {review_item_id} dismissed.")
     info_id = _record_info_id(conn, item)
@@ -815,6 +825,7 @@ def resolve_match_item(
     own = int(info.listing_id)
     choices = candidate_ids(item, own)
     hidden: list[tuple[int, int]] = []
+    chosen: int | None = None
     if decision in ("accept", "choose"):
         if decision == "accept":
             if not choices:
@@ -829,6 +840,7 @@ def resolve_match_item(
                 offered = ", ".join(map(str, choices)) or "none"
                 raise EditError(f"listing {listing_id} is not a candidate of {where} (candidates: {offered})")
             wanted = listing_id
+        chosen = wanted
         target = _forward(conn, wanted)
         _target(conn, target)
         _listing_row(conn, own)
@@ -885,6 +897,9 @@ def resolve_match_item(
             )
         touched = [own, target]
         message = f"Review item {review_item_id}: {info.dmo_name}'s record is listing {target} of its own."
+    # The decision, as labelled pairs (record vs each candidate offered): they check and re-fit the model.
+    model_store.label_review_item(conn, item, decision, chosen_listing_id=chosen, own_listing_id=own,
+                                  listing_info_id=info_id, user=user)  # fmt: skip
     _close(conn, review_item_id, "resolved", user, resolution)
     _refresh(conn, touched)
     return MatchResult(target, message + _hidden_note(hidden), [h[0] for h in hidden])

@@ -611,6 +611,46 @@ review_items = Table(
     schema="pipeline",
 )
 
+MATCH_MODEL_SOURCES = ("em", "labels")
+MATCH_LABEL_SOURCES = ("accept", "choose", "new", "dismiss", "merge", "force_match", "unmerge")
+
+match_models = Table(
+    "match_models",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("fitted_at", DateTime, nullable=False, server_default=func.now()),
+    Column("source", Text, nullable=False),
+    Column("params", JSONB, nullable=False),
+    Column("candidate_pairs", Integer, nullable=False, server_default=text("0")),
+    Column("random_pairs", Integer, nullable=False, server_default=text("0")),
+    Column("labelled_pairs", Integer, nullable=False, server_default=text("0")),
+    Column("metrics", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    CheckConstraint(_in("source", MATCH_MODEL_SOURCES), name="source"),
+    schema="pipeline",
+)
+"""Fitted Fellegi-Sunter match models (migration 0016): the match step uses the latest."""
+
+match_labels = Table(
+    "match_labels",
+    metadata,
+    Column("id", BigInteger, primary_key=True),
+    Column("left_record", JSONB, nullable=False),
+    Column("right_record", JSONB, nullable=False),
+    Column("left_listing_id", BigInteger),
+    Column("right_listing_id", BigInteger),
+    Column("listing_info_id", BigInteger),
+    Column("review_item_id", BigInteger),
+    Column("label", Boolean, nullable=False),
+    Column("source", Text, nullable=False),
+    Column("decided_by", Text),
+    Column("decided_at", DateTime, nullable=False, server_default=func.now()),
+    CheckConstraint(_in("source", MATCH_LABEL_SOURCES), name="source"),
+    Index("ix_match_labels_review_item_id", "review_item_id"),
+    schema="pipeline",
+)
+"""Labelled pairs from review decisions and manual merges (migration 0016): both sides' values as matching
+saw them, the label, which decision and when (`listings.matching.model_store`)."""
+
 geocode_cache = Table(
     "geocode_cache",
     metadata,

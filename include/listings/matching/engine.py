@@ -24,7 +24,8 @@ from sqlalchemy import Connection, Engine, text
 from listings.matching.batch import BatchPair, link_batch, score_pairs
 from listings.matching.candidates import Candidate, Found, Incoming, find_candidates
 from listings.matching.features import Features, MatchRecord, match_keys, pair_features
-from listings.matching.scoring import Decision, confidence, decide, explain, reason_for
+from listings.matching.model_store import current_model
+from listings.matching.scoring import AnyModel, Decision, confidence, decide, explain, reason_for
 from listings.transform.categories import load_vocabulary
 from listings.transform.normalize import name_tokens, postal_key
 from listings.transform.places import region_key
@@ -58,6 +59,7 @@ class MatchOutcome:
     same_as: int | None = None
     review_of: int | None = None
     batch_pair: BatchPair | None = None
+    model: AnyModel | None = None  # what scored it (None: scoring.DEFAULT_MODEL): explanations use it too
 
 
 def incoming_record(r: Mapping[str, Any]) -> MatchRecord:
@@ -228,7 +230,9 @@ def _match_chunk(
     rows = [incoming_row(no, rec) for no, rec in incoming.items()]
     # A record being re-matched (rematch) is not its own candidate: `_listing_id` names the listing it is in.
     exclude = {no: int(r["_listing_id"]) for no, r in by_no.items() if r.get("_listing_id")}
-    return _score(list(incoming), incoming, find_candidates(conn, rows), thresholds, exclude)
+    # The model hook: the latest model of pipeline.match_models, else the logistic default.
+    model = current_model(conn)
+    return _score(list(incoming), incoming, find_candidates(conn, rows), thresholds, exclude, model=model)
 
 
 # Names this different, with no phone or website in common, never reach the review threshold: most
@@ -252,6 +256,8 @@ def _score(
     found: Found,
     thresholds: Thresholds,
     exclude: Mapping[int, int] | None = None,
+    *,
+    model: AnyModel | None = None,
 ) -> list[MatchOutcome]:
     compat = load_vocabulary().compatible
     outcomes = []
@@ -264,7 +270,7 @@ def _score(
             if _hopeless(rec, cand):
                 continue
             f = pair_features(rec, candidate_record(cand, rec), compat=compat)
-            scored.append(ScoredCandidate(cand, f, confidence(f), found_by))
+            scored.append(ScoredCandidate(cand, f, confidence(f, model), found_by))
         scored.sort(key=lambda s: (-s.confidence, s.candidate.listing_id))
         decision = decide(
             [(s.candidate.listing_id, s.confidence) for s in scored],
@@ -272,10 +278,11 @@ def _score(
             review_threshold=thresholds.review,
             margin=thresholds.margin,
             features={s.candidate.listing_id: s.features for s in scored},
+            model=model,
         )
         # A reviewer sees the candidates; an automatic decision keeps only the one it chose (or the best).
         shown = scored if decision.action == "review" else scored[:1]
-        outcomes.append(MatchOutcome(no, decision, shown, found=len(found.get(no, []))))
+        outcomes.append(MatchOutcome(no, decision, shown, found=len(found.get(no, [])), model=model))
     return outcomes
 
 
@@ -283,7 +290,7 @@ def records_by_no(records: Sequence[Mapping[str, Any]]) -> dict[int, Mapping[str
     return {int(r["record_no"]): r for r in records}
 
 
-def candidate_doc(s: ScoredCandidate) -> dict[str, Any]:
+def candidate_doc(s: ScoredCandidate, model: AnyModel | None = None) -> dict[str, Any]:
     c = s.candidate
     return {
         "listing_id": c.listing_id,
@@ -299,8 +306,8 @@ def candidate_doc(s: ScoredCandidate) -> dict[str, Any]:
         "found_by": sorted(s.found_by),
         "confidence": round(s.confidence, 4),
         "features": asdict(s.features),
-        "explanation": [[name, round(value, 3)] for name, value in explain(s.features)],
-        "reason": reason_for(s.features),
+        "explanation": [[name, round(value, 3)] for name, value in explain(s.features, model)],
+        "reason": reason_for(s.features, model),
     }
 
 
@@ -379,7 +386,7 @@ def write_decisions(
             merges.append({"j": job_id, "n": o.record_no, "l": d.candidate_id})
         elif d.action == "review":
             record = records[o.record_no]
-            candidates = [candidate_doc(s) for s in o.scored[:10]]
+            candidates = [candidate_doc(s, o.model) for s in o.scored[:10]]
             if o.review_of is not None and o.batch_pair is not None:
                 candidates = [_batch_candidate_doc(records[o.review_of], d.candidate_id, o.batch_pair)]
             reviews.append(

@@ -52,7 +52,10 @@ CategoryCompat = Callable[[str | None, str | None], float]
 # "One Gustave L. Levy Place" is "1 Gustave L Levy Pl" (matching only: the record hash keeps the text's key)
 _NUMBER_WORDS = {
     w: str(n)
-    for n, w in enumerate(["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"], start=1)
+    for n, w in enumerate(
+        ["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve"],
+        start=1,
+    )
 }
 _number_word = re.compile(rf"^\s*({'|'.join(_NUMBER_WORDS)})\b(?=\s+\w)", re.IGNORECASE)
 
@@ -101,6 +104,12 @@ class Features:
     website_eq: bool | None = None
     category_compat: float | None = None
     image_sim: float | None = None
+    # The value both sides share when their name keys / phones / website hosts are equal (else None): the
+    # Fellegi-Sunter model weighs a common shared value (a chain's name, host or call centre) less than a
+    # rare one.
+    name_value: str | None = None
+    phone_value: str | None = None
+    website_value: str | None = None
 
 
 def _coordinate(value: float | str | Decimal | None) -> float | None:
@@ -271,6 +280,9 @@ def pair_features(a: MatchRecord, b: MatchRecord, *, compat: CategoryCompat = de
         website_eq=_eq(a.website_host, b.website_host),
         category_compat=category_compat,
         image_sim=image_similarity(a.image_hashes, b.image_hashes),
+        name_value=name_a if name_a is not None and name_a == name_b else None,
+        phone_value=_known(a.phone) if _eq(a.phone, b.phone) else None,
+        website_value=_known(a.website_host) if _eq(a.website_host, b.website_host) else None,
     )
 
 

@@ -156,7 +156,7 @@ def _change(now: dict[str, Any], record: dict[str, Any], o: MatchOutcome) -> Ite
         "dmo_id": now["dmo_id"], "record_hash": now["source_record_hash"], "name": record["name"],
         "listing_info_id": now["listing_info_id"], "from_listing_id": now["listing_id"],
         "confidence": round(d.confidence, 4), "reason": d.reason, "pending": now["info_status"] == "pending",
-        "candidates": [candidate_doc(s) for s in o.scored[:10]],
+        "candidates": [candidate_doc(s, o.model) for s in o.scored[:10]],
     }  # fmt: skip
     pending = now["info_status"] == "pending"
     alone = now["infos"] == 1

@@ -11,6 +11,10 @@ This module owns:
   monotone (a closer pin or an equal phone never lowers the confidence), whatever the data;
 - `confidence(f)` in [0, 1], `explain(f)` (each field's contribution to the logit, for the review UI),
   and `decide(scored)`, which turns the scored candidates of one record into auto-merge / review / new.
+
+Every one of these also takes a Fellegi–Sunter model (`listings.matching.fellegi_sunter.FSModel`, estimated
+from the data): then `explain` gives each field's match weight in bits and ("prior", log2 prior odds),
+which add up to the model's match weight, and `logit` is that weight in nats.
 """
 
 from __future__ import annotations
@@ -24,11 +28,13 @@ from typing import Literal
 import numpy as np
 
 from listings.matching.features import Features
+from listings.matching.fellegi_sunter import FSModel
 
 __all__ = [
     "DEFAULT_MODEL",
     "TERMS",
     "TERM_NAMES",
+    "AnyModel",
     "Decision",
     "Model",
     "Term",
@@ -190,7 +196,13 @@ def _active_terms(model: Model) -> tuple[tuple[float, Term], ...]:
     return tuple((w, t) for w, t in zip(model.weights, TERMS, strict=True) if w != 0.0)
 
 
-def logit(f: Features, model: Model | None = None) -> float:
+AnyModel = Model | FSModel
+"""What scores a pair: the logistic model or a Fellegi–Sunter one."""
+
+
+def logit(f: Features, model: AnyModel | None = None) -> float:
+    if isinstance(model, FSModel):
+        return model.match_weight(f) * math.log(2.0)
     m = model or DEFAULT_MODEL
     z = m.bias
     for w, term in _active_terms(m):
@@ -198,16 +210,23 @@ def logit(f: Features, model: Model | None = None) -> float:
     return z
 
 
-def confidence(f: Features, model: Model | None = None) -> float:
+def confidence(f: Features, model: AnyModel | None = None) -> float:
     """The probability that the pair is the same place, in [0, 1]."""
+    if isinstance(model, FSModel):
+        return model.probability(f)
     return _sigmoid(logit(f, model))
 
 
-def explain(f: Features, model: Model | None = None) -> list[tuple[str, float]]:
+def explain(f: Features, model: AnyModel | None = None) -> list[tuple[str, float]]:
     """Each known Features field's contribution to the logit, largest first, then ("bias", b).
 
-    The values add up to the logit. Unknown fields contribute exactly 0 and are left out.
+    The values add up to the logit. Unknown fields contribute exactly 0 and are left out. With a
+    Fellegi–Sunter model: each comparison's weight in bits (term-frequency adjustment included), then
+    ("prior", log2 of the prior odds); they add up to the match weight.
     """
+    if isinstance(model, FSModel):
+        parts = sorted(model.contributions(f).items(), key=lambda kv: (-abs(kv[1]), kv[0]))
+        return [*parts, ("prior", model.prior_weight)]
     m = model or DEFAULT_MODEL
     per_field: dict[str, float] = {}
     for w, term in _active_terms(m):
@@ -222,7 +241,9 @@ def _describe_field(name: str, f: Features) -> str:
     if name == "name":
         return f"name {f.name_token:.2f}" if f.name_token is not None else "name"
     if name == "address":
-        return f"address {f.address_sim:.2f}" if f.address_sim is not None else "address"
+        if f.house_number_eq is False:
+            return "house number differs"
+        return f"address {f.address_sim:.2f}" if f.address_sim is not None else "same house number"
     if name == "distance":
         d = f.distance_m
         if d is None:
@@ -244,9 +265,9 @@ def _describe_field(name: str, f: Features) -> str:
     return f"same {label}" if flags.get(name) else f"{label} differs"
 
 
-def reason_for(f: Features, model: Model | None = None, *, top: int = 4) -> str:
+def reason_for(f: Features, model: AnyModel | None = None, *, top: int = 4) -> str:
     """A one-line human explanation: the strongest evidence for and against a match."""
-    parts = [(k, v) for k, v in explain(f, model) if k != "bias" and abs(v) >= 0.05]
+    parts = [(k, v) for k, v in explain(f, model) if k not in ("bias", "prior") and abs(v) >= 0.05]
     pro = [f"{_describe_field(k, f)} ({v:+.1f})" for k, v in parts if v > 0][:top]
     con = [f"{_describe_field(k, f)} ({v:+.1f})" for k, v in parts if v < 0][:top]
     text = ", ".join(pro) if pro else "no evidence for a match"
@@ -333,7 +354,7 @@ def decide(
     review_threshold: float = 0.5,
     margin: float = 0.1,
     features: Mapping[int, Features] | None = None,
-    model: Model | None = None,
+    model: AnyModel | None = None,
 ) -> Decision:
     """What to do with one incoming record given its scored candidates (candidate_id, confidence).
 
