@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 from dmo_helpers import csv_config, q
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from listings.admin.matching import merge_listings, resolve_match_item, unmerge
 from listings.cli import main
@@ -147,7 +147,7 @@ def test_fit_on_a_tiny_catalogue_keeps_the_start_parameters(engine: Engine, revi
     out = json.loads(res.stdout.strip().splitlines()[-1])
     assert out["model_id"] is None and out["candidate_pairs"] < fs.MIN_PAIRS
     assert "kept_start" in out["meta"]
-    assert q(engine, "select count(*) from pipeline.match_models")[0][0] == 0
+    assert q(engine, "select count(*) from pipeline.match_models where source <> 'run'")[0][0] == 0
     with engine.connect() as conn:
         result = model_store.fit_catalogue(conn)
         assert model_store.current_model(conn) is DEFAULT_MODEL  # nothing stored: the logistic default
@@ -177,7 +177,8 @@ def test_fit_stores_a_deterministic_model_the_match_step_uses(engine: Engine, tm
     b = json.loads(again.stdout.strip().splitlines()[-1])
     rows = q(
         engine,
-        "select id, source, params, candidate_pairs, random_pairs from pipeline.match_models order by id",
+        "select id, source, params, candidate_pairs, random_pairs from pipeline.match_models"
+        " where source <> 'run' order by id",
     )
     assert [r.id for r in rows] == [a["model_id"], b["model_id"]]
     assert rows[0].params["comparisons"] == rows[1].params["comparisons"]  # the same seed, the same model
@@ -208,11 +209,20 @@ def test_fit_stores_a_deterministic_model_the_match_step_uses(engine: Engine, tm
         run_a.model.tf_adjustment("name", "subway") < 0 == run_a.model.tf_adjustment("name", "no such name")
     )
 
-    # The match step scores the next run with the stored model: its review items explain in its terms.
-    run_job(403, file=_generated(tmp_path / "403.csv", ls.incoming[200:]))
+    # The match step re-estimates the stored model on the next run's own pairs, scores with it and keeps
+    # it with the job; its review items and bridge rows explain in its terms.
+    job = run_job(403, file=_generated(tmp_path / "403.csv", ls.incoming[200:]))["job_id"]
+    (run,) = q(engine, "select params, candidate_pairs from pipeline.match_models where job_id = :j", j=job)
+    assert run.candidate_pairs > 0 and fs.FSModel.from_params(run.params).prior > 0
     items = q(engine, "select candidates from pipeline.review_items where dmo_id = 403")
     docs = [c for item in items for c in item.candidates]
-    assert docs and all(c["explanation"][-1][0] == "prior" for c in docs)
+    assert all(c["explanation"][-1][0] == "prior" for c in docs)
+    reasons = q(
+        engine,
+        "select reason from pipeline.bridge_source_listing where job_id = :j and match_method = 'auto_match'",
+        j=job,
+    )
+    assert reasons and all("(+" in r.reason for r in reasons)  # the evidence, in bits
     # The explanation adds up to the candidate's match weight: log2 of its confidence's odds.
     for c in docs:
         if 0.01 < c["confidence"] < 0.99:
@@ -253,8 +263,17 @@ def test_report_measures_stored_and_default_models_on_labels(
     }
     stored = q(engine, "select id, review_item_id, right_listing_id from pipeline.match_labels order by id")
     assert len(stored) == len(labels) >= 4
+    # (each job's match step stored the model it scored with)
+    with engine.connect() as conn:
+        models = {
+            r.job_id: fs.FSModel.from_params(r.params)
+            for r in conn.execute(
+                text("select job_id, params from pipeline.match_models where source = 'run'")
+            )
+        }
+        job_of = dict(conn.execute(text("select id, job_id from pipeline.review_items")).all())
     for row in stored:
-        got = confidence(labels[row.id].features, DEFAULT_MODEL)
+        got = confidence(labels[row.id].features, models[job_of[row.review_item_id]])
         assert got == pytest.approx(shown[(row.review_item_id, row.right_listing_id)], abs=1e-3)
     text_out = CliRunner().invoke(main, ["matching", "report"])
     assert text_out.exit_code == 0 and "labelled pairs (3 same place)" in text_out.stdout

@@ -204,7 +204,7 @@ def test_rematch_reports_then_applies_a_threshold_change(
 def test_rematch_proposes_each_pair_once_with_its_candidates(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Two DMOs' records of one place (confidence about 0.86), kept apart at import by strict thresholds,
+    """Two DMOs' records of one place (confidence about 0.74), kept apart at import by strict thresholds,
     both at one postal code: each finds the other's listing. Rematch proposes the pair once (not A -> B and
     B -> A), its review item lists the candidate, and the later merge leaves no listing_info on the listing
     merged away."""
@@ -230,14 +230,14 @@ def test_rematch_proposes_each_pair_once_with_its_candidates(
     run_job(102, file=write_csv(tmp_path / "dmo102.csv", [bare]))
     assert q(engine, "select count(distinct listing_id) from public.listing_info") == [(2,)]
 
-    thresholds("0.9")  # now in the review band: one review item, with its candidate
+    thresholds(None)  # now in the review band: one review item, with its candidate
     res = CliRunner().invoke(main, ["rematch"])
     assert res.exit_code == 0 and "'review': 1" in res.stderr, res.output
     (item,) = q(engine, "select listing_id, candidates from pipeline.review_items where status = 'open'")
     assert [c["listing_id"] for c in item.candidates] == [item.listing_id]
     assert CliRunner().invoke(main, ["rematch", "--dry-run"]).stdout.strip() == ""  # already under review
 
-    thresholds(None)  # the usual 0.8: one merge, not two
+    thresholds("0.7")  # now above the auto-merge threshold: one merge, not two
     res = CliRunner().invoke(main, ["rematch"])
     assert res.exit_code == 0 and "'merge': 1" in res.stderr, res.output
     infos = q(

@@ -35,6 +35,7 @@ LEVEL_VALUES: dict[str, list[dict[str, Any]]] = {
         {"address_sim": 0.5, "house_number_eq": None},
         {"address_sim": 0.5, "house_number_eq": False},
     ],
+    "unit": [{"unit_eq": True}, {"unit_eq": False}],
     "postal": [{"same_postal": True}, {"same_postal": False}],
     "city": [{"same_city": True}, {"same_city": False}],
     "phone": [{"phone_eq": True}, {"phone_eq": False}],
@@ -48,6 +49,7 @@ LEVEL_VALUES: dict[str, list[dict[str, Any]]] = {
 TRUE_M = {
     "name": (0.6, 0.2, 0.08, 0.05, 0.04, 0.03),
     "address": (0.55, 0.2, 0.1, 0.07, 0.05, 0.03),
+    "unit": (0.95, 0.05),
     "postal": (0.9, 0.1),
     "city": (0.95, 0.05),
     "phone": (0.8, 0.2),
@@ -59,6 +61,7 @@ TRUE_M = {
 TRUE_U = {
     "name": (0.02, 0.03, 0.05, 0.1, 0.2, 0.6),
     "address": (0.05, 0.05, 0.1, 0.1, 0.3, 0.4),
+    "unit": (0.3, 0.7),
     "postal": (0.4, 0.6),
     "city": (0.7, 0.3),
     "phone": (0.03, 0.97),
@@ -67,7 +70,7 @@ TRUE_U = {
     "category": (0.5, 0.5),
     "image": (0.05, 0.1, 0.85),
 }
-UNKNOWN_SHARE = {"phone": 0.3, "website": 0.4, "image": 0.6, "distance": 0.5, "category": 0.2}
+UNKNOWN_SHARE = {"unit": 0.9, "phone": 0.3, "website": 0.4, "image": 0.6, "distance": 0.5, "category": 0.2}
 
 
 def features_at(levels: dict[str, int | None]) -> Features:
@@ -128,7 +131,7 @@ def test_em_anchored_on_identity_fields_recovers_them_and_shrinks_the_others() -
             if name in fs.IDENTITY_FIELDS:
                 assert got == pytest.approx(want, abs=0.25), name
             else:
-                assert got * want >= 0 and abs(got) <= abs(want) + 0.05, (name, got, want)
+                assert got * want >= 0 and abs(got) <= abs(want) + 0.1, (name, got, want)
 
 
 def test_em_is_deterministic_whatever_the_order_of_pairs() -> None:
@@ -351,8 +354,8 @@ def test_agreeing_location_fields_count_once() -> None:
     summed = replace(model, corroboration="sum")
     f = features_at({"address": 0, "postal": 0, "city": 0, "distance": 0, "name": 5})
     parts = model.contributions(f)
-    agreeing = [parts[name] for name in fs.LOCATION_FIELDS if parts[name] > 0]
-    assert agreeing == [max(summed.contributions(f)[name] for name in fs.LOCATION_FIELDS)]
+    agreeing = [parts[name] for name in fs.LOCATION_FIELDS if parts.get(name, 0.0) > 0]
+    assert agreeing == [max(summed.contributions(f).get(name, 0.0) for name in fs.LOCATION_FIELDS)]
     assert model.match_weight(f) < summed.match_weight(f)
     assert sum(v for _, v in explain(f, model)) == pytest.approx(model.match_weight(f))
     # Every disagreement still counts.

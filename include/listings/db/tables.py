@@ -112,7 +112,7 @@ locations = Table(
     Column("address_key", Text),
     Column("house_number", Text),
     Column("city_key", Text),
-    Column("region_key", Text),  # the state / province code, for matching (0015)
+    Column("region_key", Text),  # the state / province code, for matching (0014)
     Index("ix_locations_geog", "geog", postgresql_using="gist"),
     # matching blocks candidates by postal code when a record has no coordinates
     Index("ix_locations_postal_key", text("upper(regexp_replace(zip, '[^A-Za-z0-9]', '', 'g'))")),
@@ -611,7 +611,7 @@ review_items = Table(
     schema="pipeline",
 )
 
-MATCH_MODEL_SOURCES = ("em", "labels")
+MATCH_MODEL_SOURCES = ("em", "labels", "run")
 MATCH_LABEL_SOURCES = ("accept", "choose", "new", "dismiss", "merge", "force_match", "unmerge")
 
 match_models = Table(
@@ -625,10 +625,13 @@ match_models = Table(
     Column("random_pairs", Integer, nullable=False, server_default=text("0")),
     Column("labelled_pairs", Integer, nullable=False, server_default=text("0")),
     Column("metrics", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("job_id", BigInteger, ForeignKey("pipeline.jobs.id", ondelete="SET NULL")),  # source run: its job
     CheckConstraint(_in("source", MATCH_MODEL_SOURCES), name="source"),
     schema="pipeline",
 )
-"""Fitted Fellegi-Sunter match models (migration 0016): the match step uses the latest."""
+"""Fitted Fellegi-Sunter match models (migration 0015): `listings matching fit` stores 'em' / 'labels' models,
+the latest of which is where each run's EM starts; each match step stores the model it scored with ('run',
+with its job)."""
 
 match_labels = Table(
     "match_labels",
@@ -648,7 +651,7 @@ match_labels = Table(
     Index("ix_match_labels_review_item_id", "review_item_id"),
     schema="pipeline",
 )
-"""Labelled pairs from review decisions and manual merges (migration 0016): both sides' values as matching
+"""Labelled pairs from review decisions and manual merges (migration 0015): both sides' values as matching
 saw them, the label, which decision and when (`listings.matching.model_store`)."""
 
 geocode_cache = Table(
@@ -714,7 +717,7 @@ listing_match = Table(
     Column("categories", ARRAY(Text), nullable=False, server_default=text("'{}'")),
     Column("updated_at", DateTime, nullable=False, server_default=func.now()),
     Column("image_phashes", ARRAY(Text), nullable=False, server_default=text("'{}'")),
-    Column("region_key", Text),  # pipeline.region_key(state, country): "QC", "CA"... (0015)
+    Column("region_key", Text),  # places.region_key(state, country): "QC", "CA"... (0014)
     Column("names", ARRAY(Text), nullable=False, server_default=text("'{}'")),  # every DMO's other names
     Index("ix_listing_match_geog", "geog", postgresql_using="gist"),
     Index("ix_listing_match_postal_key", "postal_key"),
@@ -725,17 +728,11 @@ listing_match = Table(
         postgresql_using="gin",
         postgresql_ops={"name": "gin_trgm_ops"},
     ),
-    # candidate blocks that need no spelling in common (0015)
+    # candidate blocks that need no spelling in common (0014)
     Index("ix_listing_match_phones", "phones", postgresql_using="gin"),
     Index("ix_listing_match_website_hosts", "website_hosts", postgresql_using="gin"),
     Index("ix_listing_match_address_key", "address_key"),
-    Index(
-        "ix_listing_match_region_name",
-        "region_key",
-        "name",
-        postgresql_using="gin",
-        postgresql_ops={"name": "gin_trgm_ops"},
-    ),
+    Index("ix_listing_match_region_name", "region_key", "name_key"),
     schema="pipeline",
 )
 """The matching index: a listing's keys, location and every DMO's contacts in one row (migration 0004

@@ -23,7 +23,7 @@ from itertools import combinations
 from rapidfuzz import fuzz
 
 from listings.matching.features import CategoryCompat, Features, MatchRecord, pair_features
-from listings.matching.scoring import Decision, confidence, reason_for
+from listings.matching.scoring import AnyModel, Decision, confidence, reason_for
 
 # A block this big is a common word or a chain's shared phone: its pairs are left to the other blocks.
 MAX_BLOCK = 50
@@ -62,8 +62,15 @@ def _hopeless(a: MatchRecord, b: MatchRecord) -> bool:
     return fuzz.token_set_ratio(a.name_key, b.name_key) < HOPELESS_NAME_SIMILARITY
 
 
-def score_pairs(records: Mapping[int, MatchRecord], compat: CategoryCompat) -> list[BatchPair]:
+def score_pairs(
+    records: Mapping[int, MatchRecord], compat: CategoryCompat, model: AnyModel | None = None
+) -> list[BatchPair]:
     """Every blocked pair of the batch with its features and confidence (hopeless pairs left out)."""
+    return [BatchPair(a, b, f, confidence(f, model)) for a, b, f in pair_batch(records, compat)]
+
+
+def pair_batch(records: Mapping[int, MatchRecord], compat: CategoryCompat) -> list[tuple[int, int, Features]]:
+    """Every blocked pair of the batch (a < b) with its features, hopeless pairs left out."""
     blocks: dict[tuple[str, ...], list[int]] = {}
     for no in sorted(records):
         for key in block_keys(records[no]):
@@ -77,8 +84,7 @@ def score_pairs(records: Mapping[int, MatchRecord], compat: CategoryCompat) -> l
         ra, rb = records[a], records[b]
         if _hopeless(ra, rb):
             continue
-        f = pair_features(ra, rb, compat=compat)
-        out.append(BatchPair(a, b, f, confidence(f)))
+        out.append((a, b, pair_features(ra, rb, compat=compat)))
     return out
 
 
@@ -123,8 +129,10 @@ class BatchLink:
     review_of: int | None = None
 
 
-def _why(other: int, pair: BatchPair, prefix: str = "same place as") -> str:
-    return f"{prefix} record {other} of this batch at {pair.confidence:.2f}: {reason_for(pair.features)}"
+def _why(other: int, pair: BatchPair, model: AnyModel | None, prefix: str = "same place as") -> str:
+    return (
+        f"{prefix} record {other} of this batch at {pair.confidence:.2f}: {reason_for(pair.features, model)}"
+    )
 
 
 def link_batch(
@@ -133,6 +141,7 @@ def link_batch(
     *,
     auto_threshold: float,
     review_threshold: float,
+    model: AnyModel | None = None,
 ) -> dict[int, BatchLink]:
     """The decisions the batch's own duplicates change. Records merged into the catalogue or in review keep
     theirs; a "new" one:
@@ -160,13 +169,13 @@ def link_batch(
             listing = listings.pop()
             for no in new:
                 other, pair = best(no, merged)
-                reason = f"{_why(other, pair)}; that record matched {listing}"
+                reason = f"{_why(other, pair, model)}; that record matched {listing}"
                 links[no] = BatchLink(Decision("auto_merge", listing, pair.confidence, reason), pair)
             continue
         for no in new[1:]:
             other, pair = best(no, new)
             links[no] = BatchLink(
-                Decision("auto_merge", None, pair.confidence, _why(other, pair)), pair, same_as=new[0]
+                Decision("auto_merge", None, pair.confidence, _why(other, pair, model)), pair, same_as=new[0]
             )
     for p in sorted(pairs, key=lambda p: (-p.confidence, p.a, p.b)):
         if not review_threshold <= p.confidence <= auto_threshold:
@@ -177,7 +186,7 @@ def link_batch(
             if decisions[other].action != "auto_merge" or decisions[other].candidate_id is None:
                 continue
             listing = decisions[other].candidate_id
-            why = f"{_why(other, p, 'possibly the same place as')}; that record matched {listing}"
+            why = f"{_why(other, p, model, 'possibly the same place as')}; that record matched {listing}"
             decision = Decision("review", listing, p.confidence, why, "low_confidence_match")
             links[no] = BatchLink(decision, p, review_of=other)
             break

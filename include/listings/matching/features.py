@@ -94,6 +94,10 @@ class Features:
     name_jw: float | None = None
     name_token: float | None = None
     name_partial: float | None = None
+    # Distinctive words one name adds to the other when one's words are all in the other ("Hendrick Medical
+    # Center" / "ContinueCare Hospital at Hendrick Medical Center": 2): a place inside or beside another
+    # rather than the same one. 0 when neither name's words contain the other's.
+    name_extra: int | None = None
     address_sim: float | None = None
     house_number_eq: bool | None = None
     unit_eq: bool | None = None
@@ -242,12 +246,15 @@ def pair_features(a: MatchRecord, b: MatchRecord, *, compat: CategoryCompat = de
     """Compare two records. Symmetric except where `compat` is not; never raises on odd values."""
     name_a, name_b = _known(a.name_key), _known(b.name_key)
     name_jw = name_token = name_partial = None
+    name_extra = None
     if name_a is not None and name_b is not None:
         name_jw = float(jellyfish.jaro_winkler_similarity(name_a, name_b))
         # token_set ignores word order and words one side adds ("Café X" vs "Café X & Bistro");
         # partial_ratio catches a name embedded in a longer one ("Hôtel X" vs "Hôtel X Montréal").
         name_token = fuzz.token_set_ratio(name_a, name_b) / 100.0
         name_partial = fuzz.partial_ratio(name_a, name_b) / 100.0
+        words_a, words_b = set(name_a.split()), set(name_b.split())
+        name_extra = len(words_a ^ words_b) if words_a < words_b or words_b < words_a else 0
 
     addr_a, addr_b = _known(a.address_key), _known(b.address_key)
     address_sim = None
@@ -270,6 +277,7 @@ def pair_features(a: MatchRecord, b: MatchRecord, *, compat: CategoryCompat = de
         name_jw=name_jw,
         name_token=name_token,
         name_partial=name_partial,
+        name_extra=name_extra,
         address_sim=address_sim,
         house_number_eq=_eq(a.house_number, b.house_number),
         unit_eq=_eq(a.unit, b.unit),

@@ -90,6 +90,8 @@ def _name_level(f: Features) -> int | None:
         return None
     if jw >= 1.0 - 1e-9:  # Jaro-Winkler is 1 only for identical keys
         return 0
+    if (f.name_extra or 0) >= 2:  # one name inside a longer one ("West" / "Shun Lee West"): at most partial
+        return 3 if (f.name_partial or 0.0) >= 0.9 else 5
     if jw >= 0.92:
         return 1
     if (f.name_token or 0.0) >= 0.9:
@@ -159,6 +161,7 @@ COMPARISONS: tuple[Comparison, ...] = (
         ("exact", "close+same_number", "close", "same_number", "other", "number_differs"),
         _address_level,
     ),
+    Comparison("unit", ("equal", "differs"), lambda f: _flag_level(f.unit_eq)),
     Comparison("postal", ("equal", "differs"), lambda f: _flag_level(f.same_postal)),
     Comparison("city", ("equal", "differs"), lambda f: _flag_level(f.same_city)),
     Comparison("phone", ("equal", "differs"), lambda f: _flag_level(f.phone_eq)),
@@ -174,7 +177,7 @@ TF_FIELDS = ("name", "phone", "website")  # exact agreement adjusted by the shar
 # only these, so that the classes EM finds are "same place" / "other place", not "same building" / "far".
 IDENTITY_FIELDS = ("name", "phone", "website", "image")
 # Where the place is: several of these agreeing is one fact (see `FSModel.corroboration`).
-LOCATION_FIELDS = ("address", "postal", "city", "distance")
+LOCATION_FIELDS = ("address", "unit", "postal", "city", "distance")
 
 
 def comparison_vector(f: Features) -> tuple[int, ...]:
@@ -353,6 +356,9 @@ class FSModel:
         comparisons = doc["comparisons"]
         params = {}
         for name in FIELDS:
+            if name not in comparisons and name in DEFAULT_FS_MODEL.params:  # a field added since: defaults
+                params[name] = DEFAULT_FS_MODEL.params[name]
+                continue
             if name not in comparisons or list(comparisons[name]["levels"]) != list(_BY_FIELD[name].levels):
                 raise ValueError(f"stored model's {name} levels are not today's: refit it")
             c = comparisons[name]
@@ -396,6 +402,8 @@ DEFAULT_FS_MODEL = FSModel(
     params={
         "name": _fp((0.55, 0.15, 0.12, 0.06, 0.05, 0.07), (0.01, 0.02, 0.03, 0.04, 0.10, 0.80)),
         "address": _fp((0.55, 0.15, 0.08, 0.08, 0.11, 0.03), (0.02, 0.02, 0.04, 0.06, 0.46, 0.40)),
+        # unit (suite, stand, apartment) when both have one: another unit of one building is another place
+        "unit": _fp((0.98, 0.02), (0.3, 0.7)),
         "postal": _fp((0.9, 0.1), (0.5, 0.5)),
         "city": _fp((0.92, 0.08), (0.7, 0.3)),
         "phone": _fp((0.75, 0.25), (0.01, 0.99)),

@@ -1,4 +1,4 @@
-"""Match models and labelled pairs in the database (migration 0016): what the match step scores with, how a
+"""Match models and labelled pairs in the database (migration 0015): what the match step scores with, how a
 model is fitted on the catalogue, and how it is checked against people's decisions.
 
 - `current_model(conn)`: the model the match step uses: the latest row of `pipeline.match_models`, else
@@ -67,10 +67,13 @@ SIDE_LISTS = ("phones", "websites", "categories", "image_hashes")
 
 
 def latest_model(conn: Connection) -> tuple[int, fs.FSModel] | None:
-    """The latest stored model (id, model), or None. A stored model whose levels are not today's is skipped
-    (it would score the wrong comparisons): the one before it is tried."""
+    """The latest model `listings matching fit` stored (id, model), or None; the models runs scored with
+    (source 'run') are a record, not a start. A stored model whose levels are not today's is skipped (it
+    would score the wrong comparisons): the one before it is tried."""
     ids: list[int] = list(
-        conn.execute(text("select id from pipeline.match_models order by id desc limit 20")).scalars()
+        conn.execute(
+            text("select id from pipeline.match_models where source <> 'run' order by id desc limit 20")
+        ).scalars()
     )
     for model_id in ids:
         params = conn.execute(text("select params from pipeline.match_models where id = :i"), {"i": model_id})
@@ -96,14 +99,19 @@ def save_model(
     random_pairs: int = 0,
     labelled_pairs: int = 0,
     metrics: Mapping[str, Any] | None = None,
+    job_id: int | None = None,
 ) -> int:
+    """Store a model; a run's model (`job_id`) replaces what an earlier run of that job's match step stored."""
+    if job_id is not None:
+        conn.execute(text("delete from pipeline.match_models where job_id = :j"), {"j": job_id})
     return int(
         conn.execute(
             text(
                 "insert into pipeline.match_models (source, params, candidate_pairs, random_pairs, labelled_pairs,"
-                " metrics) values (:s, cast(:p as jsonb), :c, :r, :l, cast(:m as jsonb)) returning id"
+                " metrics, job_id) values (:s, cast(:p as jsonb), :c, :r, :l, cast(:m as jsonb), :j) returning id"
             ),
             {
+                "j": job_id,
                 "s": source,
                 "p": json.dumps(model.to_params()),
                 "c": candidate_pairs,

@@ -413,6 +413,8 @@ def match(job_id: int) -> StepResult:
     """Score the staged records that found no deterministic hit against candidate listings: auto-merge,
     queue for review, or leave new (DESIGN §4 step 5). Re-running decides again from scratch."""
     from listings.matching.engine import Thresholds, match_records, reset_decisions, write_decisions
+    from listings.matching.fellegi_sunter import FSModel
+    from listings.matching.model_store import save_model
     from listings.pipeline.images import image_hashes
 
     engine = get_engine()
@@ -443,10 +445,21 @@ def match(job_id: int) -> StepResult:
         hashes = image_hashes(conn, job_id, (int(r["record_no"]) for r in todo))
         todo = [{**r, "image_hashes": hashes.get(int(r["record_no"]), [])} for r in todo]
     # Matching reads committed public data on its own connections, in parallel worker processes.
-    outcomes = match_records(engine, todo, thresholds, workers=settings.match_workers)
+    outcomes = match_records(
+        engine,
+        todo,
+        thresholds,
+        workers=settings.match_workers,
+        learn_min_pairs=settings.match_learn_min_pairs,
+    )
     with engine.begin() as conn:
         reset_decisions(conn, job_id)
         counts = write_decisions(conn, job_id, job.dmo_id, records, outcomes)
+        model = outcomes[0].model if outcomes else None
+        if isinstance(model, FSModel):  # what decided this job, kept with it (explanations, audits)
+            meta = model.meta
+            save_model(conn, model, source="run", job_id=job_id, candidate_pairs=int(meta.get("candidate_pairs", 0)),
+                       random_pairs=int(meta.get("random_pairs", 0)), metrics={"decisions": counts})  # fmt: skip
     log.info("job %s matching: %s", job_id, counts)
     return StepResult(len(todo))
 

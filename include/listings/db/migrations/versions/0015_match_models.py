@@ -6,15 +6,15 @@ manual merge, force-match and unmerge: both sides' values as matching saw them (
 the listings does not change what was judged), the ids they came from, the label and who decided when.
 Labels check a fitted model (`listings matching report`) and can re-fit it.
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-12 10:00:00
 """
 
 from alembic import op
 
-revision = "0016"
-down_revision = "0015"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
@@ -31,7 +31,8 @@ def upgrade() -> None:
             random_pairs integer not null default 0,
             labelled_pairs integer not null default 0,
             metrics jsonb not null default '{}'::jsonb,
-            constraint ck_match_models_source check (source in ('em', 'labels'))
+            job_id bigint references pipeline.jobs (id) on delete set null,
+            constraint ck_match_models_source check (source in ('em', 'labels', 'run'))
         )
         """
     )

@@ -6,13 +6,13 @@
   City", a neighbourhood / its city) or when a source has no postal codes at all;
 - `listing_match.names`: every DMO's name for the listing (a record is compared with the closest);
 - indexes: phones and website hosts (GIN on the arrays: a shared phone or site finds a listing whatever its
-  name or address), the address key (the same street address in any city), and (region, name trigrams)
-  like the (city, name trigrams) index of 0005.
+  name or address), the address key (the same street address in any city), and (region, name key): the
+  same name anywhere in the region.
 Existing locations get their region key, and city keys that the alias file now brings to their city
 (`places.city_match_key`), computed here once per distinct (city, state, country).
 `pipeline.refresh_listing_match(ids)` fills the new columns.
 
-Revision ID: 0015
+Revision ID: 0014
 Revises: 0013
 Create Date: 2026-12-06 23:30:00
 """
@@ -20,7 +20,7 @@ Create Date: 2026-12-06 23:30:00
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0015"
+revision = "0014"
 down_revision = "0013"
 branch_labels = None
 depends_on = None
@@ -144,10 +144,7 @@ def upgrade() -> None:
         "create index ix_listing_match_website_hosts on pipeline.listing_match using gin (website_hosts)"
     )
     op.execute("create index ix_listing_match_address_key on pipeline.listing_match (address_key)")
-    op.execute(
-        "create index ix_listing_match_region_name on pipeline.listing_match"
-        " using gin (region_key, name gin_trgm_ops)"
-    )
+    op.execute("create index ix_listing_match_region_name on pipeline.listing_match (region_key, name_key)")
 
 
 def downgrade() -> None:
