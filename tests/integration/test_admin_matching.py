@@ -224,7 +224,12 @@ def test_pages_show_the_bridge_and_the_items_and_a_viewer_changes_nothing(
     assert "<svg" in page and 'data-pin="R"' in page and 'data-pin="1"' in page and 'data-pin="2"' in page
     assert re.search(r"data-scale>\d+ m<", page)
     assert f"/listing-images/{image_id}/object?rendition=thumb.webp" in page
-    assert "name_token" in page and "0.9812" in page and "2 candidates within 0.10" in page
+    with engine.connect() as conn:
+        shown = conn.execute(
+            text("select candidates -> 0 ->> 'confidence' from pipeline.review_items where id = :i"),
+            {"i": c["item_x7"]},
+        ).scalar_one()
+    assert "name_token" in page and shown in page and "2 candidates within 0.10" in page
     assert 'value="accept:' in page and f'value="choose:{c["item_x7"]}:{c["T2"]}"' in page
     vague = viewer.get(f"{PREFIX}/review/{c['item_x4']}").text
     assert "No coordinates: R" in vague or "No coordinates on either side" in vague
