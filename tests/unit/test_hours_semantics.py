@@ -238,27 +238,11 @@ def model_open_spans(
 
 
 def library_open_spans(value: str, first: dt.date, last: dt.date) -> list[tuple[dt.datetime, dt.datetime]]:
-    oh = opening_hours.OpeningHours(value)
-    lo = dt.datetime.combine(first - dt.timedelta(days=1), dt.time())
-    hi = dt.datetime.combine(last + dt.timedelta(days=2), dt.time())
-    spans = [(a, b or hi) for a, b, state, _ in oh.intervals(lo, hi) if str(state) == "open"]
-    return _clip(spans, first, last)
+    """The reference evaluator's open times, clipped to [first, last] as the parser's check reads them."""
+    return hours_module._reference_spans(opening_hours.OpeningHours(value), first, last)
 
 
-def _clip(
-    spans: list[tuple[dt.datetime, dt.datetime]], first: dt.date, last: dt.date
-) -> list[tuple[dt.datetime, dt.datetime]]:
-    lo = dt.datetime.combine(first, dt.time())
-    hi = dt.datetime.combine(last + dt.timedelta(days=1), dt.time())
-    out: list[tuple[dt.datetime, dt.datetime]] = []
-    for a, b in sorted((max(a, lo), min(b, hi)) for a, b in spans):
-        if b <= a:
-            continue
-        if out and a <= out[-1][1]:
-            out[-1] = (out[-1][0], max(out[-1][1], b))
-        else:
-            out.append((a, b))
-    return out
+_clip = hours_module._clip
 
 
 YEAR = (dt.date(2025, 1, 1), dt.date(2025, 12, 31))
