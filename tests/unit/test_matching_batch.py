@@ -55,6 +55,15 @@ def test_a_group_member_merged_into_a_listing_brings_the_others_to_it() -> None:
     assert link_batch({1: NEW, 2: merged, 3: other}, pairs, auto_threshold=0.8, review_threshold=0.5) == {}
 
 
+def test_a_record_linked_to_the_merged_member_only_through_another_joins_its_listing() -> None:
+    # 3 pairs with 1 only, 1 with 2, and 2 matched listing 77: one group, and 3 goes to 77 as well
+    merged = Decision("auto_merge", 77, 0.9, "matched 77")
+    pairs = [pair(1, 2, 0.95), pair(1, 3, 0.9)]
+    links = link_batch({1: NEW, 2: merged, 3: NEW}, pairs, auto_threshold=0.8, review_threshold=0.5)
+    assert {no: link.decision.candidate_id for no, link in links.items()} == {1: 77, 3: 77}
+    assert links[3].pair == pairs[1]
+
+
 def test_a_pair_in_the_review_band_queues_one_record_against_the_others_listing() -> None:
     merged = Decision("auto_merge", 77, 0.9, "matched 77")
     links = link_batch({1: merged, 2: NEW}, [pair(1, 2, 0.7)], auto_threshold=0.8, review_threshold=0.5)

@@ -733,6 +733,10 @@ listing_match = Table(
     Index("ix_listing_match_website_hosts", "website_hosts", postgresql_using="gin"),
     Index("ix_listing_match_address_key", "address_key"),
     Index("ix_listing_match_region_name", "region_key", "name_key"),
+    # the name words of a city, "montreal|deli" (0016: pipeline.city_words)
+    Index(
+        "ix_listing_match_city_words", text("pipeline.city_words(city_key, name_key)"), postgresql_using="gin"
+    ),
     schema="pipeline",
 )
 """The matching index: a listing's keys, location and every DMO's contacts in one row (migration 0004

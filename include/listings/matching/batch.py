@@ -16,17 +16,20 @@ band whose records stay apart go to the review queue with the other record's lis
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
 from rapidfuzz import fuzz
 
-from listings.matching.features import CategoryCompat, Features, MatchRecord, pair_features
+from listings.matching.features import CategoryCompat, Features, MatchRecord, haversine_m, pair_features
 from listings.matching.scoring import AnyModel, Decision, confidence, reason_for
 
-# A block this big is a common word or a chain's shared phone: its pairs are left to the other blocks.
+# A block this big is a common word or a chain: its pairs are left to the other blocks. A phone or website
+# more than a few records of one batch share is a chain's call centre or booking site, not one place's.
 MAX_BLOCK = 50
+MAX_CONTACT_BLOCK = 10
 # Names this different, with no phone or website in common, never reach the review threshold.
 HOPELESS_NAME_SIMILARITY = 30
 
@@ -39,24 +42,38 @@ class BatchPair:
     confidence: float
 
 
-def block_keys(rec: MatchRecord) -> Iterator[tuple[str, ...]]:
-    """The blocks one record falls in."""
+def block_keys(rec: MatchRecord, frequency: Mapping[str, int] | None = None) -> Iterator[tuple[str, ...]]:
+    """The blocks one record falls in, as the catalogue search's (`candidates`): a name word within the
+    postal code and the city, the whole name key within the region. The record's two rarest words
+    (`frequency`: how many of the batch's names hold a word) stand for its name, so that "restaurant" or
+    "hotel" does not pair a city's every restaurant or hotel."""
     if rec.phone:
         yield ("phone", rec.phone)
     if rec.website_host:
         yield ("website", rec.website_host)
     if rec.address_key and rec.house_number:
         yield ("address", rec.address_key)
-    words = [w for w in rec.name_key.split() if len(w) > 1][:2] or rec.name_key.split()[:1]
-    for kind, value in (("postal", rec.postal_key), ("city", rec.city_key), ("region", rec.region_key)):
+    words = [w for w in dict.fromkeys(rec.name_key.split()) if len(w) > 1] or rec.name_key.split()[:1]
+    if frequency is not None:
+        words = sorted(words, key=lambda w: (frequency.get(w, 0), w))
+    for kind, value in (("postal", rec.postal_key), ("city", rec.city_key)):
         if value:
-            for word in words:
+            for word in words[:2]:
                 yield (kind, value, word)
+    if rec.region_key and rec.name_key:  # a city the alias file does not know, a source without postal codes
+        yield ("region", rec.region_key, rec.name_key)
+
+
+# Two records this far apart by their coordinates are two places unless a phone or website says otherwise.
+FAR_M = 2000.0
 
 
 def _hopeless(a: MatchRecord, b: MatchRecord) -> bool:
     if (a.phone and a.phone == b.phone) or (a.website_host and a.website_host == b.website_host):
         return False
+    located = a.lat is not None and a.lng is not None and b.lat is not None and b.lng is not None
+    if located and haversine_m(a.lat, a.lng, b.lat, b.lng) > FAR_M:  # type: ignore[arg-type]
+        return True
     if not a.name_key or not b.name_key:
         return False
     return fuzz.token_set_ratio(a.name_key, b.name_key) < HOPELESS_NAME_SIMILARITY
@@ -71,13 +88,14 @@ def score_pairs(
 
 def pair_batch(records: Mapping[int, MatchRecord], compat: CategoryCompat) -> list[tuple[int, int, Features]]:
     """Every blocked pair of the batch (a < b) with its features, hopeless pairs left out."""
+    words = Counter(w for rec in records.values() for w in set(rec.name_key.split()))
     blocks: dict[tuple[str, ...], list[int]] = {}
     for no in sorted(records):
-        for key in block_keys(records[no]):
+        for key in block_keys(records[no], words):
             blocks.setdefault(key, []).append(no)
     pairs: set[tuple[int, int]] = set()
-    for members in blocks.values():
-        if 1 < len(members) <= MAX_BLOCK:
+    for key, members in blocks.items():
+        if 1 < len(members) <= (MAX_CONTACT_BLOCK if key[0] in ("phone", "website") else MAX_BLOCK):
             pairs.update(combinations(members, 2))
     out = []
     for a, b in sorted(pairs):
@@ -153,9 +171,16 @@ def link_batch(
     links: dict[int, BatchLink] = {}
     by_pair = {(p.a, p.b): p for p in pairs}
 
-    def best(no: int, others: Sequence[int]) -> tuple[int, BatchPair]:
-        found = [(o, by_pair[min(no, o), max(no, o)]) for o in others if (min(no, o), max(no, o)) in by_pair]
-        return max(found, key=lambda op: (op[1].confidence, -op[0]))
+    def best(no: int, others: Sequence[int], group: Sequence[int]) -> tuple[int, BatchPair]:
+        """The strongest pair of `no` with one of `others`, else with any member of its group (a group is
+        linked by a chain of pairs: `no` may have none with the record that matched)."""
+        for pool in (others, group):
+            found = [
+                (o, by_pair[min(no, o), max(no, o)]) for o in pool if (min(no, o), max(no, o)) in by_pair
+            ]
+            if found:
+                return max(found, key=lambda op: (op[1].confidence, -op[0]))
+        raise ValueError(f"record {no} has no pair in its group")
 
     grouped: set[int] = set()
     for group in group_pairs(pairs, auto_threshold=auto_threshold, review_threshold=review_threshold):
@@ -168,12 +193,12 @@ def link_batch(
         if listings:
             listing = listings.pop()
             for no in new:
-                other, pair = best(no, merged)
+                other, pair = best(no, merged, group)
                 reason = f"{_why(other, pair, model)}; that record matched {listing}"
                 links[no] = BatchLink(Decision("auto_merge", listing, pair.confidence, reason), pair)
             continue
         for no in new[1:]:
-            other, pair = best(no, new)
+            other, pair = best(no, new, group)
             links[no] = BatchLink(
                 Decision("auto_merge", None, pair.confidence, _why(other, pair, model)), pair, same_as=new[0]
             )

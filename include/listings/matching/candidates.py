@@ -9,12 +9,13 @@ searched (a candidate never depends on one field being spelled the same on both 
 - phone / website: listings that any DMO lists with the same E.164 phone number / website host, whatever
   their name or address (GIN indexes on the arrays);
 - address: listings at the same street address (address key with its civic number), in any city;
-- name: for a record without coordinates, listings in the same city (its matching key: "New York City",
-  "NYC" and "Brooklyn" are all "new york", `places.city_match_key`) whose name is trigram-similar (one GIN
-  index on (city, name trigrams), so a common name is looked up in its city only); and listings in the same region (state / province
-  code, `places.region_key`) with the same name key, in any city (a source without postal codes, a
-  neighbourhood the alias file does not know). A trigram search over a whole region is not one: at a
-  million listings in one region it ran at 118 records/s.
+- name: for a record without coordinates, listings of the same city (its matching key: "New York City", "NYC" and "Brooklyn" are all
+  "new york", `places.city_match_key`) that share a word of the name, among the words that few listings of
+  the city share (`pipeline.city_words`, one GIN posting list per city and word); and listings in the same
+  region (state / province code, `places.region_key`) with the same name key, in any city (a source
+  without postal codes, a neighbourhood the alias file does not know). The trigram search over a city this
+  replaced cost 6-9 ms per record at 100,000 listings (its posting lists span the whole catalogue), and
+  over a region 118 records/s at a million.
 Merged listings are never candidates: they forward to the listing they were merged into.
 """
 
@@ -24,6 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, text
+
+from listings.transform.normalize import key_words
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,12 @@ class Incoming:
     address_key: str = ""  # only with a house number: a street alone is no address
     region_key: str = ""  # state / province code (`places.region_key`)
     name_key: str = ""
+
+    def city_words(self) -> list[str]:
+        """The name's words (articles and linking words left out) in its city, as `pipeline.city_words`."""
+        if not self.city_key:
+            return []
+        return sorted({f"{self.city_key}|{w}" for w in key_words(self.name_key) if len(w) > 1})
 
 
 @dataclass(slots=True)
@@ -86,6 +95,33 @@ cross join lateral (
 
 _BY_NAME = "similarity(m.name, i.name) desc, m.listing_id"
 
+# A phone number or website host more listings share than this is a chain's call centre or booking site:
+# it says nothing about which branch a record is (the other blocks find that), and ordering its hundreds of
+# listings by name for every record of the chain was half the candidate search's time.
+COMMON_CONTACT = 20
+
+
+COMMON_WORD = 50
+
+# The record's city words that at most COMMON_WORD listings share (each count reads at most one more row).
+RARE_WORDS_SQL = f"""
+update _match_incoming i set words = array(
+    select w from unnest(i.words) w
+    where (select count(*) from (
+        select 1 from pipeline.listing_match k where pipeline.city_words(k.city_key, k.name_key) && array[w]
+        limit {COMMON_WORD + 1}) z) <= {COMMON_WORD}
+)
+where i.words <> '{{}}'"""
+
+
+def _rare(column: str, value: str) -> str:
+    """True when at most COMMON_CONTACT listings hold `value` (reads at most one more than that)."""
+    return (
+        f"(select count(*) from (select 1 from pipeline.listing_match k where k.{column} @> array[{value}]"
+        f" limit {COMMON_CONTACT + 1}) z) <= {COMMON_CONTACT}"
+    )
+
+
 # One pass over the matching index (pipeline.listing_match): each block returns the candidates' details.
 CANDIDATE_SQL = "\nunion all".join(
     [
@@ -96,17 +132,27 @@ CANDIDATE_SQL = "\nunion all".join(
             "k_near",
         ),
         _block("postal", "i.postal_key <> '' and m.postal_key = i.postal_key", _BY_NAME, "k_postal"),
-        _block("phone", "i.phone <> '' and m.phones @> array[i.phone]", _BY_NAME, "k_key"),
         _block(
-            "website", "i.website_host <> '' and m.website_hosts @> array[i.website_host]", _BY_NAME, "k_key"
+            "phone",
+            f"i.phone <> '' and {_rare('phones', 'i.phone')} and m.phones @> array[i.phone]",
+            _BY_NAME,
+            "k_key",
+        ),
+        _block(
+            "website",
+            f"i.website_host <> '' and {_rare('website_hosts', 'i.website_host')}"
+            " and m.website_hosts @> array[i.website_host]",
+            _BY_NAME,
+            "k_key",
         ),
         _block("address", "i.address_key <> '' and m.address_key = i.address_key", _BY_NAME, "k_key"),
-        # pg_trgm's similarity operator (%% for the driver). A record with coordinates has the near block
-        # instead: a trigram search over a whole city for every record ran at 80 records/s at 200,000
-        # listings in twenty cities.
+        # For a record without coordinates (one with them has the near block), a name word within its city
+        # (`pipeline.city_words`, "montreal|deli"): only the words at most COMMON_WORD listings of the
+        # city share (`words`, computed first), so "restaurant" or "hotel" does not make a city's every
+        # restaurant a candidate.
         _block(
             "name",
-            "i.geog is null and i.city_key <> '' and m.city_key = i.city_key and m.name %% i.name",
+            "i.words <> '{}' and pipeline.city_words(m.city_key, m.name_key) && i.words",
             _BY_NAME,
             "k_name",
         ),
@@ -142,7 +188,7 @@ def find_candidates(
         text(
             "create temporary table if not exists _match_incoming"
             " (record_no int primary key, name text, geog geography, postal_key text, city_key text,"
-            " phone text, website_host text, address_key text, region_key text, name_key text)"
+            " phone text, website_host text, address_key text, region_key text, name_key text, words text[])"
             " on commit drop"
         )
     )
@@ -152,18 +198,18 @@ def find_candidates(
     with raw.cursor() as cur:
         with cur.copy(
             "copy _match_incoming (record_no, name, geog, postal_key, city_key, phone, website_host,"
-            " address_key, region_key, name_key) from stdin"
+            " address_key, region_key, name_key, words) from stdin"
         ) as copy:
             for r in incoming:
                 point = (
                     f"SRID=4326;POINT({r.lng} {r.lat})" if r.lat is not None and r.lng is not None else None
                 )
                 copy.write_row((r.record_no, r.name, point, r.postal_key, r.city_key, r.phone,
-                                r.website_host, r.address_key, r.region_key, r.name_key))  # fmt: skip
+                                r.website_host, r.address_key, r.region_key, r.name_key, [] if point else r.city_words()))  # fmt: skip
         cur.execute("analyze _match_incoming")
+        cur.execute(RARE_WORDS_SQL)
     # Rows straight from the driver: this runs for every record of a batch, ORM rows would cost more.
     with raw.cursor() as cur:
-        cur.execute("set local pg_trgm.similarity_threshold = 0.35")
         # The laterals' cost estimates make PostgreSQL JIT-compile this query: compiling costs more than
         # the index lookups themselves (measured: 1.3 s -> 0.7 s for 4,000 records).
         cur.execute("set local jit = off")

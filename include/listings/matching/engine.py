@@ -13,8 +13,9 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -182,35 +183,50 @@ def match_records(
 
     With an Engine and `workers` > 1, chunks are paired in that many processes, each on its own
     connection: candidate SQL and feature computation then use every core (they are both CPU-bound)."""
-    numbers = [int(r["record_no"]) for r in records]
-    parts = [list(records[i : i + chunk]) for i in range(0, len(records), chunk)]
-    if isinstance(db, Connection) or workers <= 1 or len(parts) <= 1:
-        if isinstance(db, Engine):
-            with db.begin() as conn:
-                paired = [p for part in parts for p in _pair_chunk(conn, part)]
-        else:
-            paired = [p for part in parts for p in _pair_chunk(db, part)]
-    else:
-        url = db.url.render_as_string(hide_password=False)
-        context = multiprocessing.get_context("fork")  # the parent's imports are reused: no start-up cost
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init) as pool:
-            paired = [p for part in pool.map(_pair_chunk_url, [url] * len(parts), parts) for p in part]
-        order = {no: i for i, no in enumerate(numbers)}
-        paired.sort(key=lambda p: order[p.record_no])
     by_no = records_by_no(records)
     incoming = {no: incoming_record(r) for no, r in by_no.items()}
     compat = load_vocabulary().compatible
     batch_pairs = pair_batch(incoming, compat) if within_batch else []
-    if isinstance(db, Engine):
-        with db.connect() as conn:
-            model = _model(conn, paired, batch_pairs, incoming, learn_min_pairs)
+    # The model is known before any pair is scored unless this run learns its own: then the chunks are
+    # scored where they were paired (in the workers), and only the batch's own pairs here.
+    model: AnyModel | None = None
+    if not learn_min_pairs:
+        with _connection(db) as conn:
+            model = current_model(conn, fallback=DEFAULT_FS_MODEL)
+    parts = [list(records[i : i + chunk]) for i in range(0, len(records), chunk)]
+    if isinstance(db, Connection) or workers <= 1 or len(parts) <= 1:
+        with _connection(db, begin=True) as conn:
+            done = [p for part in parts for p in _pair_chunk(conn, part, model, thresholds)]
     else:
-        model = _model(db, paired, batch_pairs, incoming, learn_min_pairs)
-    outcomes = [_decide(p, thresholds, model) for p in paired]
+        url = db.url.render_as_string(hide_password=False)
+        context = multiprocessing.get_context("fork")  # the parent's imports are reused: no start-up cost
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init) as pool:
+            n = len(parts)
+            done = [p for part in pool.map(_pair_chunk_url, [url] * n, parts, [model] * n, [thresholds] * n)
+                    for p in part]  # fmt: skip
+    if model is None:
+        paired = [p for p in done if isinstance(p, Paired)]
+        with _connection(db) as conn:
+            model = _model(conn, paired, batch_pairs, incoming, learn_min_pairs)
+        outcomes = [_decide(p, thresholds, model) for p in paired]
+    else:
+        outcomes = [o for o in done if isinstance(o, MatchOutcome)]
+    order = {int(r["record_no"]): i for i, r in enumerate(records)}
+    outcomes.sort(key=lambda o: order[o.record_no])
     if within_batch:
         _link_within_batch(outcomes, [BatchPair(a, b, f, confidence(f, model)) for a, b, f in batch_pairs],
                            thresholds, model)  # fmt: skip
     return outcomes
+
+
+@contextmanager
+def _connection(db: Connection | Engine, *, begin: bool = False) -> Iterator[Connection]:
+    """`db` itself when it is a connection, else a new one from the engine (in a transaction: `begin`)."""
+    if isinstance(db, Connection):
+        yield db
+    else:
+        with db.begin() if begin else db.connect() as conn:
+            yield conn
 
 
 def _model(
@@ -257,14 +273,22 @@ def _worker_init() -> None:
     engine_for.cache_clear()
 
 
-def _pair_chunk_url(url: str, part: list[Mapping[str, Any]]) -> list[Paired]:
+def _pair_chunk_url(
+    url: str, part: list[Mapping[str, Any]], model: AnyModel | None, thresholds: Thresholds
+) -> list[Paired] | list[MatchOutcome]:
     from listings.db.engine import engine_for
 
     with engine_for(url).begin() as conn:
-        return _pair_chunk(conn, part)
+        return _pair_chunk(conn, part, model, thresholds)
 
 
-def _pair_chunk(conn: Connection, part: Sequence[Mapping[str, Any]]) -> list[Paired]:
+def _pair_chunk(
+    conn: Connection,
+    part: Sequence[Mapping[str, Any]],
+    model: AnyModel | None = None,
+    thresholds: Thresholds = Thresholds(),
+) -> list[Paired] | list[MatchOutcome]:
+    """A chunk's candidates and features (`Paired`), scored and decided already when `model` is given."""
     by_no = records_by_no(part)
     incoming = {no: incoming_record(r) for no, r in by_no.items()}
     rows = [incoming_row(no, rec) for no, rec in incoming.items()]
@@ -280,6 +304,8 @@ def _pair_chunk(conn: Connection, part: Sequence[Mapping[str, Any]]) -> list[Pai
             if exclude.get(no) != cand.listing_id and not _hopeless(rec, cand)
         ]
         out.append(Paired(no, len(found.get(no, [])), pairs))
+    if model is not None:
+        return [_decide(p, thresholds, model) for p in out]
     return out
 
 

@@ -155,7 +155,12 @@ def name_tokens(name: str | None) -> list[str]:
     """The words of `name_key` without articles and linking words ("le", "the", "de", "and"...), for
     token-set similarity; the full key's words when nothing else is left ("Le Bar" -> ["bar"],
     "La La" -> ["la", "la"])."""
-    tokens = name_key(name).split()
+    return key_words(name_key(name))
+
+
+def key_words(key: str) -> list[str]:
+    """`name_tokens` of a name key already computed."""
+    tokens = key.split()
     kept = [t for t in tokens if t not in _NAME_STOPWORDS]
     return kept or tokens
 
