@@ -34,7 +34,7 @@ def add_listings(engine: Engine, rows: Sequence[dict[str, object]]) -> None:
                     "phones": row.get("phones", []),
                     "lat": row.get("lat"),
                     "lng": row.get("lng"),
-                },  # fmt: skip
+                },
             )
 
 

@@ -92,3 +92,29 @@ def test_blocks_find_reworded_duplicates_and_leave_chain_branches_apart() -> Non
     assert scored[1, 2] > 0.8
     assert scored[3, 4] < 0.8  # one name, two addresses: two branches, never merged automatically
     assert (1, 3) not in scored  # nothing in common: never blocked together
+
+
+def test_one_files_sister_campuses_sharing_a_phone_stay_apart() -> None:
+    # a real registry's shape: a hospital system's campuses share its switchboard and the system's name
+    def rec(name: str, address: str, postal: str, phone: str) -> object:
+        return build_match_record(
+            name=name, address1=address, city="Houston", state="TX", postal=postal, country="US", phone=phone
+        )
+
+    records = {
+        1: rec("Harris Health System Ben Taub General Hospital", "1504 Taub Loop", "77030", "(713) 566-6874"),
+        2: rec("Harris Health System Quentin Mease Hospital", "3601 North MacGregor Way", "77004", "(713) 566-6874"),
+        3: rec("Texas Neurorehab Center", "1106 West Dittmar Road, Building 9", "78745", "(512) 444-4835"),
+        4: rec("Texas Neurorehab Center Behavioral", "1106 West Dittmar Road, Building 1", "78745", "(512) 444-4835"),
+        5: rec("Arts Delicatessen", "12224 Ventura Blvd", "91604", "(818) 555-0122"),
+        6: rec("Art's Deli", "12224 Ventura Boulevard", "91604", "818/555-0122"),
+    }  # fmt: skip
+    scored = {
+        (p.a, p.b): p.confidence
+        for p in score_pairs(records, default_compat, DEFAULT_FS_MODEL)  # type: ignore[arg-type]
+    }
+    assert scored[5, 6] > 0.8
+    # two campuses, another building of one campus: at most a review, however high they score; one place
+    # written twice in one file still merges
+    pairs = score_pairs(records, default_compat, DEFAULT_FS_MODEL)  # type: ignore[arg-type]
+    assert group_pairs(pairs, auto_threshold=0.8, review_threshold=0.5) == [[5, 6]]

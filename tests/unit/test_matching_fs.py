@@ -362,3 +362,22 @@ def test_agreeing_location_fields_count_once() -> None:
     g = features_at({"address": 5, "postal": 1, "city": 1, "distance": 4})
     assert model.match_weight(g) == pytest.approx(summed.match_weight(g))
     assert fs.FSModel.from_params(summed.to_params()).corroboration == "sum"
+
+
+def test_names_that_each_add_their_own_word_are_two_places_of_one_family() -> None:
+    def rec(name: str, address: str, phone: str = "") -> Any:
+        return build_match_record(name=name, address1=address, city="Montréal", postal="H2X 1Y4", phone=phone)
+
+    model = fs.DEFAULT_FS_MODEL
+    # one building, one switchboard, "Hôtel Silver" / "Hôtel Seoul": not one hotel
+    f = pair_features(rec("Hôtel Silver", "7742 rue Saint-Denis", "438 555 0155"),
+                      rec("Hôtel Seoul", "7742 rue Saint-Denis", "438 555 0155"))  # fmt: skip
+    assert f.name_conflict is True
+    decision = decide([(1, confidence(f, model))], features={1: f}, model=model)
+    assert decision.action == "review"
+    assert "names or units differ" in decision.reason
+    # variants are no conflict: a typo, a prefix, an abbreviation, the city in one name
+    for a, b in [("Restaurant Martin", "Restaurant Martn"), ("Arts Deli", "Arts Delicatessen"),
+                 ("Café St-Laurent Bistro", "Café Saint-Laurent Bistro"), ("Hôtel Aurore", "Hôtel Aurore - Montréal"),
+                 ("Hôtel Aurore Centre", "Hôtel Aurore Montréal")]:  # fmt: skip
+        assert pair_features(rec(a, "1 rue X"), rec(b, "1 rue X")).name_conflict is False, (a, b)

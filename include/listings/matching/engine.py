@@ -22,7 +22,7 @@ from typing import Any
 from rapidfuzz import fuzz
 from sqlalchemy import Connection, Engine, text
 
-from listings.matching.batch import BatchPair, link_batch, pair_batch
+from listings.matching.batch import BatchPair, batch_confidence, link_batch, pair_batch
 from listings.matching.candidates import Candidate, Incoming, find_candidates
 from listings.matching.features import Features, MatchRecord, match_keys, pair_features
 from listings.matching.fellegi_sunter import DEFAULT_FS_MODEL
@@ -214,7 +214,7 @@ def match_records(
     order = {int(r["record_no"]): i for i, r in enumerate(records)}
     outcomes.sort(key=lambda o: order[o.record_no])
     if within_batch:
-        _link_within_batch(outcomes, [BatchPair(a, b, f, confidence(f, model)) for a, b, f in batch_pairs],
+        _link_within_batch(outcomes, [BatchPair(a, b, f, batch_confidence(f, model)) for a, b, f in batch_pairs],
                            thresholds, model)  # fmt: skip
     return outcomes
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -98,6 +98,11 @@ class Features:
     # Center" / "ContinueCare Hospital at Hendrick Medical Center": 2): a place inside or beside another
     # rather than the same one. 0 when neither name's words contain the other's.
     name_extra: int | None = None
+    # Both names add a word the other lacks, and no added word of one resembles one of the other's ("Harris
+    # Health Ben Taub Hospital" / "Harris Health Quentin Mease Hospital", "Hôtel Silver" / "Hôtel Seoul"):
+    # two places of one family, however long the prefix they share (Jaro-Winkler rewards it). A typo,
+    # an abbreviation or the city written into one name is not a conflict (`names_conflict`).
+    name_conflict: bool | None = None
     address_sim: float | None = None
     house_number_eq: bool | None = None
     unit_eq: bool | None = None
@@ -247,6 +252,7 @@ def pair_features(a: MatchRecord, b: MatchRecord, *, compat: CategoryCompat = de
     name_a, name_b = _known(a.name_key), _known(b.name_key)
     name_jw = name_token = name_partial = None
     name_extra = None
+    name_conflict = None
     if name_a is not None and name_b is not None:
         name_jw = float(jellyfish.jaro_winkler_similarity(name_a, name_b))
         # token_set ignores word order and words one side adds ("Café X" vs "Café X & Bistro");
@@ -255,6 +261,9 @@ def pair_features(a: MatchRecord, b: MatchRecord, *, compat: CategoryCompat = de
         name_partial = fuzz.partial_ratio(name_a, name_b) / 100.0
         words_a, words_b = set(name_a.split()), set(name_b.split())
         name_extra = len(words_a ^ words_b) if words_a < words_b or words_b < words_a else 0
+        name_conflict = names_conflict(
+            words_a, words_b, ignore={*(a.city_key or "").split(), *(b.city_key or "").split()}
+        )
 
     addr_a, addr_b = _known(a.address_key), _known(b.address_key)
     address_sim = None
@@ -278,6 +287,7 @@ def pair_features(a: MatchRecord, b: MatchRecord, *, compat: CategoryCompat = de
         name_token=name_token,
         name_partial=name_partial,
         name_extra=name_extra,
+        name_conflict=name_conflict,
         address_sim=address_sim,
         house_number_eq=_eq(a.house_number, b.house_number),
         unit_eq=_eq(a.unit, b.unit),
@@ -292,6 +302,27 @@ def pair_features(a: MatchRecord, b: MatchRecord, *, compat: CategoryCompat = de
         phone_value=_known(a.phone) if _eq(a.phone, b.phone) else None,
         website_value=_known(a.website_host) if _eq(a.website_host, b.website_host) else None,
     )
+
+
+def names_conflict(words_a: set[str], words_b: set[str], *, ignore: Collection[str] = ()) -> bool:
+    """Whether each name has a word the other lacks and none of those words is a variant of one of the
+    other's (a typo: similarity >= 80; a prefix: "deli" / "delicatessen"; a short abbreviation whose letters
+    the longer word holds in order: "st" / "saint", "ctr" / "center"). Words in `ignore` (the cities) are
+    left out: "Hôtel X - Montréal" and "Hôtel X Downtown" do not conflict on that."""
+    extra_a, extra_b = words_a - words_b - set(ignore), words_b - words_a - set(ignore)
+    if not extra_a or not extra_b:
+        return False
+    return not any(_variant(x, y) for x in extra_a for y in extra_b)
+
+
+def _variant(x: str, y: str) -> bool:
+    short, long = sorted((x, y), key=len)
+    if long.startswith(short) or fuzz.ratio(x, y) >= 80:
+        return True
+    if len(short) <= 4 and short[0] == long[0]:
+        rest = iter(long)
+        return all(ch in rest for ch in short)
+    return False
 
 
 MATCH_KEY_FIELDS = (

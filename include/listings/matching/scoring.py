@@ -337,6 +337,15 @@ def fit(
 # --------------------------------------------------------------------------------------------------------
 
 
+def auto_mergeable(f: Features) -> bool:
+    """Whether evidence alone may merge the pair. Not when each name has a distinctive word the other lacks
+    (`Features.name_conflict`), nor when both give a different unit (suite, building, stand): one
+    building's switchboard and street can make "Hôtel Silver" and "Hôtel Seoul", two campuses of one
+    hospital system or two suites of one address score as high as one place written twice; a renamed or
+    moved place looks the same, and only a person tells them apart."""
+    return not f.name_conflict and f.unit_eq is not False
+
+
 @dataclass(frozen=True)
 class Decision:
     action: Action
@@ -397,10 +406,13 @@ def decide(
             "multiple_close_matches",
             rivals,
         )
-    if best > auto_threshold and not close:
+    conflict = features is not None and best_id in features and not auto_mergeable(features[best_id])
+    if best > auto_threshold and not close and not conflict:
         nxt = f"; next best {others[0][0]} at {others[0][1]:.2f}" if others else ""
         return Decision("auto_merge", best_id, best, f"{best_id} at {best:.2f}{evidence}{nxt}")
     why = "below" if best <= auto_threshold else "a weak rival within the margin of"
+    if conflict and best > auto_threshold and not close:
+        why = "above, but the names or units differ in their own words (a person decides), the"
     return Decision(
         "review",
         best_id,
