@@ -206,8 +206,14 @@ def main() -> None:
             shown = {s.candidate.listing_id for s in o.scored[:10]}
             if o.decision.action == "auto_merge":
                 merges += 1
-                correct_merges += o.decision.candidate_id == want
-                recalled += o.decision.candidate_id == want
+                # joining another record of the batch (a new listing they share, candidate None): right
+                # only when both are the same place; the generator's batches hold no such pair
+                right = want is not None and o.decision.candidate_id == want
+                if o.same_as is not None:
+                    leader = ls.truth[incoming_id[o.same_as - 1]]
+                    right = want is not None and leader is not None and canonical_id[leader] == want
+                correct_merges += right
+                recalled += right
             elif o.decision.action == "review":
                 reviews += 1
                 recalled += want is not None and want in shown

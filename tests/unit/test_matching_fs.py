@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from listings.matching import fellegi_sunter as fs
-from listings.matching.features import Features, build_match_record, pair_features
+from listings.matching.features import Features, build_match_record, generic_words, pair_features
 from listings.matching.scoring import confidence, decide, explain, logit, reason_for
 
 # One representative Features value per level of each comparison (checked against the level functions).
@@ -375,9 +375,30 @@ def test_names_that_each_add_their_own_word_are_two_places_of_one_family() -> No
     assert f.name_conflict is True
     decision = decide([(1, confidence(f, model))], features={1: f}, model=model)
     assert decision.action == "review"
-    assert "names or units differ" in decision.reason
+    assert "names, house numbers or units differ" in decision.reason
     # variants are no conflict: a typo, a prefix, an abbreviation, the city in one name
     for a, b in [("Restaurant Martin", "Restaurant Martn"), ("Arts Deli", "Arts Delicatessen"),
                  ("Café St-Laurent Bistro", "Café Saint-Laurent Bistro"), ("Hôtel Aurore", "Hôtel Aurore - Montréal"),
                  ("Hôtel Aurore Centre", "Hôtel Aurore Montréal")]:  # fmt: skip
         assert pair_features(rec(a, "1 rue X"), rec(b, "1 rue X")).name_conflict is False, (a, b)
+
+
+def test_a_batchs_common_words_are_no_conflict_and_a_direction_one_source_leaves_out_is_no_other_address() -> (
+    None
+):
+    def rec(name: str, address: str = "6411 Fannin St", postal: str = "77030") -> Any:
+        return build_match_record(
+            name=name, address1=address, city="Houston", state="TX", postal=postal, country="US"
+        )
+
+    batch = [rec(f"{n} Medical Center") for n in ("Ben Taub", "Lakeside", "Heights")]
+    batch += [rec(f"{n} Texas Hospital") for n in ("Quentin", "Mease", "Clements")]
+    generic = generic_words(batch)
+    assert {"medical", "center", "texas", "hospital"} <= generic and "taub" not in generic
+    a, b = rec("Memorial Hermann Hospital"), rec("Memorial Hermann Texas Medical Center")
+    assert pair_features(a, b).name_conflict is True  # alone, "hospital" and "medical center" are words
+    assert pair_features(a, b, generic=generic).name_conflict is False
+    # "1501 Coulter Rd" / "1501 South Coulter Street": one address; "100 Main St E" / "W": two
+    same = pair_features(rec("X", "1501 Coulter Rd"), rec("X", "1501 South Coulter Street"))
+    assert same.address_sim == 1.0 and same.house_number_eq is True
+    assert (pair_features(rec("X", "100 Main St E"), rec("X", "100 Main St W")).address_sim or 0) < 0.85

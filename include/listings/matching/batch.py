@@ -18,13 +18,20 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
 
 from rapidfuzz import fuzz
 
-from listings.matching.features import CategoryCompat, Features, MatchRecord, haversine_m, pair_features
+from listings.matching.features import (
+    CategoryCompat,
+    Features,
+    MatchRecord,
+    generic_words,
+    haversine_m,
+    pair_features,
+)
 from listings.matching.scoring import AnyModel, Decision, auto_mergeable, logit, reason_for
 
 # A block this big is a common word or a chain: its pairs are left to the other blocks. A phone or website
@@ -97,10 +104,15 @@ def score_pairs(
     records: Mapping[int, MatchRecord], compat: CategoryCompat, model: AnyModel | None = None
 ) -> list[BatchPair]:
     """Every blocked pair of the batch with its features and confidence (hopeless pairs left out)."""
-    return [BatchPair(a, b, f, batch_confidence(f, model)) for a, b, f in pair_batch(records, compat)]
+    generic = generic_words(records.values())
+    return [
+        BatchPair(a, b, f, batch_confidence(f, model)) for a, b, f in pair_batch(records, compat, generic)
+    ]
 
 
-def pair_batch(records: Mapping[int, MatchRecord], compat: CategoryCompat) -> list[tuple[int, int, Features]]:
+def pair_batch(
+    records: Mapping[int, MatchRecord], compat: CategoryCompat, generic: Collection[str] = ()
+) -> list[tuple[int, int, Features]]:
     """Every blocked pair of the batch (a < b) with its features, hopeless pairs left out."""
     words = Counter(w for rec in records.values() for w in set(rec.name_key.split()))
     blocks: dict[tuple[str, ...], list[int]] = {}
@@ -116,7 +128,7 @@ def pair_batch(records: Mapping[int, MatchRecord], compat: CategoryCompat) -> li
         ra, rb = records[a], records[b]
         if _hopeless(ra, rb):
             continue
-        out.append((a, b, pair_features(ra, rb, compat=compat)))
+        out.append((a, b, pair_features(ra, rb, compat=compat, generic=generic)))
     return out
 
 

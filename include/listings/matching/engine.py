@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine, text
 
 from listings.matching.batch import BatchPair, batch_confidence, link_batch, pair_batch
 from listings.matching.candidates import Candidate, Incoming, find_candidates
-from listings.matching.features import Features, MatchRecord, match_keys, pair_features
+from listings.matching.features import Features, MatchRecord, generic_words, match_keys, pair_features
 from listings.matching.fellegi_sunter import DEFAULT_FS_MODEL
 from listings.matching.model_store import current_model, fit_batch
 from listings.matching.scoring import AnyModel, Decision, confidence, decide, explain, reason_for
@@ -186,7 +186,8 @@ def match_records(
     by_no = records_by_no(records)
     incoming = {no: incoming_record(r) for no, r in by_no.items()}
     compat = load_vocabulary().compatible
-    batch_pairs = pair_batch(incoming, compat) if within_batch else []
+    generic = generic_words(incoming.values())
+    batch_pairs = pair_batch(incoming, compat, generic) if within_batch else []
     # The model is known before any pair is scored unless this run learns its own: then the chunks are
     # scored where they were paired (in the workers), and only the batch's own pairs here.
     model: AnyModel | None = None
@@ -196,13 +197,13 @@ def match_records(
     parts = [list(records[i : i + chunk]) for i in range(0, len(records), chunk)]
     if isinstance(db, Connection) or workers <= 1 or len(parts) <= 1:
         with _connection(db, begin=True) as conn:
-            done = [p for part in parts for p in _pair_chunk(conn, part, model, thresholds)]
+            done = [p for part in parts for p in _pair_chunk(conn, part, model, thresholds, generic)]
     else:
         url = db.url.render_as_string(hide_password=False)
         context = multiprocessing.get_context("fork")  # the parent's imports are reused: no start-up cost
         with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init) as pool:
             n = len(parts)
-            done = [p for part in pool.map(_pair_chunk_url, [url] * n, parts, [model] * n, [thresholds] * n)
+            done = [p for part in pool.map(_pair_chunk_url, [url] * n, parts, [model] * n, [thresholds] * n, [generic] * n)
                     for p in part]  # fmt: skip
     if model is None:
         paired = [p for p in done if isinstance(p, Paired)]
@@ -274,12 +275,16 @@ def _worker_init() -> None:
 
 
 def _pair_chunk_url(
-    url: str, part: list[Mapping[str, Any]], model: AnyModel | None, thresholds: Thresholds
+    url: str,
+    part: list[Mapping[str, Any]],
+    model: AnyModel | None,
+    thresholds: Thresholds,
+    generic: frozenset[str],
 ) -> list[Paired] | list[MatchOutcome]:
     from listings.db.engine import engine_for
 
     with engine_for(url).begin() as conn:
-        return _pair_chunk(conn, part, model, thresholds)
+        return _pair_chunk(conn, part, model, thresholds, generic)
 
 
 def _pair_chunk(
@@ -287,8 +292,10 @@ def _pair_chunk(
     part: Sequence[Mapping[str, Any]],
     model: AnyModel | None = None,
     thresholds: Thresholds = Thresholds(),
+    generic: frozenset[str] = frozenset(),
 ) -> list[Paired] | list[MatchOutcome]:
-    """A chunk's candidates and features (`Paired`), scored and decided already when `model` is given."""
+    """A chunk's candidates and features (`Paired`), scored and decided already when `model` is given.
+    `generic`: the batch's generic name words (`features.generic_words`)."""
     by_no = records_by_no(part)
     incoming = {no: incoming_record(r) for no, r in by_no.items()}
     rows = [incoming_row(no, rec) for no, rec in incoming.items()]
@@ -299,7 +306,7 @@ def _pair_chunk(
     out = []
     for no, rec in incoming.items():
         pairs = [
-            (cand, found_by, pair_features(rec, candidate_record(cand, rec), compat=compat))
+            (cand, found_by, pair_features(rec, candidate_record(cand, rec), compat=compat, generic=generic))
             for cand, found_by in found.get(no, [])
             if exclude.get(no) != cand.listing_id and not _hopeless(rec, cand)
         ]

@@ -29,6 +29,7 @@ from listings.transform.normalize import (
     split_unit,
     unit_key,
     website_host,
+    without_directions,
 )
 from listings.transform.places import city_match_key, region_key
 
@@ -247,8 +248,15 @@ def _coord(value: float | None, limit: float) -> float | None:
     return float(value)
 
 
-def pair_features(a: MatchRecord, b: MatchRecord, *, compat: CategoryCompat = default_compat) -> Features:
-    """Compare two records. Symmetric except where `compat` is not; never raises on odd values."""
+def pair_features(
+    a: MatchRecord,
+    b: MatchRecord,
+    *,
+    compat: CategoryCompat = default_compat,
+    generic: Collection[str] = (),
+) -> Features:
+    """Compare two records. Symmetric except where `compat` is not; never raises on odd values. `generic`:
+    the name words too common to tell two places apart (`generic_words`)."""
     name_a, name_b = _known(a.name_key), _known(b.name_key)
     name_jw = name_token = name_partial = None
     name_extra = None
@@ -261,9 +269,8 @@ def pair_features(a: MatchRecord, b: MatchRecord, *, compat: CategoryCompat = de
         name_partial = fuzz.partial_ratio(name_a, name_b) / 100.0
         words_a, words_b = set(name_a.split()), set(name_b.split())
         name_extra = len(words_a ^ words_b) if words_a < words_b or words_b < words_a else 0
-        name_conflict = names_conflict(
-            words_a, words_b, ignore={*(a.city_key or "").split(), *(b.city_key or "").split()}
-        )
+        cities = {*(a.city_key or "").split(), *(b.city_key or "").split()}
+        name_conflict = names_conflict(words_a, words_b, ignore=cities.union(generic))
 
     addr_a, addr_b = _known(a.address_key), _known(b.address_key)
     address_sim = None
@@ -271,6 +278,10 @@ def pair_features(a: MatchRecord, b: MatchRecord, *, compat: CategoryCompat = de
         # token_sort, not token_set: a set ratio scores "12 rue x" vs "12 rue x 3e etage" at 1.0 but also
         # "rue x" vs "120 rue x", and the civic number is the part that must not be ignored.
         address_sim = fuzz.token_sort_ratio(addr_a, addr_b) / 100.0
+        bare_a, bare_b = without_directions(addr_a), without_directions(addr_b)
+        # a direction one side leaves out ("1501 South Coulter" / "1501 Coulter"), not two that differ
+        if (bare_a == addr_a) != (bare_b == addr_b) and bare_a and bare_b:
+            address_sim = max(address_sim, fuzz.token_sort_ratio(bare_a, bare_b) / 100.0)
 
     lat_a, lng_a = _coord(a.lat, 90.0), _coord(a.lng, 180.0)
     lat_b, lng_b = _coord(b.lat, 90.0), _coord(b.lng, 180.0)
@@ -302,6 +313,26 @@ def pair_features(a: MatchRecord, b: MatchRecord, *, compat: CategoryCompat = de
         phone_value=_known(a.phone) if _eq(a.phone, b.phone) else None,
         website_value=_known(a.website_host) if _eq(a.website_host, b.website_host) else None,
     )
+
+
+# A name word this share of a batch's names hold (and at least GENERIC_MIN of them) is a generic one
+# ("hospital", "medical", "center", a state's name): "Memorial Hermann Hospital" and "Memorial Hermann Texas
+# Medical Center" do not conflict on such words.
+GENERIC_SHARE = 0.01
+GENERIC_MIN = 3
+
+
+def generic_words(records: Iterable[MatchRecord]) -> frozenset[str]:
+    """The name words of `records` common enough to be generic (GENERIC_SHARE of the names, at least
+    GENERIC_MIN): a batch is the best sample of its source's vocabulary."""
+    counts: dict[str, int] = {}
+    total = 0
+    for rec in records:
+        total += 1
+        for word in set(rec.name_key.split()):
+            counts[word] = counts.get(word, 0) + 1
+    floor = max(GENERIC_MIN, GENERIC_SHARE * total)
+    return frozenset(w for w, n in counts.items() if n >= floor)
 
 
 def names_conflict(words_a: set[str], words_b: set[str], *, ignore: Collection[str] = ()) -> bool:

@@ -339,11 +339,11 @@ def fit(
 
 def auto_mergeable(f: Features) -> bool:
     """Whether evidence alone may merge the pair. Not when each name has a distinctive word the other lacks
-    (`Features.name_conflict`), nor when both give a different unit (suite, building, stand): one
-    building's switchboard and street can make "Hôtel Silver" and "Hôtel Seoul", two campuses of one
-    hospital system or two suites of one address score as high as one place written twice; a renamed or
-    moved place looks the same, and only a person tells them apart."""
-    return not f.name_conflict and f.unit_eq is not False
+    (`Features.name_conflict`), nor when both give a different house number or unit (suite, building,
+    stand): a shared switchboard, a street and a system's name can make "Hôtel Silver" and "Hôtel Seoul",
+    two campuses of one hospital system or two suites of one address score as high as one place written
+    twice; a renamed or moved place looks the same, and only a person tells them apart."""
+    return not f.name_conflict and f.unit_eq is not False and f.house_number_eq is not False
 
 
 @dataclass(frozen=True)
@@ -412,7 +412,7 @@ def decide(
         return Decision("auto_merge", best_id, best, f"{best_id} at {best:.2f}{evidence}{nxt}")
     why = "below" if best <= auto_threshold else "a weak rival within the margin of"
     if conflict and best > auto_threshold and not close:
-        why = "above, but the names or units differ in their own words (a person decides), the"
+        why = "above, but the names, house numbers or units differ (a person decides), the"
     return Decision(
         "review",
         best_id,

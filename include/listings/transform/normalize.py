@@ -281,6 +281,15 @@ _STREET_TYPES = {
 }  # fmt: skip
 _TYPE_WORDS = frozenset({*_STREET_TYPES, *_STREET_TYPES.values(), "st", "dr"})
 _CANONICAL_DIRECTIONS = frozenset(_DIRECTIONS.values())
+
+
+def without_directions(key: str) -> str:
+    """An address key without its directions: one source writes "1501 South Coulter", another "1501
+    Coulter" (matching compares both forms; the key itself keeps them: "100 Main St E" is not "100 Main St
+    W" in a record's hash)."""
+    return " ".join(t for t in key.split() if t not in _CANONICAL_DIRECTIONS)
+
+
 _ADDRESS_STOPWORDS = frozenset({"de", "du", "des", "la", "le", "les", "l", "d", "the", "of", "a"})
 
 
