@@ -69,7 +69,7 @@ def _db_url(admin_url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def template_db(pg_admin_url: str) -> str:
+def template_db(pg_admin_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     """A migrated database that test databases are cloned from (CREATE DATABASE ... TEMPLATE)."""
     from listings.db.engine import engine_for, migrate
 
@@ -78,8 +78,31 @@ def template_db(pg_admin_url: str) -> str:
         conn.execute(f'create database "{name}"')
     url = _db_url(pg_admin_url, name)
     migrate(url)
+    _build_views(url, tmp_path_factory.mktemp("template-home"))
     engine_for(url).dispose()
     return name
+
+
+def _build_views(url: str, home: Path) -> None:
+    """The dbt views in the template: each test's first promotion then finds them built from these very
+    models (`promote.build_views`) instead of running `dbt run` with a full parse."""
+    from listings.db.engine import get_engine
+    from listings.pipeline.promote import build_views
+    from listings.settings import get_settings
+
+    saved = {k: os.environ.get(k) for k in ("LISTINGS_DATABASE_URL", "LISTINGS_HOME")}
+    os.environ.update(LISTINGS_DATABASE_URL=url, LISTINGS_HOME=str(home))
+    get_settings.cache_clear()
+    try:
+        build_views()
+        get_engine().dispose()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        get_settings.cache_clear()
 
 
 @pytest.fixture
