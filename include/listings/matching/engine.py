@@ -38,7 +38,10 @@ MATCH_METHODS = ("auto_match", "review", "new")  # what the match step writes (t
 @dataclass(frozen=True)
 class Thresholds:
     auto_merge: float = 0.8
-    review: float = 0.5
+    # Measured on two real hospital registries: 0.5 left 6-7% of the true pairs below review (renamed
+    # places, a legal name and a trading name at one address); 0.3 brings recall (auto + review) to
+    # 0.96 with 3-6% of records in review (7.6% on the generated bench).
+    review: float = 0.3
     margin: float = 0.1
 
 
