@@ -32,7 +32,7 @@ from listings.matching.features import (
     haversine_m,
     pair_features,
 )
-from listings.matching.scoring import AnyModel, Decision, auto_mergeable, logit, reason_for
+from listings.matching.scoring import AnyModel, Decision, auto_mergeable, logit, reason_for, sigmoid
 
 # A block this big is a common word or a chain: its pairs are left to the other blocks. A phone or website
 # more than a few records of one batch share is a chain's call centre or booking site, not one place's.
@@ -96,8 +96,7 @@ SAME_SOURCE_BITS = 3.0
 
 def batch_confidence(f: Features, model: AnyModel | None) -> float:
     """The confidence of a pair of the batch's own records (`SAME_SOURCE_BITS` less than `confidence`)."""
-    z = logit(f, model) - SAME_SOURCE_BITS * math.log(2.0)
-    return 1.0 / (1.0 + math.exp(-z)) if z >= 0 else math.exp(z) / (1.0 + math.exp(z))
+    return sigmoid(logit(f, model) - SAME_SOURCE_BITS * math.log(2.0))
 
 
 def score_pairs(

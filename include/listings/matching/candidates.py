@@ -9,10 +9,10 @@ searched (a candidate never depends on one field being spelled the same on both 
 - phone / website: listings that any DMO lists with the same E.164 phone number / website host, whatever
   their name or address (GIN indexes on the arrays);
 - address: listings at the same street address (address key with its civic number), in any city;
-- name: for a record without coordinates, listings of the same city (its matching key: "New York City", "NYC" and "Brooklyn" are all
-  "new york", `places.city_match_key`) that share a word of the name, among the words that few listings of
-  the city share (`pipeline.city_words`, one GIN posting list per city and word); and listings in the same
-  region (state / province code, `places.region_key`) with the same name key, in any city (a source
+- name: for a record without coordinates, listings of the same city (its matching key: "New York City",
+  "NYC" and "Brooklyn" are all "new york", `places.city_match_key`) that share a word of the name, among
+  the words that few listings of the city share (`pipeline.city_words`, one GIN posting list per city and
+  word); and listings in the same region (state / province code, `places.region_key`) with the same name key, in any city (a source
   without postal codes, a neighbourhood the alias file does not know). The trigram search over a city this
   replaced cost 6-9 ms per record at 100,000 listings (its posting lists span the whole catalogue), and
   over a region 118 records/s at a million.
@@ -99,11 +99,10 @@ _BY_NAME = "similarity(m.name, i.name) desc, m.listing_id"
 # it says nothing about which branch a record is (the other blocks find that), and ordering its hundreds of
 # listings by name for every record of the chain was half the candidate search's time.
 COMMON_CONTACT = 20
-
-
+# Likewise a name word more listings of one city share than this ("restaurant", "hotel").
 COMMON_WORD = 50
 
-# The record's city words that at most COMMON_WORD listings share (each count reads at most one more row).
+# Keeps the record's city words that at most COMMON_WORD listings share (each count reads at most one more).
 RARE_WORDS_SQL = f"""
 update _match_incoming i set words = array(
     select w from unnest(i.words) w
@@ -146,10 +145,9 @@ CANDIDATE_SQL = "\nunion all".join(
             "k_key",
         ),
         _block("address", "i.address_key <> '' and m.address_key = i.address_key", _BY_NAME, "k_key"),
-        # For a record without coordinates (one with them has the near block), a name word within its city
-        # (`pipeline.city_words`, "montreal|deli"): only the words at most COMMON_WORD listings of the
-        # city share (`words`, computed first), so "restaurant" or "hotel" does not make a city's every
-        # restaurant a candidate.
+        # A name word within the city (`pipeline.city_words`, "montreal|deli") for a record without
+        # coordinates: only its words at most COMMON_WORD listings of the city share (`words`, computed
+        # first), so that "restaurant" does not make a city's every restaurant a candidate.
         _block(
             "name",
             "i.words <> '{}' and pipeline.city_words(m.city_key, m.name_key) && i.words",
@@ -204,8 +202,9 @@ def find_candidates(
                 point = (
                     f"SRID=4326;POINT({r.lng} {r.lat})" if r.lat is not None and r.lng is not None else None
                 )
+                words = [] if point else r.city_words()  # the name block is for records without coordinates
                 copy.write_row((r.record_no, r.name, point, r.postal_key, r.city_key, r.phone,
-                                r.website_host, r.address_key, r.region_key, r.name_key, [] if point else r.city_words()))  # fmt: skip
+                                r.website_host, r.address_key, r.region_key, r.name_key, words))  # fmt: skip
         cur.execute("analyze _match_incoming")
         cur.execute(RARE_WORDS_SQL)
     # Rows straight from the driver: this runs for every record of a batch, ORM rows would cost more.

@@ -183,7 +183,8 @@ class Model:
         return dict(zip(self.terms, self.weights, strict=True))
 
 
-def _sigmoid(z: float) -> float:
+def sigmoid(z: float) -> float:
+    """The logistic function, without overflow for large |z|."""
     if z >= 0:
         return 1.0 / (1.0 + math.exp(-z))
     e = math.exp(z)
@@ -214,7 +215,7 @@ def confidence(f: Features, model: AnyModel | None = None) -> float:
     """The probability that the pair is the same place, in [0, 1]."""
     if isinstance(model, FSModel):
         return model.probability(f)
-    return _sigmoid(logit(f, model))
+    return sigmoid(logit(f, model))
 
 
 def explain(f: Features, model: AnyModel | None = None) -> list[tuple[str, float]]:
