@@ -118,3 +118,27 @@ def test_one_files_sister_campuses_sharing_a_phone_stay_apart() -> None:
     # written twice in one file still merges
     pairs = score_pairs(records, default_compat, DEFAULT_FS_MODEL)  # type: ignore[arg-type]
     assert group_pairs(pairs, auto_threshold=0.8, review_threshold=0.5) == [[5, 6]]
+
+
+def test_unrelated_names_are_scored_only_with_a_phone_site_or_street_address_in_common() -> None:
+    def rec(name: str, address: str, phone: str = "") -> object:
+        return build_match_record(
+            name=name,
+            address1=address,
+            city="New York",
+            state="NY",
+            postal="10019",
+            country="US",
+            phone=phone,
+        )
+
+    records = {
+        1: rec("St Luke's Roosevelt Hospital", "1000 Tenth Avenue"),  # renamed: same street address
+        2: rec("Mount Sinai West", "1000 10th Ave"),
+        3: rec("Joe's Pizza", "7 Carmine St", "(212) 555-0100"),  # one phone
+        4: rec("Carmine Street Slices", "9 Carmine St", "212/555-0100"),
+        5: rec("Corner Bagel West Village", "22 W 55th St"),  # one word in common, nothing else: left out
+    }
+    scored = {(p.a, p.b) for p in score_pairs(records, default_compat, DEFAULT_FS_MODEL)}  # type: ignore[arg-type]
+    assert {(1, 2), (3, 4)} <= scored
+    assert (2, 5) not in scored

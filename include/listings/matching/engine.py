@@ -10,6 +10,7 @@ bridge table with their certainty and reason) and to `pipeline.review_items`.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import multiprocessing
@@ -22,7 +23,13 @@ from typing import Any
 from rapidfuzz import fuzz
 from sqlalchemy import Connection, Engine, text
 
-from listings.matching.batch import BatchPair, batch_confidence, link_batch, pair_batch
+from listings.matching.batch import (
+    HOPELESS_NAME_SIMILARITY,
+    BatchPair,
+    batch_confidence,
+    link_batch,
+    pair_batch,
+)
 from listings.matching.candidates import Candidate, Incoming, find_candidates
 from listings.matching.features import Features, MatchRecord, generic_words, match_keys, pair_features
 from listings.matching.fellegi_sunter import DEFAULT_FS_MODEL
@@ -319,19 +326,18 @@ def _pair_chunk(
     return out
 
 
-# Names this different, with no phone or website in common, never reach the review threshold: most
-# candidates of a busy street are such neighbours, and skipping them halves the scoring work.
-HOPELESS_NAME_SIMILARITY = 30
-
-
 def _hopeless(rec: MatchRecord, cand: Candidate) -> bool:
+    """As `batch._hopeless`, for a catalogue candidate (any DMO's phone, website host or name counts)."""
     if not rec.name_key or not cand.name_key:
         return False
     if (rec.phone and rec.phone in cand.phones) or (
         rec.website_host and rec.website_host in cand.website_hosts
     ):
         return False
-    return fuzz.token_set_ratio(rec.name_key, cand.name_key) < HOPELESS_NAME_SIMILARITY
+    if rec.address_key and rec.house_number and rec.address_key == cand.address_key:
+        return False
+    keys = itertools.chain([cand.name_key], (" ".join(name_tokens(n)) for n in cand.names))
+    return all(fuzz.token_set_ratio(rec.name_key, key) < HOPELESS_NAME_SIMILARITY for key in keys)
 
 
 def _decide(p: Paired, thresholds: Thresholds, model: AnyModel) -> MatchOutcome:
