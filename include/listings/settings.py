@@ -47,7 +47,7 @@ class Settings(BaseSettings):
         default=0.8, ge=0, le=1, description="Confidence above which a match auto-merges."
     )
     match_review_threshold: float = Field(
-        default=0.3, ge=0, le=1, description="Confidence from which a match is reviewed."
+        default=0.35, ge=0, le=1, description="Confidence from which a match is reviewed."
     )
     match_margin: float = Field(
         default=0.1, ge=0, le=1, description="Candidates this close to the best go to review."
