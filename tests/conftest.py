@@ -90,19 +90,15 @@ def _build_views(url: str, home: Path) -> None:
     from listings.pipeline.promote import build_views
     from listings.settings import get_settings
 
-    saved = {k: os.environ.get(k) for k in ("LISTINGS_DATABASE_URL", "LISTINGS_HOME")}
-    os.environ.update(LISTINGS_DATABASE_URL=url, LISTINGS_HOME=str(home))
-    get_settings.cache_clear()
-    try:
-        build_views()
-        get_engine().dispose()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("LISTINGS_DATABASE_URL", url)
+        env.setenv("LISTINGS_HOME", str(home))
         get_settings.cache_clear()
+        try:
+            build_views()
+            get_engine().dispose()
+        finally:
+            get_settings.cache_clear()
 
 
 @pytest.fixture
