@@ -17,7 +17,6 @@ band whose records stay apart go to the review queue with the other record's lis
 from __future__ import annotations
 
 import math
-from collections import Counter
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
@@ -31,6 +30,7 @@ from listings.matching.features import (
     generic_words,
     haversine_m,
     pair_features,
+    word_counts,
 )
 from listings.matching.scoring import AnyModel, Decision, auto_mergeable, logit, reason_for, sigmoid
 
@@ -118,7 +118,7 @@ def pair_batch(
     records: Mapping[int, MatchRecord], compat: CategoryCompat, generic: Collection[str] = ()
 ) -> list[tuple[int, int, Features]]:
     """Every blocked pair of the batch (a < b) with its features, hopeless pairs left out."""
-    words = Counter(w for rec in records.values() for w in set(rec.name_key.split()))
+    words = word_counts(records.values())
     blocks: dict[tuple[str, ...], list[int]] = {}
     for no in sorted(records):
         for key in block_keys(records[no], words):

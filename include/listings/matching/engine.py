@@ -124,6 +124,11 @@ def _coord(value: Any, limit: float) -> float | None:
     return number if math.isfinite(number) and -limit <= number <= limit else None
 
 
+def _name_keys(names: Iterable[str]) -> Iterator[str]:
+    """The name keys of other DMOs' names for a listing (`Candidate.names`), as `MatchRecord.name_key`."""
+    return (" ".join(name_tokens(n)) for n in names)
+
+
 def candidate_record(c: Candidate, incoming: MatchRecord) -> MatchRecord:
     """A candidate listing as matching sees it, from the keys stored at its promotion. A listing carries
     every DMO's contacts and categories: the value most favourable to the incoming record stands for it
@@ -139,7 +144,7 @@ def candidate_record(c: Candidate, incoming: MatchRecord) -> MatchRecord:
     name, name_key = c.name or "", c.name_key or ""
     if c.names and incoming.name_key:  # another DMO's name for the listing may be the closer one
         name, name_key = max(
-            [(name, name_key), *((n, " ".join(name_tokens(n))) for n in c.names)],
+            [(name, name_key), *zip(c.names, _name_keys(c.names), strict=True)],
             key=lambda nk: fuzz.token_set_ratio(incoming.name_key, nk[1]),
         )
     return MatchRecord(
@@ -336,7 +341,7 @@ def _hopeless(rec: MatchRecord, cand: Candidate) -> bool:
         return False
     if rec.address_key and rec.house_number and rec.address_key == cand.address_key:
         return False
-    keys = itertools.chain([cand.name_key], (" ".join(name_tokens(n)) for n in cand.names))
+    keys = itertools.chain([cand.name_key], _name_keys(cand.names))
     return all(fuzz.token_set_ratio(rec.name_key, key) < HOPELESS_NAME_SIMILARITY for key in keys)
 
 

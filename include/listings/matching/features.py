@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -322,17 +323,16 @@ GENERIC_SHARE = 0.01
 GENERIC_MIN = 3
 
 
-def generic_words(records: Iterable[MatchRecord]) -> frozenset[str]:
+def word_counts(records: Iterable[MatchRecord]) -> Counter[str]:
+    """How many of `records`' names hold each name word."""
+    return Counter(w for rec in records for w in set(rec.name_key.split()))
+
+
+def generic_words(records: Collection[MatchRecord]) -> frozenset[str]:
     """The name words of `records` common enough to be generic (GENERIC_SHARE of the names, at least
     GENERIC_MIN): a batch is the best sample of its source's vocabulary."""
-    counts: dict[str, int] = {}
-    total = 0
-    for rec in records:
-        total += 1
-        for word in set(rec.name_key.split()):
-            counts[word] = counts.get(word, 0) + 1
-    floor = max(GENERIC_MIN, GENERIC_SHARE * total)
-    return frozenset(w for w, n in counts.items() if n >= floor)
+    floor = max(GENERIC_MIN, GENERIC_SHARE * len(records))
+    return frozenset(w for w, n in word_counts(records).items() if n >= floor)
 
 
 def names_conflict(words_a: set[str], words_b: set[str], *, ignore: Collection[str] = ()) -> bool:
