@@ -156,6 +156,12 @@ def main() -> None:
         "--regions", type=int, help="Regions the catalogue spans (default: one per 100,000 listings)."
     )
     ap.add_argument("--keep", action="store_true", help="Keep the throwaway cluster and print its URL.")
+    ap.add_argument(
+        "--reuse",
+        metavar="URL",
+        help="Match against the catalogue a --keep run loaded (same --canonical, --regions, --seed): no load."
+        " Matching writes nothing, so runs against one catalogue compare.",
+    )
     args = ap.parse_args()
 
     print(
@@ -167,16 +173,21 @@ def main() -> None:
     print(f"labelled set generated in {time.perf_counter() - t0:.1f} s ({regions} region(s)) "
           f"({sum(1 for v in ls.truth.values() if v)} true duplicates; kinds: {dict(Counter(ls.kinds.values()))})")  # fmt: skip
 
-    root = Path(tempfile.mkdtemp(prefix="listings-bench-match-"))
-    root.chmod(0o755)
-    pg = LocalPostgres(root / "pg", fast=True)
-    pg.start()
-    pg.ensure_database("bench")
-    url = pg.url("bench")
+    root = pg = None
+    if args.reuse:
+        url = args.reuse
+    else:
+        root = Path(tempfile.mkdtemp(prefix="listings-bench-match-"))
+        root.chmod(0o755)
+        pg = LocalPostgres(root / "pg", fast=True)
+        pg.start()
+        pg.ensure_database("bench")
+        url = pg.url("bench")
     try:
-        migrate(url)
-        seconds = load_catalogue(url, ls.canonical)
-        print(f"catalogue loaded (COPY, matching index, vacuum analyze) in {seconds:.1f} s")
+        if pg is not None:
+            migrate(url)
+            seconds = load_catalogue(url, ls.canonical)
+            print(f"catalogue loaded (COPY, matching index, vacuum analyze) in {seconds:.1f} s")
 
         t0 = time.perf_counter()
         records = transformed(ls.incoming)
@@ -242,7 +253,9 @@ def main() -> None:
               f"precision={correct_merges / max(merges, 1):.4f} recall={recalled / max(duplicates, 1):.4f} "
               f"review_rate={reviews / len(records):.4f}")  # fmt: skip
     finally:
-        if args.keep:
+        if pg is None or root is None:
+            pass
+        elif args.keep:
             print(f"kept: {pg.url('bench', driver='postgresql')}  (stop: rm -rf {root} after pg_ctl stop)")
         else:
             pg.destroy()

@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 import jellyfish
@@ -236,10 +237,12 @@ def _known(value: str | None) -> str | None:
 
 
 def _eq(a: str | None, b: str | None) -> bool | None:
-    a, b = _known(a), _known(b)
     if a is None or b is None:
         return None
-    return a == b
+    if a == b:  # the usual case (keys are stripped already): no copies
+        return True if a.strip() else None
+    a, b = a.strip(), b.strip()
+    return a == b if a and b else None
 
 
 def _coord(value: float | None, limit: float) -> float | None:
@@ -270,8 +273,9 @@ def pair_features(
         name_partial = fuzz.partial_ratio(name_a, name_b) / 100.0
         words_a, words_b = set(name_a.split()), set(name_b.split())
         name_extra = len(words_a ^ words_b) if words_a < words_b or words_b < words_a else 0
-        cities = {*(a.city_key or "").split(), *(b.city_key or "").split()}
-        name_conflict = names_conflict(words_a, words_b, ignore=cities.union(generic))
+        name_conflict = names_conflict(
+            words_a, words_b, ignore=generic, also=(*(a.city_key or "").split(), *(b.city_key or "").split())
+        )
 
     addr_a, addr_b = _known(a.address_key), _known(b.address_key)
     address_sim = None
@@ -335,19 +339,24 @@ def generic_words(records: Collection[MatchRecord]) -> frozenset[str]:
     return frozenset(w for w, n in word_counts(records).items() if n >= floor)
 
 
-def names_conflict(words_a: set[str], words_b: set[str], *, ignore: Collection[str] = ()) -> bool:
+def names_conflict(
+    words_a: set[str], words_b: set[str], *, ignore: Collection[str] = (), also: Collection[str] = ()
+) -> bool:
     """Whether each name has a word the other lacks and none of those words is a variant of one of the
     other's (a typo: similarity >= 80; a prefix: "deli" / "delicatessen"; a short abbreviation whose letters
-    the longer word holds in order: "st" / "saint", "ctr" / "center"). Words in `ignore` (the cities) are
-    left out: "Hôtel X - Montréal" and "Hôtel X Downtown" do not conflict on that."""
-    extra_a, extra_b = words_a - words_b - set(ignore), words_b - words_a - set(ignore)
+    the longer word holds in order: "st" / "saint", "ctr" / "center"). Words in `ignore` and `also` (the
+    batch's generic words, the cities) are left out: "Hôtel X - Montréal" and "Hôtel X Downtown" do not
+    conflict on that."""
+    extra_a = {w for w in words_a - words_b if w not in ignore and w not in also}
+    extra_b = {w for w in words_b - words_a if w not in ignore and w not in also}
     if not extra_a or not extra_b:
         return False
     return not any(_variant(x, y) for x in extra_a for y in extra_b)
 
 
+@lru_cache(maxsize=1 << 16)  # a batch's names share their words: the same two words meet pair after pair
 def _variant(x: str, y: str) -> bool:
-    short, long = sorted((x, y), key=len)
+    short, long = (x, y) if len(x) <= len(y) else (y, x)
     if long.startswith(short) or fuzz.ratio(x, y) >= 80:
         return True
     if len(short) <= 4 and short[0] == long[0]:

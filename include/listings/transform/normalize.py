@@ -21,7 +21,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, lru_cache
 from urllib.parse import quote, unquote_plus, urlsplit
 
 import idna
@@ -283,6 +283,7 @@ _TYPE_WORDS = frozenset({*_STREET_TYPES, *_STREET_TYPES.values(), "st", "dr"})
 _CANONICAL_DIRECTIONS = frozenset(_DIRECTIONS.values())
 
 
+@lru_cache(maxsize=1 << 16)  # matching asks for the same keys pair after pair
 def without_directions(key: str) -> str:
     """An address key without its directions: one source writes "1501 South Coulter", another "1501
     Coulter" (matching compares both forms; the key itself keeps them: "100 Main St E" is not "100 Main St
