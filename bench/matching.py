@@ -8,8 +8,8 @@ decisions), with labelled truth.
    records that are noisy duplicates of them (typos, abbreviations, missing fields, moved pins, renamed
    businesses), new places, chain branches and near-identical neighbours. A catalogue of a million
    listings spans many destinations, not one: `--regions R` (default: one per 100,000 canonical listings)
-   builds R such sets with their own seeds and places each in its own region (coordinates shifted
-   west, postal codes and city names of their own). `--regions 1` puts everything in the generator's
+   builds R such sets with their own seeds and places each in its own region (its own province,
+   coordinates shifted west, postal codes and city names of their own). `--regions 1` puts everything in the generator's
    twenty Québec cities: a stress test far denser than any real city;
 2. loads the canonical listings into `public` of a throwaway PostgreSQL (COPY; phones in E.164 and
    categories in the vocabulary, as promotion stores them);
@@ -57,13 +57,23 @@ def e164(phone: str) -> str | None:
 
 
 POSTAL_LETTERS = "ABCEGHJKLMNPRSTVXY"  # the letters a Canadian postal code starts with
+# Region r's province (the generator writes Québec): candidate blocks that look within a province (the same
+# street address, the same name) must not see ten destinations' listings as one province's.
+PROVINCES = ("QC", "ON", "BC", "AB", "MB", "SK", "NS", "NB", "NL", "PE", "YT", "NT", "NU")
+
+
+def _province(source_id: str) -> str:
+    """The province of a row of `generate_regions` (its source id starts with "R<region>-")."""
+    return PROVINCES[int(source_id[1 : source_id.index("-")]) % len(PROVINCES)]
 
 
 def _regional(row: dict[str, str], region: int, prefix: str) -> dict[str, str]:
-    """The same row placed in region `region`: its own longitudes, postal codes and city names."""
+    """The same row placed in region `region`: its own province, longitudes, postal codes and city names."""
     out = dict(row, source_id=prefix + row["source_id"])
     if region == 0:
         return out
+    if row["state"]:  # (region 0 keeps the generator's spellings: "QC", "Québec", "Quebec")
+        out["state"] = PROVINCES[region % len(PROVINCES)]
     if row["lng"]:
         out["lng"] = f"{float(row['lng']) - 8.0 * region:.6f}"
     if row["city"]:
@@ -101,16 +111,18 @@ def load_catalogue(url: str, canonical: list[dict[str, str]]) -> float:
         cur.execute(
             "insert into public.dmos (id, name, dmo_type_id, source_type, country, state) values (1, 'catalogue', 1, 'csv', 'CA', 'QC')"
         )
-        keys = [match_keys(r) for r in canonical]  # what transform computes and promotion stores
+        # what transform computes (a row without a province gets its DMO's) and promotion stores
+        canonical = [{**r, "state": r["state"] or _province(r["source_id"])} for r in canonical]
+        keys = [match_keys(r) for r in canonical]
         with cur.copy(
             "copy public.locations (id, address1, address2, city, state, zip, country, lat, lng, geog,"
-            " address_key, house_number, city_key) from stdin"
+            " address_key, house_number, city_key, region_key) from stdin"
         ) as cp:
             for i, (r, k) in enumerate(zip(canonical, keys, strict=True), start=1):
                 point = f"SRID=4326;POINT({r['lng']} {r['lat']})" if r["lat"] and r["lng"] else None
                 cp.write_row((i, r["address1"] or None, r["address2"] or None, r["city"], r["state"], r["zip"] or None,
                               r["country"] or "CA", r["lat"] or None, r["lng"] or None, point,
-                              k["address_key"], k["house_number"], k["city_key"]))  # fmt: skip
+                              k["address_key"], k["house_number"], k["city_key"], k["region_key"]))  # fmt: skip
         with cur.copy("copy public.listings (id, name, name_key, location_id) from stdin") as cp:
             for i, (r, k) in enumerate(zip(canonical, keys, strict=True), start=1):
                 cp.write_row((i, r["name"], k["name_key"], i))
@@ -137,7 +149,11 @@ def transformed(rows: list[dict[str, str]]) -> list[dict[str, Any]]:
     mappings = {f: f for f in FIELDS} | {"source_id": "source_id"}
     out = []
     for no, row in enumerate(rows, start=1):
-        rec = enrich(build_record(no, row, mappings, country="CA", state="QC"), source_type="csv")
+        # the DMO's province fills a row's empty one, as a DMO's config does
+        rec = enrich(
+            build_record(no, row, mappings, country="CA", state=_province(row["source_id"])),
+            source_type="csv",
+        )
         rec.values["match_keys"] = match_keys(rec.values)
         out.append({"record_no": no, **rec.values, "record_hash": rec.record_hash, "images": rec.images})
     return out

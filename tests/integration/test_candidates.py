@@ -21,7 +21,7 @@ def add_listings(engine: Engine, rows: Sequence[dict[str, object]]) -> None:
             conn.execute(
                 text(
                     "insert into pipeline.listing_match (listing_id, name, name_key, city_key, postal_key, phones,"
-                    " geog) values (:i, :n, :k, :c, :p, :phones,"
+                    " address_key, region_key, geog) values (:i, :n, :k, :c, :p, :phones, :a, :r,"
                     " case when cast(:lng as float) is null then null"
                     " else st_setsrid(st_makepoint(cast(:lng as float), cast(:lat as float)), 4326)::geography end)"
                 ),
@@ -32,6 +32,8 @@ def add_listings(engine: Engine, rows: Sequence[dict[str, object]]) -> None:
                     "c": row.get("city", "springfield"),
                     "p": row.get("postal"),
                     "phones": row.get("phones", []),
+                    "a": row.get("address"),
+                    "r": row.get("region"),
                     "lat": row.get("lat"),
                     "lng": row.get("lng"),
                 },
@@ -69,3 +71,20 @@ def test_a_name_word_finds_listings_of_the_city_unless_the_city_is_full_of_it(en
     # a record with coordinates has the near block instead (a listing within the radius)
     located = Incoming(3, "Arts Deli", 45.0, -73.0, "", "springfield", name_key="arts deli")
     assert found(engine, located) == {}
+
+
+def test_a_street_address_finds_listings_of_the_region_and_those_without_one(engine: Engine) -> None:
+    add_listings(
+        engine,
+        [
+            {"name": "joe s diner", "city": "west hollywood", "address": "100 main", "region": "CA"},
+            {"name": "joe s diner", "city": "springfield", "address": "100 main", "region": "IL"},
+            {"name": "joe s diner", "city": "nowhere", "address": "100 main"},  # promoted without a state
+        ],
+    )
+    in_la = Incoming(
+        1, "Joe's", None, None, "", "los angeles", address_key="100 main", region_key="CA", name_key="joe s"
+    )
+    assert found(engine, in_la) == {1: frozenset({"address"}), 3: frozenset({"address"})}
+    stateless = Incoming(2, "Joe's", None, None, "", "los angeles", address_key="100 main", name_key="joe s")
+    assert set(found(engine, stateless)) == {1, 2, 3}

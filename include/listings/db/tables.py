@@ -731,7 +731,7 @@ listing_match = Table(
     # candidate blocks that need no spelling in common (0014)
     Index("ix_listing_match_phones", "phones", postgresql_using="gin"),
     Index("ix_listing_match_website_hosts", "website_hosts", postgresql_using="gin"),
-    Index("ix_listing_match_address_key", "address_key"),
+    Index("ix_listing_match_address_region", "address_key", text("coalesce(region_key, '')")),  # (0017)
     Index("ix_listing_match_region_name", "region_key", "name_key"),
     # the name words of a city, "montreal|deli" (0016: pipeline.city_words)
     Index(

@@ -226,18 +226,23 @@ def match_records(
             model = current_model(conn, fallback=DEFAULT_FS_MODEL)
     items = [(no, rec, by_no[no].get("_listing_id")) for no, rec in incoming.items()]
     parts = _parts(items, chunk, 1 if isinstance(db, Connection) else workers)
+
+    def own_pairs() -> tuple[list[tuple[int, int, Features]], list[BatchPair] | None]:
+        """The batch's own pairs, and their scores when the model is known."""
+        pairs = pair_batch(incoming, load_vocabulary().compatible, generic) if within_batch else []
+        return pairs, (_scored(pairs, model) if model is not None else None)
+
     if isinstance(db, Connection) or workers <= 1 or len(parts) <= 1:
         with _connection(db, begin=True) as conn:
             done = [p for part in parts for p in _pair_chunk(conn, part, model, thresholds, generic)]
-        batch_pairs = pair_batch(incoming, load_vocabulary().compatible, generic) if within_batch else []
+        batch_pairs, scored_pairs = own_pairs()
     else:
         url = db.url.render_as_string(hide_password=False)
         context = multiprocessing.get_context("fork")  # the parent's imports are reused: no start-up cost
         with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_worker_init) as pool:
             n = len(parts)
             chunks = pool.map(_pair_chunk_url, [url] * n, parts, [model] * n, [thresholds] * n, [generic] * n)
-            # the batch's own pairs while the workers search the catalogue
-            batch_pairs = pair_batch(incoming, load_vocabulary().compatible, generic) if within_batch else []
+            batch_pairs, scored_pairs = own_pairs()  # while the workers search the catalogue
             done = [p for part in chunks for p in part]
     if model is None:
         paired = [p for p in done if isinstance(p, Paired)]
@@ -249,9 +254,12 @@ def match_records(
     order = {int(r["record_no"]): i for i, r in enumerate(records)}
     outcomes.sort(key=lambda o: order[o.record_no])
     if within_batch:
-        _link_within_batch(outcomes, [BatchPair(a, b, f, batch_confidence(f, model)) for a, b, f in batch_pairs],
-                           thresholds, model)  # fmt: skip
+        _link_within_batch(outcomes, scored_pairs or _scored(batch_pairs, model), thresholds, model)
     return outcomes
+
+
+def _scored(pairs: Sequence[tuple[int, int, Features]], model: AnyModel) -> list[BatchPair]:
+    return [BatchPair(a, b, f, batch_confidence(f, model)) for a, b, f in pairs]
 
 
 @contextmanager

@@ -16,7 +16,6 @@ from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import lru_cache
 from typing import Any
 
 import jellyfish
@@ -288,16 +287,18 @@ def pair_features(
         if (bare_a == addr_a) != (bare_b == addr_b) and bare_a and bare_b:
             address_sim = max(address_sim, fuzz.token_sort_ratio(bare_a, bare_b) / 100.0)
 
-    lat_a, lng_a = _coord(a.lat, 90.0), _coord(a.lng, 180.0)
-    lat_b, lng_b = _coord(b.lat, 90.0), _coord(b.lng, 180.0)
     distance = None
-    if lat_a is not None and lng_a is not None and lat_b is not None and lng_b is not None:
-        distance = haversine_m(lat_a, lng_a, lat_b, lng_b)
+    if a.lat is not None and a.lng is not None and b.lat is not None and b.lng is not None:
+        lat_a, lng_a = _coord(a.lat, 90.0), _coord(a.lng, 180.0)
+        lat_b, lng_b = _coord(b.lat, 90.0), _coord(b.lng, 180.0)
+        if lat_a is not None and lng_a is not None and lat_b is not None and lng_b is not None:
+            distance = haversine_m(lat_a, lng_a, lat_b, lng_b)
 
     category_compat = None
     if _known(a.category) is not None and _known(b.category) is not None:
         category_compat = min(1.0, max(0.0, float(compat(a.category, b.category))))
 
+    phone_eq, website_eq = _eq(a.phone, b.phone), _eq(a.website_host, b.website_host)
     return Features(
         name_jw=name_jw,
         name_token=name_token,
@@ -310,13 +311,15 @@ def pair_features(
         distance_m=distance,
         same_postal=_eq(a.postal_key, b.postal_key),
         same_city=_eq(a.city_key, b.city_key),
-        phone_eq=_eq(a.phone, b.phone),
-        website_eq=_eq(a.website_host, b.website_host),
+        phone_eq=phone_eq,
+        website_eq=website_eq,
         category_compat=category_compat,
-        image_sim=image_similarity(a.image_hashes, b.image_hashes),
+        image_sim=image_similarity(a.image_hashes, b.image_hashes)
+        if a.image_hashes and b.image_hashes
+        else None,
         name_value=name_a if name_a is not None and name_a == name_b else None,
-        phone_value=_known(a.phone) if _eq(a.phone, b.phone) else None,
-        website_value=_known(a.website_host) if _eq(a.website_host, b.website_host) else None,
+        phone_value=_known(a.phone) if phone_eq else None,
+        website_value=_known(a.website_host) if website_eq else None,
     )
 
 
@@ -347,14 +350,15 @@ def names_conflict(
     the longer word holds in order: "st" / "saint", "ctr" / "center"). Words in `ignore` and `also` (the
     batch's generic words, the cities) are left out: "Hôtel X - Montréal" and "Hôtel X Downtown" do not
     conflict on that."""
-    extra_a = {w for w in words_a - words_b if w not in ignore and w not in also}
-    extra_b = {w for w in words_b - words_a if w not in ignore and w not in also}
-    if not extra_a or not extra_b:
+    extra_a = [w for w in words_a - words_b if w not in ignore and w not in also]
+    if not extra_a:
+        return False
+    extra_b = [w for w in words_b - words_a if w not in ignore and w not in also]
+    if not extra_b:
         return False
     return not any(_variant(x, y) for x in extra_a for y in extra_b)
 
 
-@lru_cache(maxsize=1 << 16)  # a batch's names share their words: the same two words meet pair after pair
 def _variant(x: str, y: str) -> bool:
     short, long = (x, y) if len(x) <= len(y) else (y, x)
     if long.startswith(short) or fuzz.ratio(x, y) >= 80:
