@@ -246,3 +246,42 @@ def test_rematch_proposes_each_pair_once_with_its_candidates(
     )
     assert len({listing for listing, _ in infos}) == 1 and {status for _, status in infos} == {"active"}
     assert q(engine, "select count(*) from pipeline.review_items where status = 'open'") == [(0,)]
+
+
+# fmt: off
+CHAIN_HEADER = ["ID", "Name", "Category", "Address1", "City", "Postal", "Website", "Latitude", "Longitude"]
+SITE = "https://escaleboreale.example/"
+CHAIN = [
+    ["B1", "Hôtel Escale Boréale", "Hôtel", "2901 chemin Sainte-Foy", "Québec", "G1X 1P1", SITE, "46.7800", "-71.2900"],
+    ["B2", "Hôtel Escale Boréale", "Hôtel", "146 rue Dalhousie", "Québec", "G1K 4C4", SITE, "46.8160", "-71.2020"],
+    ["B3", "Hôtel Escale Boréale", "Hôtel", "89 rue Sous-le-Fort", "Québec", "G1K 4G9", SITE, "46.8130", "-71.2030"],
+]
+# fmt: on
+
+
+def test_a_new_branch_of_a_chain_the_region_holds_is_a_new_listing(engine: Engine, tmp_path: Path) -> None:
+    """The chain's name and booking site agree with each of its branches: agreeing on what three listings
+    share points at one of the three, not at this one (a new address kilometres away is a new branch)."""
+    with engine.begin() as conn:
+        apply_config(conn, csv_config(101, CHAIN_HEADER))
+        apply_config(conn, csv_config(102, CHAIN_HEADER))
+
+    def upload(name: str, rows: Sequence[Sequence[str]]) -> Path:
+        buf = io.StringIO()
+        csv.writer(buf).writerows([CHAIN_HEADER, *rows])
+        (tmp_path / name).write_text(buf.getvalue(), encoding="utf-8")
+        return tmp_path / name
+
+    run_job(101, file=upload("chain.csv", CHAIN))
+    assert q(engine, "select count(*) from public.listings")[0][0] == 3
+    new_branch = ["N1", "Hôtel Escale Boréale", "Hôtel", "680 boulevard Laurier", "Québec", "G1R 2L3", SITE,
+                  "46.7950", "-71.2450"]  # fmt: skip
+    branch = ["N2", "Hotel Escale Boreale", "Hôtel", "146, rue Dalhousie", "Quebec", "", SITE, "46.8161", "-71.2021"]
+    result = run_job(102, file=upload("dmo102.csv", [new_branch, branch]))
+    rows = q(
+        engine,
+        "select source_id, match_method, match_reason from staging.listing_info where job_id = :j",
+        j=result["job_id"],
+    )
+    # the branch at its own address is merged still; the new address is a new branch, not a review item
+    assert {r.source_id: r.match_method for r in rows} == {"N1": "new", "N2": "auto_match"}, rows

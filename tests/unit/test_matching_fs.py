@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from listings.matching import fellegi_sunter as fs
-from listings.matching.features import Features, build_match_record, generic_words, pair_features
+from listings.matching.features import Features, build_match_record, generic_words, pair_features, with_shared
 from listings.matching.scoring import confidence, decide, explain, logit, reason_for
 
 # One representative Features value per level of each comparison (checked against the level functions).
@@ -237,6 +237,25 @@ def test_tf_lowers_a_shared_call_centre_phone() -> None:
         model.weights["phone"][0] - math.log2(0.004 / 0.0005)
     )
     assert model.match_weight(centre) < model.match_weight(own)
+
+
+def test_a_value_several_candidates_share_weighs_less_without_any_table() -> None:
+    """No term-frequency table (the default model): the candidates themselves say how common the agreeing
+    name and website are; agreeing on what four listings share points at one of the four (-2 bits)."""
+    model = fs.DEFAULT_FS_MODEL
+    own = Features(name_jw=1.0, name_token=1.0, name_partial=1.0, name_value="escale boreale",
+                   website_eq=True, website_value="escaleboreale.example")  # fmt: skip
+    chain = with_shared(own, (4, 0, 4))
+    assert (chain.name_shared_by, chain.phone_shared_by, chain.website_shared_by) == (4, None, 4)
+    w = model.weights
+    assert model.contributions(chain)["name"] == pytest.approx(max(w["name"][0] - 2.0, w["name"][1]))
+    assert model.contributions(chain)["website"] == pytest.approx(w["website"][0] - 2.0)
+    assert model.contributions(own)["website"] == pytest.approx(w["website"][0])
+    # a count of one, or a count for a value the pair does not agree on, changes nothing
+    assert with_shared(own, (1, 0, 1)) is own
+    assert (
+        with_shared(replace(own, website_value=None, website_eq=False), (1, 0, 5)).website_shared_by is None
+    )
 
 
 def test_pair_features_carry_the_shared_values() -> None:

@@ -32,7 +32,14 @@ from listings.matching.batch import (
     pair_batch,
 )
 from listings.matching.candidates import Candidate, Incoming, find_candidates
-from listings.matching.features import Features, MatchRecord, generic_words, match_keys, pair_features
+from listings.matching.features import (
+    Features,
+    MatchRecord,
+    generic_words,
+    match_keys,
+    pair_features,
+    with_shared,
+)
 from listings.matching.fellegi_sunter import DEFAULT_FS_MODEL
 from listings.matching.model_store import current_model, fit_batch
 from listings.matching.scoring import AnyModel, Decision, confidence, decide, explain, reason_for
@@ -73,6 +80,7 @@ class MatchOutcome:
     review_of: int | None = None
     batch_pair: BatchPair | None = None
     model: AnyModel | None = None  # what scored it (None: scoring.DEFAULT_MODEL): explanations use it too
+    shared: tuple[int, int, int] = (0, 0, 0)  # candidate listings that carry its name, phone, website host
 
 
 def incoming_record(r: Mapping[str, Any]) -> MatchRecord:
@@ -176,6 +184,7 @@ class Paired:
     record_no: int
     found: int  # candidate listings the blocks returned
     pairs: list[tuple[Candidate, frozenset[str], Features]]
+    shared: tuple[int, int, int] = (0, 0, 0)  # `MatchOutcome.shared`
 
 
 @contextmanager
@@ -254,12 +263,29 @@ def match_records(
     order = {int(r["record_no"]): i for i, r in enumerate(records)}
     outcomes.sort(key=lambda o: order[o.record_no])
     if within_batch:
-        _link_within_batch(outcomes, scored_pairs or _scored(batch_pairs, model), thresholds, model)
+        shared = {o.record_no: o.shared for o in outcomes}
+        pairs = [
+            _with_catalogue_counts(p, shared, model) for p in scored_pairs or _scored(batch_pairs, model)
+        ]
+        _link_within_batch(outcomes, pairs, thresholds, model)
     return outcomes
 
 
 def _scored(pairs: Sequence[tuple[int, int, Features]], model: AnyModel) -> list[BatchPair]:
     return [BatchPair(a, b, f, batch_confidence(f, model)) for a, b, f in pairs]
+
+
+def _with_catalogue_counts(
+    p: BatchPair, shared: Mapping[int, tuple[int, int, int]], model: AnyModel
+) -> BatchPair:
+    """`p` rescored when the catalogue holds its agreeing name, phone or website at several listings (two
+    records of a chain's new branches agree on what the chain's listings share)."""
+    (names_a, phones_a, sites_a), (names_b, phones_b, sites_b) = (
+        shared.get(p.a, (0, 0, 0)),
+        shared.get(p.b, (0, 0, 0)),
+    )
+    f = with_shared(p.features, (max(names_a, names_b), max(phones_a, phones_b), max(sites_a, sites_b)))
+    return p if f is p.features else BatchPair(p.a, p.b, f, batch_confidence(f, model))
 
 
 @contextmanager
@@ -358,15 +384,31 @@ def _pair_chunk(
     for no, rec, listing_id in part:
         # A record being re-matched (rematch) is not its own candidate: `listing_id` is the listing it is in.
         exclude = int(listing_id) if listing_id else None
+        cands = [(cand, found_by) for cand, found_by in found.get(no, []) if exclude != cand.listing_id]
+        shared = _shared_by(rec, [cand for cand, _ in cands])
         pairs = [
-            (cand, found_by, pair_features(rec, candidate_record(cand, rec), compat=compat, generic=generic))
-            for cand, found_by in found.get(no, [])
-            if exclude != cand.listing_id and not _hopeless(rec, cand)
-        ]
-        out.append(Paired(no, len(found.get(no, [])), pairs))
+            (cand, found_by, with_shared(pair_features(rec, candidate_record(cand, rec), compat=compat,
+                                                        generic=generic), shared))
+            for cand, found_by in cands
+            if not _hopeless(rec, cand)
+        ]  # fmt: skip
+        out.append(Paired(no, len(found.get(no, [])), pairs, shared))
     if model is not None:
         return [_decide(p, thresholds, model) for p in out]
     return out
+
+
+def _shared_by(rec: MatchRecord, cands: Sequence[Candidate]) -> tuple[int, int, int]:
+    """How many of `cands` carry the record's name key (any DMO's name), phone and website host."""
+    return (
+        sum(
+            1
+            for c in cands
+            if rec.name_key and (c.name_key == rec.name_key or rec.name_key in _name_keys(c.names))
+        ),
+        sum(1 for c in cands if rec.phone and rec.phone in c.phones),
+        sum(1 for c in cands if rec.website_host and rec.website_host in c.website_hosts),
+    )
 
 
 def _hopeless(rec: MatchRecord, cand: Candidate) -> bool:
@@ -396,7 +438,7 @@ def _decide(p: Paired, thresholds: Thresholds, model: AnyModel) -> MatchOutcome:
     )
     # A reviewer sees the candidates; an automatic decision keeps only the one it chose (or the best).
     shown = scored if decision.action == "review" else scored[:1]
-    return MatchOutcome(p.record_no, decision, shown, found=p.found, model=model)
+    return MatchOutcome(p.record_no, decision, shown, found=p.found, model=model, shared=p.shared)
 
 
 def records_by_no(records: Sequence[Mapping[str, Any]]) -> dict[int, Mapping[str, Any]]:

@@ -10,6 +10,7 @@ that publishes no phone is neither rewarded nor punished for it.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections import Counter
@@ -43,6 +44,7 @@ __all__ = [
     "haversine_m",
     "image_similarity",
     "pair_features",
+    "with_shared",
 ]
 
 EARTH_RADIUS_M = 6_371_008.8  # mean radius (IUGG); the error against the ellipsoid is <0.5% at our distances
@@ -121,6 +123,11 @@ class Features:
     name_value: str | None = None
     phone_value: str | None = None
     website_value: str | None = None
+    # How many of the record's candidate listings share that value (set by the match step): a chain's name
+    # or booking site shared by three listings of the region says "one of those three", not "this one".
+    name_shared_by: int | None = None
+    phone_shared_by: int | None = None
+    website_shared_by: int | None = None
 
 
 def _coordinate(value: float | str | Decimal | None) -> float | None:
@@ -320,6 +327,21 @@ def pair_features(
         name_value=name_a if name_a is not None and name_a == name_b else None,
         phone_value=_known(a.phone) if phone_eq else None,
         website_value=_known(a.website_host) if website_eq else None,
+    )
+
+
+def with_shared(f: Features, shared: tuple[int, int, int]) -> Features:
+    """`f` with the number of candidates that share its agreeing name, phone and website (when > 1)."""
+    names, phones, sites = shared
+    if not (
+        (f.name_value and names > 1) or (f.phone_value and phones > 1) or (f.website_value and sites > 1)
+    ):
+        return f
+    return dataclasses.replace(
+        f,
+        name_shared_by=names if f.name_value and names > 1 else None,
+        phone_shared_by=phones if f.phone_value and phones > 1 else None,
+        website_shared_by=sites if f.website_value and sites > 1 else None,
     )
 
 

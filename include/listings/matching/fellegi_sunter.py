@@ -198,6 +198,10 @@ def _shared_value(f: Features, name: str) -> str | None:
     return {"name": f.name_value, "phone": f.phone_value, "website": f.website_value}.get(name)
 
 
+def _shared_by(f: Features, name: str) -> int | None:
+    return {"name": f.name_shared_by, "phone": f.phone_shared_by, "website": f.website_shared_by}.get(name)
+
+
 def tf_bits(share: float | None, chance: float | None) -> float:
     """The raw term-frequency adjustment in bits (<= 0): how much more common than chance agreement the
     shared value is. 0 when the value is not in the table (rarer than chance) or chance is unknown."""
@@ -287,11 +291,15 @@ class FSModel:
     def prior_weight(self) -> float:
         return math.log2(self.prior / (1.0 - self.prior))
 
-    def tf_adjustment(self, name: str, value: str | None) -> float:
-        """Bits to add to the exact level of `name` when both sides carry `value` (<= 0)."""
+    def tf_adjustment(self, name: str, value: str | None, shared_by: int | None = None) -> float:
+        """Bits to add to the exact level of `name` when both sides carry `value` (<= 0). `shared_by`: the
+        number of candidate listings that carry it, when more than one: log2 of it is the least taken off
+        (agreeing on a value n listings share points at one of n), whether or not the table knows it."""
         if value is None:
             return 0.0
         bits = tf_bits(self.tf.get(name, {}).get(value), self.u_random_exact.get(name))
+        if shared_by is not None and shared_by > 1:
+            bits = min(bits, -math.log2(shared_by))
         w = self.weights[name]
         # Never below the next level: an exact common name is not weaker evidence than a near-identical one.
         return max(bits, w[1] - w[0]) if bits else 0.0
@@ -305,7 +313,7 @@ class FSModel:
                 continue
             w = self.weights[c.field][level]
             if level == 0 and c.field in TF_FIELDS:
-                w += self.tf_adjustment(c.field, _shared_value(f, c.field))
+                w += self.tf_adjustment(c.field, _shared_value(f, c.field), _shared_by(f, c.field))
             out[c.field] = w
         if self.corroboration == "max":
             # The location fields read one fact (where the place is): agreeing on several of them is one

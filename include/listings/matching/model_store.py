@@ -32,7 +32,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from listings.matching import fellegi_sunter as fs
-from listings.matching.features import Features, MatchRecord, build_match_record, pair_features
+from listings.matching.features import Features, MatchRecord, build_match_record, pair_features, with_shared
 from listings.matching.scoring import DEFAULT_MODEL, AnyModel, confidence
 from listings.transform.normalize import normalize_phone, website_host
 
@@ -163,8 +163,15 @@ def side_of_record(record: Mapping[str, Any]) -> Side:
 
 
 def side_of_candidate(doc: Mapping[str, Any], country: str | None) -> Side:
-    """A review item's candidate document as a side (the listing as the reviewer saw it)."""
-    return make_side({**doc, "country": doc.get("country") or country})
+    """A review item's candidate document as a side (the listing as the reviewer saw it), with how many
+    candidates shared its agreeing name, phone and website (`features.with_shared`: context the two sides
+    alone do not hold)."""
+    side = make_side({**doc, "country": doc.get("country") or country})
+    features = doc.get("features") or {}
+    shared = [int(features.get(f"{k}_shared_by") or 0) for k in ("name", "phone", "website")]
+    if any(shared):
+        side["shared_by"] = shared
+    return side
 
 
 def _phone(value: str, country: str) -> str | None:
@@ -234,7 +241,9 @@ def side_features(
     left: Mapping[str, Any], right: Mapping[str, Any], compat: Compat | None = None
 ) -> Features:
     """The features of two stored sides."""
-    return _features(_prepare(left), _prepare(right), compat or _compat())
+    f = _features(_prepare(left), _prepare(right), compat or _compat())
+    names, phones, sites = right.get("shared_by") or left.get("shared_by") or (0, 0, 0)
+    return with_shared(f, (names, phones, sites))
 
 
 # --------------------------------------------------------------------------------------------------------
