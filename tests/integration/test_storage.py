@@ -11,7 +11,6 @@ import hashlib
 import json
 import os
 import threading
-import time
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
@@ -294,8 +293,9 @@ def test_json_gz_round_trip_through_store(store: ObjectStore) -> None:
     ]
 
 
-def test_json_gz_100k_records_round_trip(store: ObjectStore) -> None:
-    count = 100_000
+def test_json_gz_records_from_a_generator_round_trip(store: ObjectStore) -> None:
+    """(Its speed at 100,000 records: bench/readers.py.)"""
+    count = 10_000
 
     def records() -> Iterator[dict[str, Any]]:
         for i in range(count):
@@ -306,12 +306,10 @@ def test_json_gz_100k_records_round_trip(store: ObjectStore) -> None:
                 "price": Decimal(i) / 100,
             }
 
-    started = time.perf_counter()
     payload = dump_json_gz(records())  # a generator: the batch is never materialised as a list
     path = data_path(fmt="json")
     stored = store.put(path, payload, content_type=CONTENT_TYPES["json"])
     loaded = load_json_gz(store.get(path))
-    elapsed = time.perf_counter() - started
 
     assert stored.size == len(payload)
     assert len(loaded) == count
@@ -321,9 +319,7 @@ def test_json_gz_100k_records_round_trip(store: ObjectStore) -> None:
         "updated_at": "2026-11-28T00:00:00+00:00",
         "price": "0",
     }
-    assert loaded[-1]["external_id"] == "ext-99999" and loaded[-1]["price"] == "999.99"
-    # Generous bound: this takes well under 2 s; only a pathological (quadratic) encoder would fail it.
-    assert elapsed < 15, f"100k-record json.gz round trip took {elapsed:.1f}s"
+    assert loaded[-1]["external_id"] == "ext-9999" and loaded[-1]["price"] == "99.99"
 
 
 def race(store: ObjectStore, path: str, writers: int) -> tuple[list[tuple[int, StoredObject]], list[int]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pytest
@@ -89,21 +88,18 @@ def test_devdata_categories_map(vocab: Vocabulary) -> None:
     rows = generate_listings(5000, seed=3)
     stats = CategoryStats()
     disagree: dict[tuple[str, str | None, str | None], int] = {}
-    started = time.perf_counter()
     for row in rows:
         match = stats.add(vocab.map(row["Category"]))
         expected = category_of(row["Category"])
         if match.category != expected:
             key = (row["Category"], expected, match.category)
             disagree[key] = disagree.get(key, 0) + 1
-    elapsed = time.perf_counter() - started
 
     assert stats.total == 5000
     assert stats.mapped_ratio >= 0.98, f"unmapped: {stats.top_unmapped(None)}"
     # Beyond "mapped": the category is the one the generator meant (devdata's keys are vocabulary ids).
     assert sum(disagree.values()) <= 0.02 * len(rows), f"disagreements: {disagree}"
     assert stats.methods["partial"] > 0 and stats.methods["synonym"] > 0 and stats.methods["exact"] > 0
-    assert elapsed < 2.0  # ~30 ms here; a regression to per-call YAML or regex building would show
 
 
 @pytest.mark.parametrize(

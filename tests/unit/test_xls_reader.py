@@ -4,7 +4,6 @@ legacy .xls when it is installed)."""
 from __future__ import annotations
 
 import io
-import time as clock
 import zipfile
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -429,24 +428,22 @@ def test_a_sheet_the_library_cannot_parse_is_a_format_error_naming_it() -> None:
         read_workbook(_zip(broken))
 
 
-def test_a_big_sheet_reads_in_reasonable_time() -> None:
+def test_a_sheet_of_many_rows_reads_every_row_below_its_title() -> None:
+    """(Its speed at 10,000 rows: bench/readers.py.)"""
     wb = openpyxl.Workbook()
     ws = wb.active
     ws.append(["Liste des fiches"])
     ws.append([f"Colonne {i}" for i in range(1, 16)])
-    for i in range(10_000):
+    for i in range(1000):
         ws.append([i + 1, f"Lieu {i}", 45.5 + i / 1e5, -73.5, 5145550000 + i, date(2024, 1, 1), True]
                   + [f"texte {i}-{c}" for c in range(8)])  # fmt: skip
     buf = io.BytesIO()
     wb.save(buf)
-    started = clock.perf_counter()
     result = read_workbook(buf.getvalue())
-    elapsed = clock.perf_counter() - started
-    assert len(result.rows) == 10_000 and result.header_row == 2
+    assert len(result.rows) == 1000 and result.header_row == 2
     assert (
-        result.rows[-1].values["Colonne 1"] == "10000" and result.rows[-1].values["Colonne 5"] == "5145559999"
+        result.rows[-1].values["Colonne 1"] == "1000" and result.rows[-1].values["Colonne 5"] == "5145550999"
     )
-    assert elapsed < 30, f"10k rows took {elapsed:.1f}s"
 
 
 # -- legacy .xls (written with xlwt; xlrd only reads) -----------------------------------------------------
