@@ -69,11 +69,11 @@ docs: install  ## dbt docs (models, sources, lineage) from the local database, s
 	@echo "dbt docs: http://127.0.0.1:8081/  (Ctrl-C stops the server)"
 	$(LISTINGS) dbt docs serve --host 127.0.0.1 --port 8081 --no-browser
 
-test: install browser-deps  ## The whole test suite (starts its own PostgreSQL, S3 server, Airflow and Chromium)
-	$(BIN)/pytest -n auto --dist loadfile
+test: install browser-deps  ## The whole test suite (starts its own PostgreSQL, S3 server, Airflow and Chromium); PYTEST_ARGS=... adds pytest options
+	$(BIN)/pytest -n auto --dist loadfile $(PYTEST_ARGS)
 
 test-fast: install  ## Tests without the Airflow and browser ones
-	$(BIN)/pytest -n auto --dist loadfile -m "not airflow and not browser"
+	$(BIN)/pytest -n auto --dist loadfile -m "not airflow and not browser" $(PYTEST_ARGS)
 
 lint: install  ## ruff (incl. Airflow 3 rules) and mypy
 	$(BIN)/ruff check .
