@@ -276,7 +276,8 @@ def test_a_new_branch_of_a_chain_the_region_holds_is_a_new_listing(engine: Engin
     assert q(engine, "select count(*) from public.listings")[0][0] == 3
     new_branch = ["N1", "Hôtel Escale Boréale", "Hôtel", "680 boulevard Laurier", "Québec", "G1R 2L3", SITE,
                   "46.7950", "-71.2450"]  # fmt: skip
-    branch = ["N2", "Hotel Escale Boreale", "Hôtel", "146, rue Dalhousie", "Quebec", "", SITE, "46.8161", "-71.2021"]
+    branch = ["N2", "Hotel Escale Boreale", "Hôtel", "146, rue Dalhousie", "Quebec", "", SITE,
+              "46.8161", "-71.2021"]  # fmt: skip
     result = run_job(102, file=upload("dmo102.csv", [new_branch, branch]))
     rows = q(
         engine,
