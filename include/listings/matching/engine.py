@@ -280,11 +280,8 @@ def _with_catalogue_counts(
 ) -> BatchPair:
     """`p` rescored when the catalogue holds its agreeing name, phone or website at several listings (two
     records of a chain's new branches agree on what the chain's listings share)."""
-    (names_a, phones_a, sites_a), (names_b, phones_b, sites_b) = (
-        shared.get(p.a, (0, 0, 0)),
-        shared.get(p.b, (0, 0, 0)),
-    )
-    f = with_shared(p.features, (max(names_a, names_b), max(phones_a, phones_b), max(sites_a, sites_b)))
+    a, b = shared.get(p.a, (0, 0, 0)), shared.get(p.b, (0, 0, 0))
+    f = with_shared(p.features, (max(a[0], b[0]), max(a[1], b[1]), max(a[2], b[2])))
     return p if f is p.features else BatchPair(p.a, p.b, f, batch_confidence(f, model))
 
 
@@ -385,7 +382,7 @@ def _pair_chunk(
         # A record being re-matched (rematch) is not its own candidate: `listing_id` is the listing it is in.
         exclude = int(listing_id) if listing_id else None
         cands = [(cand, found_by) for cand, found_by in found.get(no, []) if exclude != cand.listing_id]
-        shared = _shared_by(rec, [cand for cand, _ in cands])
+        shared = _shared_counts(rec, [cand for cand, _ in cands])
         pairs = [
             (cand, found_by, with_shared(pair_features(rec, candidate_record(cand, rec), compat=compat,
                                                         generic=generic), shared))
@@ -398,7 +395,7 @@ def _pair_chunk(
     return out
 
 
-def _shared_by(rec: MatchRecord, cands: Sequence[Candidate]) -> tuple[int, int, int]:
+def _shared_counts(rec: MatchRecord, cands: Sequence[Candidate]) -> tuple[int, int, int]:
     """How many of `cands` carry the record's name key (any DMO's name), phone and website host."""
     return (
         sum(
