@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from listings.devdata import generate_listings
@@ -686,6 +686,7 @@ def test_arbitrary_text_never_raises(value: str) -> None:
 
 @FUZZ
 @given(hours_like_text)
+@example("mar 1 mars off")  # a day's own period inside its month's: rendered first, the month overrode it
 def test_hours_like_text_gives_valid_results(value: str) -> None:
     check_valid(parse_hours(value))
 

@@ -55,7 +55,7 @@ import functools
 import json
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, TypeAlias
 
@@ -1646,6 +1646,14 @@ def _key_days(key: _Key) -> tuple[dt.date | None, dt.date | None] | frozenset[in
     return _span_days(key)
 
 
+def _cover_size(cover: tuple[dt.date | None, dt.date | None] | frozenset[int]) -> int:
+    """How many days a period's dates cover (`_key_days`); an open end counts as longer than any year."""
+    if isinstance(cover, frozenset):
+        return len(cover)
+    lo, hi = cover
+    return (hi - lo).days + 1 if lo and hi else 1 << 20
+
+
 def _model_spans(
     periods: tuple[OpeningPeriod, ...], first: dt.date, last: dt.date
 ) -> list[tuple[dt.datetime, dt.datetime]]:
@@ -1654,12 +1662,6 @@ def _model_spans(
     undated period; a day nobody mentions is closed."""
     undated = [p for p in periods if not (p.start_date or p.end_date)]
     dated = [(p, _key_days((p.start_date, p.end_date))) for p in periods if p.start_date or p.end_date]
-
-    def size(cover: tuple[dt.date | None, dt.date | None] | frozenset[int]) -> int:
-        if isinstance(cover, frozenset):
-            return len(cover)
-        lo, hi = cover
-        return (hi - lo).days + 1 if lo and hi else 1 << 20
 
     def covers(cover: tuple[dt.date | None, dt.date | None] | frozenset[int], day: dt.date) -> bool:
         if isinstance(cover, frozenset):
@@ -1671,7 +1673,7 @@ def _model_spans(
     def governing(day: dt.date) -> OpeningPeriod | None:
         wd = day.isoweekday()
         says = [
-            (size(cover), p)
+            (_cover_size(cover), p)
             for p, cover in dated
             if (wd in p.closed_days or any(h.day_id == wd for h in p.hours) or not (p.hours or p.closed_days))
             and covers(cover, day)
@@ -2120,12 +2122,56 @@ _NOTES: Final = {
 }
 
 
+def _year_days(p: OpeningPeriod) -> frozenset[int]:
+    """The days of a year (leap) a period's dates cover; a dated period longer than a year, or open-ended,
+    covers them all."""
+    cover = _key_days((p.start_date, p.end_date))
+    if isinstance(cover, frozenset):
+        return cover
+    lo, hi = cover
+    if lo is None or hi is None or (hi - lo).days >= 365:
+        return frozenset(range(1, 367))
+    return frozenset(
+        _doy(f"{d.month:02d}-{d.day:02d}")
+        for d in (lo + dt.timedelta(days=i) for i in range((hi - lo).days + 1))
+    )
+
+
+def _says(p: OpeningPeriod) -> frozenset[int]:
+    """The weekdays a period says something about (all of them for one with neither hours nor closed days)."""
+    days = frozenset([h.day_id for h in p.hours] + list(p.closed_days))
+    return days or frozenset(ALL_DAYS)
+
+
+def _osm_order(periods: Sequence[OpeningPeriod]) -> list[OpeningPeriod]:
+    """`periods` in the order OSM reads as the period model does: in the model the shortest dated period
+    governs a day it says something about; in OSM the rule written last does. So a wider period that shares
+    days and weekdays with a narrower one is written before it ("Mar Mo-Su off; Mar 01 unknown"); the
+    others keep their order (the canonical text of most hours never changes)."""
+    out: list[OpeningPeriod] = []
+    for p in periods:
+        at = len(out)
+        if p.start_date or p.end_date:
+            size, days, says = _cover_size(_key_days((p.start_date, p.end_date))), _year_days(p), _says(p)
+            for i, q in enumerate(out):
+                if (
+                    (q.start_date or q.end_date)
+                    and _cover_size(_key_days((q.start_date, q.end_date))) < size
+                    and _year_days(q) & days
+                    and _says(q) & says
+                ):
+                    at = i
+                    break
+        out.insert(at, p)
+    return out
+
+
 def to_text(parsed: ParsedHours) -> str:
     """Canonical OSM-style rendering of the periods (the original text when nothing was parsed)."""
     if parsed.status in ("empty", "unparsed") or not parsed.periods:
         return " ".join((parsed.text or "").split())
     rules: list[str] = []
-    for period in parsed.periods:
+    for period in _osm_order(parsed.periods):
         prefix = _render_dates(period.start_date, period.end_date)
         state: dict[int, list[str]] = {}
         for h in period.hours:
