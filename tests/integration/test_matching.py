@@ -16,7 +16,9 @@ from sqlalchemy import Engine
 
 from listings.config.store import apply_config
 from listings.pipeline import steps
+from listings.matching import engine as engine_module
 from listings.pipeline.runner import run_job
+from listings.settings import get_settings
 
 # fmt: off
 HEADER = ["ID", "Name", "Category", "Address1", "City", "Postal", "Phone", "Latitude", "Longitude"]
@@ -57,7 +59,9 @@ def catalogue(engine: Engine, tmp_path: Path) -> dict[str, int]:
     return {r.external_source_id: r.listing_id for r in rows}
 
 
-def test_scored_matching_decisions(engine: Engine, catalogue: dict[str, int], tmp_path: Path) -> None:
+def test_scored_matching_decisions(
+    engine: Engine, catalogue: dict[str, int], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     upload = write_csv(tmp_path / "dmo102.csv", [TYPO, BRANCH, NEIGHBOUR, VAGUE, NEW_PLACE, SAME_KEYS])
     job_id = steps.start(102, params={"file": str(upload)})
     for step in ("extract", "transform", "stage", "match"):
@@ -67,7 +71,12 @@ def test_scored_matching_decisions(engine: Engine, catalogue: dict[str, int], tm
         "select record_no, match_method, certainty, match_reason from staging.listing_info where job_id = :j order by 1",
         j=job_id,
     )
-    steps.match(job_id)  # a retried match task decides again, from scratch, the same way
+    # A retried match task decides again, from scratch, the same way; here in two worker processes (a
+    # batch this small is matched in one process otherwise): the same decisions.
+    monkeypatch.setattr(engine_module, "PARALLEL_MIN_RECORDS", 0)
+    monkeypatch.setenv("LISTINGS_MATCH_WORKERS", "2")
+    get_settings.cache_clear()
+    steps.match(job_id)
     again = q(
         engine,
         "select record_no, match_method, certainty, match_reason from staging.listing_info where job_id = :j order by 1",

@@ -187,6 +187,11 @@ class Paired:
     shared: tuple[int, int, int] = (0, 0, 0)  # `MatchOutcome.shared`
 
 
+# Fewer records than this are matched in the calling process: starting worker processes and their
+# connections costs more than matching them (an incremental run of a few changed records).
+PARALLEL_MIN_RECORDS = 500
+
+
 @contextmanager
 def _gc_frozen() -> Iterator[None]:
     """The objects that exist now moved out of the garbage collector's reach (`gc.freeze`) for the block.
@@ -234,14 +239,16 @@ def match_records(
         with _connection(db) as conn:
             model = current_model(conn, fallback=DEFAULT_FS_MODEL)
     items = [(no, rec, by_no[no].get("_listing_id")) for no, rec in incoming.items()]
-    parts = _parts(items, chunk, 1 if isinstance(db, Connection) else workers)
+    if isinstance(db, Connection) or len(items) < PARALLEL_MIN_RECORDS:
+        workers = 1
+    parts = _parts(items, chunk, workers)
 
     def own_pairs() -> tuple[list[tuple[int, int, Features]], list[BatchPair] | None]:
         """The batch's own pairs, and their scores when the model is known."""
         pairs = pair_batch(incoming, load_vocabulary().compatible, generic) if within_batch else []
         return pairs, (_scored(pairs, model) if model is not None else None)
 
-    if isinstance(db, Connection) or workers <= 1 or len(parts) <= 1:
+    if workers <= 1 or len(parts) <= 1:
         with _connection(db, begin=True) as conn:
             done = [p for part in parts for p in _pair_chunk(conn, part, model, thresholds, generic)]
         batch_pairs, scored_pairs = own_pairs()
