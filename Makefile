@@ -72,8 +72,11 @@ docs: install  ## dbt docs (models, sources, lineage) from the local database, s
 test: install browser-deps  ## The whole test suite (starts its own PostgreSQL, S3 server, Airflow and Chromium); PYTEST_ARGS=... adds pytest options
 	$(BIN)/pytest -n auto --dist loadfile $(PYTEST_ARGS)
 
-test-fast: install  ## Tests without the Airflow and browser ones
-	$(BIN)/pytest -n auto --dist loadfile -m "not airflow and not browser" $(PYTEST_ARGS)
+test-fast: install  ## Unit and integration tests (no Airflow, no browser: the e2e marker)
+	$(BIN)/pytest -n auto --dist loadfile -m "unit or integration" $(PYTEST_ARGS)
+
+test-unit: install  ## Unit tests only (no database): seconds
+	$(BIN)/pytest -n auto -m unit $(PYTEST_ARGS)
 
 lint: install  ## ruff (incl. Airflow 3 rules) and mypy
 	$(BIN)/ruff check .

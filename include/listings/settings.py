@@ -39,6 +39,11 @@ class Settings(BaseSettings):
         default=Environment.dev, description="Deployment environment, part of bucket names."
     )
     project_dir: Path = Field(default=PROJECT_DIR, description="Checkout root: dbt/, include/config/ ...")
+    dbt_work_dir: Path | None = Field(
+        default=None,
+        description="dbt's target and log folder (default $home/dbt). dbt keeps its parsed project there"
+        " and re-parses only what changed (or everything when the database connection changed).",
+    )
     airflow_api_url: str | None = Field(
         default=None,
         description="Airflow API server, e.g. http://127.0.0.1:8080: config apply syncs pools there.",
@@ -124,6 +129,10 @@ class Settings(BaseSettings):
     @property
     def dbt_project_dir(self) -> Path:
         return self.project_dir / "dbt"
+
+    @property
+    def dbt_work_path(self) -> Path:
+        return (self.dbt_work_dir or self.home / "dbt").expanduser().resolve()
 
     @property
     def uploads_dir(self) -> Path:

@@ -244,10 +244,11 @@ def test_dbt_docs_describe_every_model_and_column(engine: Engine, listings_env: 
     import json
 
     from listings.pipeline.promote import run_dbt
+    from listings.settings import get_settings
 
     run_dbt(["run"])
     run_dbt(["docs", "generate"])
-    target = listings_env / "dbt" / "target"
+    target = get_settings().dbt_work_path / "target"
     manifest = json.loads((target / "manifest.json").read_text())
     catalog = json.loads((target / "catalog.json").read_text())
     assert (target / "index.html").exists()
