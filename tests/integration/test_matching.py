@@ -15,8 +15,8 @@ from dmo_helpers import csv_config, q
 from sqlalchemy import Engine
 
 from listings.config.store import apply_config
-from listings.pipeline import steps
 from listings.matching import engine as engine_module
+from listings.pipeline import steps
 from listings.pipeline.runner import run_job
 from listings.settings import get_settings
 
