@@ -248,7 +248,7 @@ def match_records(
         pairs = pair_batch(incoming, load_vocabulary().compatible, generic) if within_batch else []
         return pairs, (_scored(pairs, model) if model is not None else None)
 
-    if workers <= 1 or len(parts) <= 1:
+    if isinstance(db, Connection) or workers <= 1 or len(parts) <= 1:
         with _connection(db, begin=True) as conn:
             done = [p for part in parts for p in _pair_chunk(conn, part, model, thresholds, generic)]
         batch_pairs, scored_pairs = own_pairs()
