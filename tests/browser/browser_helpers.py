@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,12 +55,6 @@ def write_csv(path: Path, rows: Sequence[Sequence[str]], header: Sequence[str] =
     csv.writer(buf).writerows([header, *rows])
     path.write_text(buf.getvalue(), encoding="utf-8")
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -25,9 +25,10 @@ from browser_helpers import (
     DMO_102,
     Stack,
     csv_config,
-    free_port,
     write_csv,
 )
+
+from listings.db.local import free_port
 
 
 @pytest.fixture(scope="module")

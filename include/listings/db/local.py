@@ -49,9 +49,27 @@ def _sharedir(bindir: Path) -> Path:
 
 
 def free_port() -> int:
+    """A free TCP port on 127.0.0.1 for a server started next, below the kernel's ephemeral range: a port
+    the kernel hands out (bind to port 0) comes from the range outgoing connections take their local ports
+    from, and one of them can take it in the seconds a server needs to start (seen: Airflow's api-server
+    failing with "address already in use" while the tests opened connections beside it)."""
+    low = _ephemeral_low()
+    rng = secrets.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(10_000, low)
+        if _port_free(port):
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _ephemeral_low() -> int:
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768  # Linux's default
+    return low if low > 12_000 else 32768
 
 
 def shared_buffers_mb() -> int:
