@@ -229,3 +229,22 @@ def test_a_refused_connection_is_a_connection_failure() -> None:
         f"http://127.0.0.1:{port}/a.jpg", limits=replace(LIMITS, retries=1), sleep=lambda s: None
     )
     assert failed(result, "connection") and result.attempts == 2
+
+
+@pytest.mark.parametrize(
+    ("error", "attempts"),
+    [
+        (socket.EAI_NONAME, 1),
+        (socket.EAI_AGAIN, 3),
+    ],  # no such host: final; the resolver did not answer: retried
+)
+def test_a_host_that_does_not_exist_is_not_retried(
+    monkeypatch: pytest.MonkeyPatch, error: int, attempts: int
+) -> None:
+    def resolve(host: str, *args: object, **kwargs: object) -> object:
+        raise socket.gaierror(error, "resolver says no")
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    waits: list[float] = []
+    result = fetch_image("https://img.example/a.jpg", sleep=waits.append)
+    assert failed(result, "connection") and result.attempts == attempts and len(waits) == attempts - 1

@@ -9,6 +9,7 @@ FAILURE_REASONS, so a batch of thousands of images counts its failures instead o
 from __future__ import annotations
 
 import contextlib
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ FAILURE_REASONS = (
     "failed",
 )
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_NO_SUCH_NAME = {socket.EAI_NONAME, getattr(socket, "EAI_NODATA", socket.EAI_NONAME)}
 MAX_RETRY_WAIT = 30.0  # seconds: a Retry-After or backoff beyond this is capped
 # Spellings servers use for the types we accept (compared only; Fetched keeps what the server said).
 TYPE_ALIASES = {"image/jpg": "image/jpeg", "image/pjpeg": "image/jpeg", "image/x-png": "image/png"}
@@ -248,7 +250,10 @@ def _refuse_url(url: str, limits: FetchLimits) -> _Outcome | None:
     try:
         forbidden = private_addresses(url)
     except (OSError, UnicodeError) as exc:
-        return _failed("connection", f"cannot resolve {host}: {exc}", retry=True)
+        # A name that does not exist stays so for the seconds a retry waits; a resolver that did not
+        # answer may answer next time.
+        final = isinstance(exc, socket.gaierror) and exc.errno in _NO_SUCH_NAME
+        return _failed("connection", f"cannot resolve {host}: {exc}", retry=not final)
     if forbidden:
         return _failed(
             "private_address", f"{host} resolves to the non-public address(es) {', '.join(forbidden)}"
