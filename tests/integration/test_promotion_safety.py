@@ -19,8 +19,10 @@ from sqlalchemy import Engine, create_engine, text
 
 from listings.catalogue import edits
 from listings.config.store import apply_config
+from listings.db.engine import engine_for
 from listings.pipeline import steps
 from listings.pipeline.runner import JobFailed, run_job
+from listings.settings import get_settings
 from listings.validation.staging import GateFailed
 
 HEADER = "ID,Name,Category,Address1,City,Postal,Phone,Website,Images,Hours,Lat,Lng\n"
@@ -108,9 +110,12 @@ def test_a_killed_promotion_leaves_public_untouched_and_a_rerun_completes_it(
         conn.execute(text(f'create database "{reference}" template "{db_url.rpartition("/")[2]}"'))
     reference_url = f"{db_url.rpartition('/')[0]}/{reference}"
     try:
-        done = promote_in_subprocess(reference_url, tmp_path / "ref-home", job_id)
-        assert done.wait(timeout=300) == 0, done.stderr.read() if done.stderr else ""
-        ref_engine = create_engine(reference_url)
+        with pytest.MonkeyPatch.context() as env:
+            env.setenv("LISTINGS_DATABASE_URL", reference_url)
+            get_settings.cache_clear()
+            steps.promote(job_id)
+        get_settings.cache_clear()
+        ref_engine = engine_for(reference_url)
         expected_counts, expected = counts(ref_engine), catalogue(ref_engine)
         ref_engine.dispose()
     finally:
@@ -244,7 +249,6 @@ def test_dbt_docs_describe_every_model_and_column(engine: Engine, listings_env: 
     import json
 
     from listings.pipeline.promote import run_dbt
-    from listings.settings import get_settings
 
     run_dbt(["run"])
     run_dbt(["docs", "generate"])
