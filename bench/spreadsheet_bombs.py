@@ -1,4 +1,4 @@
-"""Spreadsheet bombs (issue 13 #7): the peak memory and time of reading hostile workbooks, each in a fresh
+"""Spreadsheet bombs: the peak memory and time of reading hostile workbooks, each in a fresh
 process, as the preview, a run and the upload check read them.
 
     python bench/spreadsheet_bombs.py [--sheet-mb 500] [--case NAME ...]

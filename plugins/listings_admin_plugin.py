@@ -1,4 +1,4 @@
-"""The Airflow plugin of the listings admin UI (issue 7): mounts `listings_admin.app` on the Airflow API
+"""The Airflow plugin of the listings admin UI: mounts `listings_admin.app` on the Airflow API
 server at /listings-admin and lists its pages in the Airflow navigation under one menu, "Listings".
 
 Airflow loads every .py file of the plugins folder as a loose module; `.airflowignore` keeps it out of

@@ -1,4 +1,4 @@
-"""Curation pages of the admin UI (issue 7), registered on the app by `register(app)`; the work is done by
+"""Curation pages of the admin UI, registered on the app by `register(app)`; the work is done by
 `listings.admin.curation` (and `listings.admin.actions` for restore / show).
 
 Routes (under the mount prefix):

@@ -1,4 +1,4 @@
-"""The DMO pages of the admin UI (issue 7): the list of configs, one config (YAML, versions, export, edit
+"""The DMO pages of the admin UI: the list of configs, one config (YAML, versions, export, edit
 as YAML, activate / deactivate), a new DMO (YAML form or file import) and "test this config".
 What they read and change is `listings.admin.dmos`; `register(app)` adds the routes (from `create_app`).
 
@@ -379,7 +379,7 @@ def _save_checked(
 ) -> Response:
     """Save a validated config, unless it changes a config whose DAG has queued runs and the user has not
     chosen yet what to do with them: then `on_queued(dialog)` (the editor again, with the dialog).
-    `queued_action` keep / cancel: save, then keep or cancel the runs `run_ids` (DESIGN §6)."""
+    `queued_action` keep / cancel: save, then keep or cancel the runs `run_ids`."""
     from listings.admin import dmos
     from listings.config.store import ConfigError, to_yaml
 

@@ -1,4 +1,4 @@
-"""The files pages of the admin UI (issue 7), registered on the app by `register(app)`.
+"""The files pages of the admin UI, registered on the app by `register(app)`.
 
 Routes (under the mount prefix):
     GET  /files                         raw and transformed files, newest first: stage tabs, filters (DMO,

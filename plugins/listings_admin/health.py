@@ -1,4 +1,4 @@
-"""The health pages of the admin UI (issue 7), registered on the app by `register(app)`.
+"""The health pages of the admin UI, registered on the app by `register(app)`.
 
 Routes (under the mount prefix):
     GET  /health                        alerts, then charts over the last ?days=30 (1..366) days: job

@@ -1,4 +1,4 @@
-"""The jobs pages of the admin UI (issue 7), registered on the app by `register(app)`.
+"""The jobs pages of the admin UI, registered on the app by `register(app)`.
 
 Routes (under the mount prefix):
     GET  /jobs                          every job, newest first: filters (DMO, status, dates), paging

@@ -1,4 +1,4 @@
-"""The matching pages of the admin UI (issue 7), registered on the app by `register(app)`; the work is done
+"""The matching pages of the admin UI, registered on the app by `register(app)`; the work is done
 by `listings.admin.matching`.
 
 Routes (under the mount prefix):

@@ -1,4 +1,4 @@
-"""The schedule pages of the admin UI (issue 7), registered on the app by `register(app)`.
+"""The schedule pages of the admin UI, registered on the app by `register(app)`.
 
 Routes (under the mount prefix):
     GET  /schedule                      every DMO config: schedule, DAG paused or not, next run, last job, pools;

@@ -1,4 +1,4 @@
-"""The DMO form editor, data-file uploads and the queued-runs dialog of the admin UI (issue 7), against real
+"""The DMO form editor, data-file uploads and the queued-runs dialog of the admin UI, against real
 PostgreSQL, through FastAPI's TestClient with Airflow's own read check and one fake SimpleAuthManager user
 per role, and the fake Airflow REST server of fake_airflow.py (token, trigger, queued runs, cancel).
 
@@ -673,7 +673,7 @@ def _xlsx_bomb(sheet_bytes: int) -> bytes:
 def test_a_spreadsheet_bomb_is_refused_at_upload_and_in_the_preview(
     client_as: Callable[..., Any], engine: Engine, listings_env: Path
 ) -> None:
-    """Issue 13 #7: an .xlsx of ~1 MB holding 210 MB of sheet XML is neither stored nor read."""
+    """An .xlsx of ~1 MB holding 210 MB of sheet XML is neither stored nor read."""
     with engine.begin() as conn:
         apply_config(conn, parse_config({**csv_config(302, HEADER).document(), "source_type": "xls",
                                          "config_params": {}}))  # fmt: skip

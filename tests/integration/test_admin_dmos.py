@@ -1,4 +1,4 @@
-"""The DMO pages of the admin UI (issue 7) against real PostgreSQL, through FastAPI's TestClient with
+"""The DMO pages of the admin UI against real PostgreSQL, through FastAPI's TestClient with
 Airflow's own read check and one fake SimpleAuthManager user per role (as test_admin_app.py does).
 
 Covered: the list with configs, last jobs and error rates; a bad YAML edit shows each field's message and

@@ -205,7 +205,7 @@ def test_run_now_and_again_trigger_one_dag_run_and_a_viewer_triggers_nothing(
 def test_the_error_log_csv_neutralises_spreadsheet_formulas(
     client_as: Callable[..., Any], engine: Engine, tmp_path: Path
 ) -> None:
-    """Issue 13 #12: a cell of the CSV export that starts with = + - @ (or a tab / carriage return) is
+    """A cell of the CSV export that starts with = + - @ (or a tab / carriage return) is
     what a spreadsheet runs as a formula; the export prefixes it with a quote. Ids stay plain numbers."""
     with engine.begin() as conn:
         apply_config(conn, csv_config(303, HEADER, images={"enabled": False}))

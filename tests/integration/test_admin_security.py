@@ -1,4 +1,4 @@
-"""The admin UI against cross-site request forgery and framing (issue 13 #6), through FastAPI's TestClient
+"""The admin UI against cross-site request forgery and framing, through FastAPI's TestClient
 as in test_admin_app.py (the app mounted at /listings-admin, the TestClient's own origin is
 http://testserver).
 

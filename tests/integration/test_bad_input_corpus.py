@@ -1,4 +1,4 @@
-"""The bad-input corpus (issue 13): hostile or careless files and config snippets, each run after a good
+"""The bad-input corpus: hostile or careless files and config snippets, each run after a good
 import of the same DMO (whose config removes what a full snapshot no longer sends). Every case asserts
 the job's status, the error stored for it, and that nothing of the earlier catalogue was lost.
 
@@ -105,7 +105,7 @@ def xlsx_bomb() -> bytes:
 @dataclass(frozen=True)
 class Case:
     id: str
-    defect: str  # the issue 13 item it reproduces
+    defect: str  # which known defect it reproduces (a number; the cases of one defect share it)
     status: str  # the bad run's job status
     error: str  # in the job's error summary or one of its job_errors (type or message)
     payload: Callable[[], bytes] | None = None

@@ -1,4 +1,4 @@
-"""Bad input end to end (issue 13): over-long values, NUL bytes in rejected rows, big CSV fields and unsafe
+"""Bad input end to end: over-long values, NUL bytes in rejected rows, big CSV fields and unsafe
 image URLs. Each is one clear per-record error in `pipeline.job_errors` (or a flag), the rest of the batch
 is promoted, and a re-run gives the same result."""
 

@@ -236,7 +236,7 @@ def test_first_import_then_unchanged_then_one_phone_change(engine: Engine, dmo: 
 
 def test_the_bridge_grows_with_mappings_not_with_runs(engine: Engine, dmo: int, tmp_path: Path) -> None:
     """One bridge row per mapping (a DMO's record hash -> its listing_info), written when the hash is first
-    mapped there, with the decision that mapped it: content-changing runs add none (issue 13 #15)."""
+    mapped there, with the decision that mapped it: content-changing runs add none."""
     bridge = """
         select b.source_record_hash, b.source_id, b.listing_id, b.listing_info_id, b.match_method,
                b.certainty_score, b.reason, b.job_id, b.job_file_id, b.mapped_at

@@ -1,4 +1,4 @@
-"""A job's counts by matching outcome (issue 14 #6): each promoted record is counted once as matched (it joined a
+"""A job's counts by matching outcome: each promoted record is counted once as matched (it joined a
 listing that existed), review (a hidden listing in the review queue) or new (a new listing), and they add up to
 the records promoted, in `pipeline.job_results`, in the JSON `listings run` prints and on the admin Jobs pages.
 

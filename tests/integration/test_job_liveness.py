@@ -1,4 +1,4 @@
-"""Jobs killed or stopped do not stay `in_progress` forever (issue 13, defect 11).
+"""Jobs killed or stopped do not stay `in_progress` forever.
 
 A killed `listings run` (its pid gone), an Airflow job whose DAG run is over, a job silent past the heartbeat
 timeout: the reaper marks it `stale` with the reason, drops its staging rows when it was never promoted, and

@@ -1,4 +1,4 @@
-"""Matching on the shapes real sources have (issue 14): no coordinates, one source without postal codes,
+"""Matching on the shapes real sources have: no coordinates, one source without postal codes,
 cities written differently, phones written "310/555-0101", duplicates inside one file, one building's
 look-alike permits. Each test imports CSV DMOs as a user would (`run_job`) and reads the pairs the catalogue
 ends up with: two records are "found" as one place when their listing_info rows share a listing, or when one

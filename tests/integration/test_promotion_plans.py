@@ -1,4 +1,4 @@
-"""A new DMO's first promotion stays linear in its batch (issue 13 #0).
+"""A new DMO's first promotion stays linear in its batch.
 
 The promotion's statements run in one transaction, after the transaction's own inserts: the planner's
 statistics (none at all for the temp tables; for the public tables, the ones from before this DMO's rows

@@ -1,4 +1,4 @@
-"""The removal sweep never hides a DMO's catalogue because of one bad file (issue 13, defect 4).
+"""The removal sweep never hides a DMO's catalogue because of one bad file.
 
 A DMO with `removal` set imports 300 good records; then each test sends a bad full snapshot: random text,
 a renamed header, a header-only file, a file with 40% of the records. A file whose mapped columns are missing

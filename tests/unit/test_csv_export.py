@@ -1,4 +1,4 @@
-"""The one CSV export helper (issue 13 #12): a text cell that a spreadsheet would run as a formula gets a
+"""The one CSV export helper: a text cell that a spreadsheet would run as a formula gets a
 leading quote; numbers, numeric text and ordinary text are written as they are."""
 
 from __future__ import annotations

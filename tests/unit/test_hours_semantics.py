@@ -1,4 +1,4 @@
-"""Opening hours semantics (issue 14, item 8): readings that used to be confident and wrong.
+"""Opening hours semantics: readings that used to be confident and wrong.
 
 OSM `opening_hours` rules: a later normal rule (`;`) replaces what earlier rules said for the days and
 dates it selects, an additional rule (`,`) adds to them, a fallback (`||`) is not a weekly schedule;

@@ -1,4 +1,4 @@
-"""Spreadsheet bombs (issue 13 #7): a small workbook that would take the reader gigabytes is refused before a
+"""Spreadsheet bombs: a small workbook that would take the reader gigabytes is refused before a
 library parses it, by the reader (runs, the preview, the files page) and by the upload check, with a message
 that says why. Every bomb is built here, streamed into a deflated ZIP (a few hundred KB on disk); the caps
 are the module constants of listings.sources.xls, lowered in a test where a smaller file shows the same."""

@@ -201,7 +201,7 @@ def test_normalize_key_fast_paths_match_the_reference_definition() -> None:
         assert normalize_key(text) == reference(text), repr(text)
 
 
-# -- issue 13: length limits, image URLs, error rows ------------------------------------------------------
+# -- length limits, image URLs, error rows ----------------------------------------------------------------
 
 
 @pytest.mark.parametrize(

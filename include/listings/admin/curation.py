@@ -1,4 +1,4 @@
-"""Curation pages of the admin UI (issue 7): the soft-deleted page, manual edits from the listing page, and
+"""Curation pages of the admin UI: the soft-deleted page, manual edits from the listing page, and
 the review queue of manual-edit conflicts. Reads take a connection; actions open their own transaction (an
 `EditError` or `FormErrors` leaves the database as it was). Importable without Airflow.
 """

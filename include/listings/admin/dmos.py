@@ -349,7 +349,7 @@ def config_changes(conn: Connection, config: DmoConfig) -> bool:
 
 
 # ------------------------------------------------------------------------------------------------
-# Queued runs at save time (DESIGN §6): keep them or cancel them
+# Saving a config while runs of it are queued: keep them or cancel them
 # ------------------------------------------------------------------------------------------------
 
 

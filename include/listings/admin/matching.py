@@ -1,4 +1,4 @@
-"""Matching in the admin UI (issue 7): the bridge viewer, listings that two records of one DMO claim, and
+"""Matching in the admin UI: the bridge viewer, listings that two records of one DMO claim, and
 the manual decisions that move a DMO's record (its listing_info) to another listing: force-match, merge,
 unmerge and the review queue's match items (accept / choose / new / dismiss). Importable without Airflow.
 

@@ -140,7 +140,7 @@ IMAGE_FORMATS: tuple[ImageFormat, ...] = ("webp", "jpeg")
 
 
 class Images(BaseModel):
-    """How the images step fetches and processes a DMO's images (DESIGN §4 step 6).
+    """How the images step fetches and processes a DMO's images.
 
     Private, loopback and link-local addresses are refused unless `allow_private_hosts` (the demo and the
     tests serve images from 127.0.0.1). One Airflow pool per image host: `images_<host>` of `host`, or of

@@ -2,7 +2,7 @@
 
 Order: the DMO's own source id (`listing_info.external_source_id`), then the DMO's own earlier record with
 the same `record_hash`, then any DMO's record with that hash (a new listing_info on an existing listing).
-Fuzzy candidates and confidence scores (issue 4) come after these exact hits.
+Fuzzy candidates and confidence scores (the match step) come after these exact hits.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A Fellegi–Sunter match model learned from the data itself (issue 14): pure code, no database.
+"""A Fellegi–Sunter match model learned from the data itself: pure code, no database.
 
 The logistic model of `scoring` was fitted on pairs our own generator made, and on real sources it is
 confident and wrong in ways the generator never produced. This model is estimated, unsupervised, on the

@@ -1,4 +1,5 @@
-"""The DMO DAG factory: one Airflow DAG per active config (`dmo_<id>_<domain>`), steps of DESIGN §4.
+"""The DMO DAG factory: one Airflow DAG per active config (`dmo_<id>_<domain>`), one task per step of a run
+(`listings.pipeline.steps`; the images step mapped over batches).
 
 Parsing stays cheap: one bounded query for the configs (short timeout; a database that is down yields
 no DMO DAGs and a logged error, never an import error); pipeline code is imported inside the tasks.

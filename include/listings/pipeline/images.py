@@ -1,4 +1,4 @@
-"""The images step (DESIGN §4 step 6): between staging and matching, fetch and process every image the
+"""The images step: between staging and matching, fetch and process every image the
 job's records point to, store the originals and renditions, and give staging their canonical URLs.
 
 It is three functions so that Airflow can map the middle one over batches (dynamic task mapping):

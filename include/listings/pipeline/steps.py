@@ -1,4 +1,5 @@
-"""The steps of one DMO run (DESIGN §4), as plain functions of a job id.
+"""The steps of one DMO run, as plain functions of a job id: snapshot the config (`start`), extract,
+transform, stage, images, match, promote, finalize.
 
 Each step is idempotent: it writes to its own job-keyed objects and rows, and a re-run after success
 returns the recorded result without doing the work twice. The Airflow DAG and `listings run` both call these.
@@ -411,7 +412,7 @@ def images(job_id: int) -> StepResult:
 
 def match(job_id: int) -> StepResult:
     """Score the staged records that found no deterministic hit against candidate listings: auto-merge,
-    queue for review, or leave new (DESIGN §4 step 5). Re-running decides again from scratch."""
+    queue for review, or leave new. Re-running decides again from scratch."""
     from listings.matching.engine import Thresholds, match_records, reset_decisions, write_decisions
     from listings.matching.fellegi_sunter import FSModel
     from listings.matching.model_store import save_model

@@ -1,4 +1,4 @@
-"""Issue 4: source categories and hours text on listing_info, merged listings, match decisions in
+"""Source categories and hours text on listing_info, merged listings, match decisions in
 staging, API usage counts (geocoding), postal-code blocking index for matching.
 
 Revision ID: 0002

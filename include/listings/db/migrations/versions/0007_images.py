@@ -1,4 +1,4 @@
-"""The image pipeline (issue 6).
+"""The tables of the images step.
 
 - `pipeline.images`: one row per image URL of a DMO: the last fetch's status (downloaded, unchanged,
   failed + reason), the validators for a conditional GET (ETag, Last-Modified), the content's SHA-256

@@ -1,4 +1,4 @@
-"""Indexes for the admin pages' filters (issue 7), on a catalogue of 1M listings:
+"""Indexes for the admin pages' filters, on a catalogue of 1M listings:
 
 - `public.listing_info (category, listing_id)`: the listings search's category filter (a semi-join that
   otherwise scans every listing_info row);

@@ -1,4 +1,4 @@
-"""Ignoring a record error (issue 7, the job page's "ignore a record"): `pipeline.job_errors` gets who
+"""Ignoring a record error (the admin job page's "ignore a record"): `pipeline.job_errors` gets who
 ignored it, when and why. An ignored error stays stored; the admin shows it struck through, leaves it out
 of the CSV error log (unless asked) and of the DMO's error rate.
 

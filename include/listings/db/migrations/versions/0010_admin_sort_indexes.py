@@ -1,4 +1,5 @@
-"""Indexes for the admin pages' sorting and the soft-deleted list, and the matching actions' log (issue 7), on a catalogue of 1M listings:
+"""Indexes for the admin pages' sorting and the soft-deleted list, and the matching actions' log, on a
+catalogue of 1M listings:
 
 - `public.listings (name, id)`: the listings page's default order (name, then id) and its reverse, as an
   index walk that stops after one page. A filter matching many listings (a category of 200k, a DMO holding

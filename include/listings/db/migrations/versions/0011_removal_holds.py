@@ -1,4 +1,4 @@
-"""Removal holds (issue 13): a full snapshot with no valid record, or with fewer than `removal.min_ratio` x
+"""Removal holds: a full snapshot with no valid record, or with fewer than `removal.min_ratio` x
 the records of the DMO's last good full snapshot, does not soft-remove anything. `pipeline.removal_holds`
 keeps one row per held job: why (the records, the baseline job and its records, the ratio), the
 listing_info the run did not see (their absence was not counted), and what an admin decided: `released`

@@ -1,4 +1,4 @@
-"""Job liveness (issue 13): a job whose process died (killed worker, stopped `listings run`) no longer stays
+"""Job liveness: a job whose process died (killed worker, stopped `listings run`) no longer stays
 `in_progress` forever. `pipeline.jobs` gets the heartbeat its steps keep fresh while they run
 (`heartbeat_at`), and the host and pid of the process that last ran one of its steps. The reaper
 (`listings.pipeline.liveness.reap_stale_jobs`, `listings jobs reap`, and every new job of the DMO) marks

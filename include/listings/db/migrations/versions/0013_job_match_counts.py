@@ -1,4 +1,4 @@
-"""Job counts by matching outcome (issue 14 #6): `pipeline.job_results` gets `records_matched` and
+"""Job counts by matching outcome: `pipeline.job_results` gets `records_matched` and
 `records_review` beside `records_new`. From this revision on, a promotion writes, for the records it promoted:
 
 - `records_matched`: joined a listing that existed before the job (same source id, same record hash of this

@@ -1,4 +1,4 @@
-"""Candidate blocks that do not depend on one field being spelled the same (issue 14).
+"""Candidate blocks that do not depend on one field being spelled the same.
 
 - `region_key` on staging and public locations and in the matching index `pipeline.listing_match`: the
   state / province code (`listings.transform.places.region_key`: "Québec", "Quebec" and "QC" are all "QC"),

@@ -1,4 +1,4 @@
-"""Match models and labelled pairs (issue 14): `pipeline.match_models` keeps every fitted Fellegi–Sunter model
+"""Match models and labelled pairs: `pipeline.match_models` keeps every fitted Fellegi–Sunter model
 (its parameters as JSON, the pair counts it was estimated on, how it was fitted: `em` unsupervised on the
 candidate pairs, or `labels`, and its figures on the labelled pairs); the match step uses the latest one.
 `pipeline.match_labels` keeps a labelled pair for every review decision (accept, choose, new, dismiss) and

@@ -1,4 +1,4 @@
-"""Name words within a city, for the candidate search's name block (issue 14).
+"""Name words within a city, for the candidate search's name block.
 
 `pipeline.city_words(city_key, name_key)` is every word of a listing's name key prefixed with its city key
 ("montreal|deli"); a GIN index on it finds the listings of one city that share a name word with a record in

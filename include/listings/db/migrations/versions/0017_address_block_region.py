@@ -1,4 +1,4 @@
-"""The candidate search's address block within the region (issue 14).
+"""The candidate search's address block within the region.
 
 The same street address ("100 main st") recurs in many towns of a country-wide catalogue; the address block
 now looks within the record's region, plus the listings without one. One index serves both lookups: the
