@@ -29,7 +29,7 @@
 #}
 {% macro promote_job_sql(job_id) %}
 {%- set job_id = job_id | int -%}
-{#- Lockable fields (listings.catalogue.edits.INFO_FIELDS): (lock name, public column, _chg column). -#}
+{#- Lockable fields (listings.catalogue.edits.LOCKABLE_INFO_FIELDS): (lock name, public column, _chg column). -#}
 {%- set info_locks = [
     ('name', 'li.name', 'info_name'), ('description', 'li.description', 'description'),
     ('category', 'li.category', 'category'), ('opening_hours', 'li.opening_hours_text', 'opening_hours_text'),

@@ -7,7 +7,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from listings.devdata import generate_listings
-from listings.transform import records
 from listings.transform.hashing import normalize_key
 from listings.transform.normalize import (
     SOCIAL_FIELDS,
@@ -505,10 +504,6 @@ def test_normalize_email(value: str | None, email: str | None) -> None:
 # ------------------------------------------------------------------------------------------------------
 # Social profiles
 # ------------------------------------------------------------------------------------------------------
-
-
-def test_social_fields_match_the_canonical_record() -> None:
-    assert SOCIAL_FIELDS == records.SOCIAL_FIELDS
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, text
 
 from listings.admin.queries import Paging, QueryError, _clamp, _page_args
 from listings.catalogue import edits
-from listings.catalogue.edits import INFO_FIELDS, LOCATION_KEYS, EditError
+from listings.catalogue.edits import LOCATION_KEYS, LOCKABLE_INFO_FIELDS, EditError
 
 SOFT_DELETED_KINDS = ("info", "listings")
 REVIEW_STATUSES = ("open", "resolved", "dismissed")
@@ -38,7 +38,7 @@ INFO_FORM: dict[str, tuple[str, str]] = {
     "tripadvisor": ("Tripadvisor", "tripadvisor_url"),
     "yelp": ("Yelp", "yelp_url"),
 }
-assert set(INFO_FORM) == set(INFO_FIELDS)
+assert set(INFO_FORM) == set(LOCKABLE_INFO_FIELDS)
 LOCATION_LABELS = {"address1": "Address", "address2": "Address (2)", "city": "City", "state": "State",
                    "zip": "Postal code", "country": "Country", "lat": "Latitude", "lng": "Longitude"}  # fmt: skip
 
@@ -128,7 +128,7 @@ def _field_of(message: str, default: str) -> str:
     """The form field an EditError message names ("phone: ...", "location.lat: ...")."""
     head = message.split(":", 1)[0].strip()
     head = head.removeprefix("location.")
-    return head if head in INFO_FIELDS or head in LOCATION_KEYS else default
+    return head if head in LOCKABLE_INFO_FIELDS or head in LOCATION_KEYS else default
 
 
 def edit_info_from_form(
@@ -141,7 +141,7 @@ def edit_info_from_form(
         current = edits._info_values(conn, listing_info_id)
         changes: dict[str, Any] = {}
         errors: dict[str, str] = {}
-        for name in INFO_FIELDS:
+        for name in LOCKABLE_INFO_FIELDS:
             if name not in form:
                 continue
             raw = form[name].replace("\r\n", "\n")  # browsers send a textarea's lines with CRLF

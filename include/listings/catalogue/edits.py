@@ -13,7 +13,7 @@ Raw and transformed files are never touched.
 Lockable fields
 - a listing (`listings.locked_fields`): `name`, `location` (address1, address2, city, state, zip,
   country, lat, lng as one value);
-- a listing_info (`listing_info.locked_fields`): `INFO_FIELDS` below, plus `visibility` (set when an
+- a listing_info (`listing_info.locked_fields`): `LOCKABLE_INFO_FIELDS` below, plus `visibility` (set when an
   admin hides or shows it: a hidden listing_info is not made visible again by an import).
 """
 
@@ -40,7 +40,7 @@ from listings.transform.normalize import (
 )
 
 # listing_info fields: name -> (table, column). Contact fields live in contact_info (a new row per change).
-INFO_FIELDS: dict[str, tuple[str, str]] = {
+LOCKABLE_INFO_FIELDS: dict[str, tuple[str, str]] = {
     "name": ("listing_info", "name"),
     "description": ("listing_info", "description"),
     "category": ("listing_info", "category"),
@@ -84,8 +84,8 @@ class Target:
 
 def clean_info_value(field: str, value: Any, *, country: str) -> Any:
     """The value stored for a listing_info field, normalised as transform would; EditError if invalid."""
-    if field not in INFO_FIELDS:
-        raise EditError(f"unknown field {field!r}; editable: {', '.join(INFO_FIELDS)}")
+    if field not in LOCKABLE_INFO_FIELDS:
+        raise EditError(f"unknown field {field!r}; editable: {', '.join(LOCKABLE_INFO_FIELDS)}")
     if value is None or (isinstance(value, str) and not value.strip()):
         if field == "name":
             raise EditError("name: must not be empty")
@@ -114,8 +114,8 @@ def clean_info_value(field: str, value: Any, *, country: str) -> Any:
         if not url:
             raise EditError(f"website: {text_value!r} is not a web address")
         return url
-    if INFO_FIELDS[field][0] == "contact_info":  # a social profile
-        url = normalize_social(text_value, INFO_FIELDS[field][1])
+    if LOCKABLE_INFO_FIELDS[field][0] == "contact_info":  # a social profile
+        url = normalize_social(text_value, LOCKABLE_INFO_FIELDS[field][1])
         if not url:
             raise EditError(f"{field}: {text_value!r} is not a {field} profile address")
         return url
@@ -173,7 +173,7 @@ def clean_location(value: Mapping[str, Any], *, country: str) -> dict[str, Any]:
 def edit_listing_info(
     conn: Connection, listing_info_id: int, changes: Mapping[str, Any], *, user: str
 ) -> list[str]:
-    """Set and lock listing_info fields (see INFO_FIELDS); returns the fields whose value changed."""
+    """Set and lock listing_info fields (see LOCKABLE_INFO_FIELDS); returns the fields whose value changed."""
     target = _info_target(conn, listing_info_id)
     values = {f: clean_info_value(f, v, country=target.country) for f, v in changes.items()}
     if not values:
@@ -434,15 +434,23 @@ def _info_values(conn: Connection, listing_info_id: int) -> dict[str, Any]:
     m = row._mapping
     out = {"name": m["name"], "description": m["description"], "category": m["category"],
            "opening_hours": m["opening_hours_text"]}  # fmt: skip
-    for field, (table, column) in INFO_FIELDS.items():
+    for field, (table, column) in LOCKABLE_INFO_FIELDS.items():
         if table == "contact_info":
             out[field] = m[column]
     return out
 
 
 def _write_info_values(conn: Connection, listing_info_id: int, values: Mapping[str, Any]) -> None:
-    own = {INFO_FIELDS[f][1]: v for f, v in values.items() if INFO_FIELDS[f][0] == "listing_info"}
-    contact = {INFO_FIELDS[f][1]: v for f, v in values.items() if INFO_FIELDS[f][0] == "contact_info"}
+    own = {
+        LOCKABLE_INFO_FIELDS[f][1]: v
+        for f, v in values.items()
+        if LOCKABLE_INFO_FIELDS[f][0] == "listing_info"
+    }
+    contact = {
+        LOCKABLE_INFO_FIELDS[f][1]: v
+        for f, v in values.items()
+        if LOCKABLE_INFO_FIELDS[f][0] == "contact_info"
+    }
     if own:
         sets = ", ".join(f"{column} = :{column}" for column in own)
         conn.execute(

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from listings.pipeline.jobs import Job
-from listings.transform.records import SOCIAL_FIELDS
+from listings.transform.normalize import SOCIAL_FIELDS
 
 Row = dict[str, Any]
 

@@ -20,9 +20,9 @@ from listings.transform.hashing import record_hash, sha256_fields
 from listings.transform.hours import parse_hours, rows, to_text
 from listings.transform.limits import FIELD_LIMITS, MAX_IMAGES, PRECUT_FACTOR, over_limit, truncate
 from listings.transform.mapping import MISSING, as_list, as_text, resolve_path
+from listings.transform.normalize import SOCIAL_FIELDS
 
 LOCATION_FIELDS = ("address1", "address2", "city", "state", "zip", "country", "lat", "lng")
-SOCIAL_FIELDS = ("facebook", "instagram", "youtube", "tiktok", "twitter", "pinterest", "tripadvisor", "yelp")
 CONTACT_FIELDS = ("phone", "email", "website", *SOCIAL_FIELDS, "opening_hours")
 INFO_FIELDS = ("name", "description", "category")
 # Every scalar canonical field, in output order.
