@@ -39,7 +39,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("airflow") or item.get_closest_marker("browser"):
             item.add_marker(pytest.mark.e2e)
-        elif "unit" in item.path.relative_to(REPO / "tests").parts[:1]:
+        elif item.path.relative_to(REPO / "tests").parts[0] == "unit":
             item.add_marker(pytest.mark.unit)
         else:
             item.add_marker(pytest.mark.integration)

@@ -1661,7 +1661,9 @@ def _model_spans(
     says something about its weekday wins (one without hours says "unknown" for every day), else the
     undated period; a day nobody mentions is closed."""
     undated = [p for p in periods if not (p.start_date or p.end_date)]
-    dated = [(p, _key_days((p.start_date, p.end_date))) for p in periods if p.start_date or p.end_date]
+    dated = [
+        (p, _key_days((p.start_date, p.end_date)), _says(p)) for p in periods if p.start_date or p.end_date
+    ]
 
     def covers(cover: tuple[dt.date | None, dt.date | None] | frozenset[int], day: dt.date) -> bool:
         if isinstance(cover, frozenset):
@@ -1673,10 +1675,7 @@ def _model_spans(
     def governing(day: dt.date) -> OpeningPeriod | None:
         wd = day.isoweekday()
         says = [
-            (_cover_size(cover), p)
-            for p, cover in dated
-            if (wd in p.closed_days or any(h.day_id == wd for h in p.hours) or not (p.hours or p.closed_days))
-            and covers(cover, day)
+            (_cover_size(cover), p) for p, cover, weekdays in dated if wd in weekdays and covers(cover, day)
         ]
         return min(says, key=lambda s: s[0])[1] if says else undated[0] if undated else None
 
