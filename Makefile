@@ -70,10 +70,10 @@ docs: install  ## dbt docs (models, sources, lineage) from the local database, s
 	$(LISTINGS) dbt docs serve --host 127.0.0.1 --port 8081 --no-browser
 
 test: install browser-deps  ## The whole test suite (starts its own PostgreSQL, S3 server, Airflow and Chromium); PYTEST_ARGS=... adds pytest options
-	$(BIN)/pytest -n auto --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: install  ## Unit and integration tests (no Airflow, no browser: the e2e marker)
-	$(BIN)/pytest -n auto --dist loadfile -m "unit or integration" $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto --dist loadgroup -m "unit or integration" $(PYTEST_ARGS)
 
 test-unit: install  ## Unit tests only (no database): seconds
 	$(BIN)/pytest -n auto -m unit $(PYTEST_ARGS)

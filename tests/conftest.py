@@ -43,6 +43,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.unit)
         else:
             item.add_marker(pytest.mark.integration)
+        # A module whose fixtures outlive a test (a browser and Airflow stack, a demo catalogue) runs on one
+        # worker, so they are built once (`--dist loadgroup`); any other test goes to whichever worker is free.
+        fixtures = item._fixtureinfo.name2fixturedefs.values()  # type: ignore[attr-defined]
+        if any(d.scope in ("module", "class", "package") for defs in fixtures for d in defs):
+            item.add_marker(pytest.mark.xdist_group(item.path.name))
 
 
 def _admin_url_from_env() -> str | None:
