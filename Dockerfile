@@ -29,7 +29,8 @@ ENV LISTINGS_HOME=/opt/airflow/data \
     DO_NOT_TRACK=1 \
     GX_ANALYTICS_ENABLED=false
 
-# include/ dags/ plugins/ dbt/ scrapers/ pyproject.toml README.md (.dockerignore is an allow-list).
+# include/ dags/ plugins/ dbt/ scrapers/ pyproject.toml README.md (.dockerignore is an allow-list); not the
+# development tools (include/listings_dev: local PostgreSQL and Airflow, demo sites, generators).
 COPY --chown=airflow:0 . /opt/airflow/
 
 # The `listings` package (include/listings) and its `listings` console script. Editable, so the

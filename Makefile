@@ -13,7 +13,7 @@ export LISTINGS_HOME ?= $(CURDIR)/.listings
 export DO_NOT_TRACK := 1
 export GX_ANALYTICS_ENABLED := false
 
-.PHONY: help install system-deps browser-deps demo stop status docs test test-fast lint format bench bench-deps bench-real lock clean
+.PHONY: help install system-deps browser-deps demo stop status docs test test-fast test-unit lint pre-commit format bench bench-deps bench-real lock clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -70,18 +70,23 @@ docs: install  ## dbt docs (models, sources, lineage) from the local database, s
 	$(LISTINGS) dbt docs serve --host 127.0.0.1 --port 8081 --no-browser
 
 test: install browser-deps  ## The whole test suite (starts its own PostgreSQL, S3 server, Airflow and Chromium); PYTEST_ARGS=... adds pytest options
-	$(BIN)/pytest -n auto --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto --dist loadfile --no-loadscope-reorder $(PYTEST_ARGS)
 
 test-fast: install  ## Unit and integration tests (no Airflow, no browser: the e2e marker)
-	$(BIN)/pytest -n auto --dist loadgroup -m "unit or integration" $(PYTEST_ARGS)
+	$(BIN)/pytest -n auto --dist loadfile --no-loadscope-reorder -m "unit or integration" $(PYTEST_ARGS)
 
 test-unit: install  ## Unit tests only (no database): seconds
 	$(BIN)/pytest -n auto -m unit $(PYTEST_ARGS)
 
-lint: install  ## ruff (incl. Airflow 3 rules) and mypy
+lint: install  ## ruff (incl. Airflow 3 rules), mypy, import-linter contracts, sqlfluff on the dbt SQL
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
+	$(BIN)/sqlfluff lint dbt/models dbt/tests
+
+pre-commit: install  ## Install the git pre-commit hook (the checks of make lint on the changed files)
+	$(BIN)/pre-commit install
 
 format: install
 	$(BIN)/ruff format .

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "plugins"))
 from promote import load_catalogue
 
-from listings.db.local import LocalPostgres
+from listings_dev.local_postgres import LocalPostgres
 
 VARIETY_SQL = """
 update public.listing_info set category = (array['restaurant', 'hotel', 'museum', 'park', 'cafe'])[1 + id % 5];

@@ -122,7 +122,7 @@ def main() -> None:
 
     root = Path(tempfile.mkdtemp(prefix="listings-bench-images-"))
     root.chmod(0o755)
-    from listings.db.local import LocalPostgres
+    from listings_dev.local_postgres import LocalPostgres
 
     pg = LocalPostgres(root / "pg", fast=True)
     pg.start()

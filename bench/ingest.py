@@ -2,7 +2,7 @@
 
     python bench/ingest.py --rows 10000 [--seed 0] [--keep] [--fast-pg]
 
-1. writes a realistic CSV of N listings (`listings.devdata`) into a temp dir;
+1. writes a realistic CSV of N listings (`listings_dev.devdata`) into a temp dir;
 2. starts a throwaway project-local PostgreSQL there (unless LISTINGS_DATABASE_URL is set: then that
    database is used, and DMO 9001 is written into it) and runs `listings db migrate`;
 3. applies a CSV config for DMO 9001 with `listings config apply`;
@@ -37,9 +37,9 @@ from typing import Any
 import psutil
 import yaml
 
-from listings.devdata import CSV_COLUMNS, generate_listings, write_csv
 from listings.pipeline.jobs import RESULT_COUNTS as COUNTS
 from listings.pipeline.steps import STEPS
+from listings_dev.devdata import CSV_COLUMNS, generate_listings, write_csv
 
 DMO_ID = 9001
 DATABASE = "listings_bench"
@@ -341,7 +341,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             url = external_url
             print("database: LISTINGS_DATABASE_URL (DMO 9001 will be written into it)")
         else:
-            from listings.db.local import LocalPostgres
+            from listings_dev.local_postgres import LocalPostgres
 
             t0 = time.perf_counter()
             pg = LocalPostgres(tmp / "pg", fast=args.fast_pg)
@@ -397,7 +397,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             if pg is not None:
                 print(f"  database URL: {pg.url(DATABASE)}")
                 print(
-                    '  remove with: python -c "from pathlib import Path; from listings.db.local import '
+                    '  remove with: python -c "from pathlib import Path; from listings_dev.local_postgres import '
                     f"LocalPostgres; LocalPostgres(Path('{pg.root}')).destroy()\" && rm -rf {tmp}"
                 )
         else:

@@ -4,7 +4,7 @@ decisions), with labelled truth.
 
     python bench/matching.py [--canonical 1000000] [--incoming 100000] [--seed 7] [--batch 5000] [--keep]
 
-1. generates a labelled set (`listings.matching.labelled.generate`): canonical listings, and incoming
+1. generates a labelled set (`listings_dev.labelled.generate`): canonical listings, and incoming
    records that are noisy duplicates of them (typos, abbreviations, missing fields, moved pins, renamed
    businesses), new places, chain branches and near-identical neighbours. A catalogue of a million
    listings spans many destinations, not one: `--regions R` (default: one per 100,000 canonical listings)
@@ -34,13 +34,13 @@ from typing import Any
 import psutil
 
 from listings.db.engine import engine_for, migrate
-from listings.db.local import LocalPostgres
 from listings.matching.engine import Thresholds, match_records
 from listings.matching.features import match_keys
-from listings.matching.labelled import LabelledSet, generate
 from listings.transform.categories import load_vocabulary
 from listings.transform.normalize import normalize_phone
 from listings.transform.records import build_record, enrich
+from listings_dev.labelled import LabelledSet, generate
+from listings_dev.local_postgres import LocalPostgres
 
 FIELDS = ("name", "category", "address1", "address2", "city", "state", "zip", "country", "lat", "lng",
           "phone", "email", "website", "images")  # fmt: skip

@@ -7,7 +7,7 @@
                                      [--name-only-without-location]
                                      [--auto 0.8] [--review 0.5] [--margin 0.1] [--examples N]
 
-1. generates a labelled set (`listings.matching.labelled.generate`) with `--seed`;
+1. generates a labelled set (`listings_dev.labelled.generate`) with `--seed`;
 2. normalises every row into a `MatchRecord` (`labelled.match_record`: the pipeline's normalisers and
    category vocabulary), blocks candidates in memory like the database does (same postal key, within
    500 m, same city with trigram-similar names), computes `pair_features` and `confidence` for every
@@ -40,7 +40,9 @@ from dataclasses import replace
 from typing import Any
 
 from listings.matching.features import Features, pair_features
-from listings.matching.labelled import (
+from listings.matching.scoring import DEFAULT_MODEL, TERM_NAMES, Decision, Model, confidence, decide, fit
+from listings.transform.categories import load_vocabulary
+from listings_dev.labelled import (
     KINDS,
     LabelledPair,
     LabelledSet,
@@ -49,8 +51,6 @@ from listings.matching.labelled import (
     labelled_pairs,
     match_record,
 )
-from listings.matching.scoring import DEFAULT_MODEL, TERM_NAMES, Decision, Model, confidence, decide, fit
-from listings.transform.categories import load_vocabulary
 
 TARGETS = {"precision": 0.99, "recall": 0.97, "review_rate": 0.10}
 

@@ -580,7 +580,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     import listings
-    from listings.db.local import LocalPostgres
+    from listings_dev.local_postgres import LocalPostgres
 
     orders = ("forward", "reverse") if args.order == "both" else (args.order,)
     tmp = Path(tempfile.mkdtemp(prefix="listings-matching-real-"))

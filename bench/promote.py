@@ -10,7 +10,7 @@
    each, the matching index) with set-based SQL, then VACUUM ANALYZE (with M = 0 only the latter: the
    statistics of an empty catalogue);
 3. builds the dbt views (once per installation: not timed), writes a CSV of N realistic listings
-   (`listings.devdata`) for a new CSV DMO and runs the pipeline's own steps up to `match`, then times
+   (`listings_dev.devdata`) for a new CSV DMO and runs the pipeline's own steps up to `match`, then times
    `promote` alone (dbt: GX checkpoint, change set, one transaction, statistics refresh);
    its promotion plans on statistics from before its rows, as a new DMO's first import does;
 4. runs the same file again as a new job (every record now unchanged) and times its `promote`;
@@ -42,7 +42,7 @@ from sqlalchemy import text
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ingest import DMO_ID, iter_rows, write_dmo_config
 
-from listings.db.local import LocalPostgres
+from listings_dev.local_postgres import LocalPostgres
 
 CATALOGUE_SQL = """
 insert into public.dmos (id, name, dmo_type_id, source_type, country, state)
@@ -197,7 +197,7 @@ def main() -> None:
         config = root / "dmo.yaml"
         write_dmo_config(config)
         apply_paths(engine, [config])
-        from listings.devdata import write_csv
+        from listings_dev.devdata import write_csv
 
         upload = root / "upload.csv"
         write_csv(upload, iter_rows(args.rows, args.seed))

@@ -52,11 +52,11 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=100_000, help="Records of the json.gz round trip.")
     args = ap.parse_args()
 
-    from listings.devdata import generate_listings
     from listings.sources.xls import read_workbook
     from listings.storage import CONTENT_TYPES, DataKey, dump_json_gz, load_json_gz, open_store
     from listings.transform.categories import load_vocabulary
     from listings.validation import validate_transformed
+    from listings_dev.devdata import generate_listings
 
     data = _timed(f"build a {args.rows:,}-row .xlsx (openpyxl, not the product)", lambda: workbook(args.rows))
     result = _timed(

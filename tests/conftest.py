@@ -43,11 +43,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.unit)
         else:
             item.add_marker(pytest.mark.integration)
-        # A module whose fixtures outlive a test (a browser and Airflow stack, a demo catalogue) runs on one
-        # worker, so they are built once (`--dist loadgroup`); any other test goes to whichever worker is free.
-        fixtures = item._fixtureinfo.name2fixturedefs.values()  # type: ignore[attr-defined]
-        if any(d.scope in ("module", "class", "package") for defs in fixtures for d in defs):
-            item.add_marker(pytest.mark.xdist_group(item.path.name))
 
 
 def _admin_url_from_env() -> str | None:
@@ -61,7 +56,7 @@ def pg_admin_url() -> Iterator[str]:
     if external:
         yield external
         return
-    from listings.db.local import LocalPostgres
+    from listings_dev.local_postgres import LocalPostgres
 
     root = Path(tempfile.mkdtemp(prefix="listings-test-pg-"))
     root.chmod(0o755)  # PostgreSQL runs as the postgres user and must reach its data folder

@@ -148,14 +148,6 @@ class Settings(BaseSettings):
     def dmo_config_dir(self) -> Path:
         return self.project_dir / "include" / "config" / "dmos"
 
-    def resolved_database_url(self) -> str:
-        """The database URL: `LISTINGS_DATABASE_URL`, else the project-local cluster's."""
-        if self.database_url:
-            return self.database_url
-        from listings.db.local import LocalPostgres
-
-        return LocalPostgres(self.pg_dir).url("listings")
-
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -1,4 +1,4 @@
-"""Regenerate the bundled demo CSVs from `listings.devdata` (deterministic: re-running rewrites identical bytes).
+"""Regenerate the bundled demo CSVs from `listings_dev.devdata` (deterministic: re-running rewrites identical bytes).
 
     python include/samples/make_samples.py
 
@@ -26,7 +26,7 @@ import random
 import unicodedata
 from pathlib import Path
 
-from listings.devdata import (
+from listings_dev.devdata import (
     CSV_COLUMNS,
     DEMO_IMAGE_HOST,
     LAURENTIDES,

@@ -1,4 +1,4 @@
-"""Regenerate the bundled demo workbook from `listings.devdata` (deterministic: re-running rewrites identical
+"""Regenerate the bundled demo workbook from `listings_dev.devdata` (deterministic: re-running rewrites identical
 bytes).
 
     python include/samples/make_xlsx_sample.py
@@ -36,7 +36,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
-from listings.devdata import (
+from listings_dev.devdata import (
     CATEGORIES,
     DEMO_IMAGE_HOST,
     UniqueSlugs,

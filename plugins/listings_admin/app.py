@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, overload
 from urllib.parse import urlencode
 
 from airflow.api_fastapi.core_api.security import GetUserDep
@@ -154,6 +154,10 @@ class BadRequest(Exception):
     """A query parameter that does not parse; rendered as a 400 page."""
 
 
+@overload
+def _int(name: str, value: str | None, *, default: int) -> int: ...
+@overload
+def _int(name: str, value: str | None, *, default: None = None) -> int | None: ...
 def _int(name: str, value: str | None, *, default: int | None = None) -> int | None:
     if value is None or not value.strip():
         return default
@@ -171,7 +175,7 @@ def _engine() -> Any:
 
 @lru_cache(maxsize=4)
 def _store_for(storage_url: str | None, conn_id: str | None) -> Any:
-    from listings.pipeline.steps import get_store
+    from listings.storage import get_store
 
     return get_store()
 

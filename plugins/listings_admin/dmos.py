@@ -649,7 +649,7 @@ def _preview_response(
     dmo_id: int | None,
     domain: str,
 ) -> HTMLResponse:
-    context = {
+    context: dict[str, Any] = {
         "title": f"Test the config of DMO {dmo_id}" if dmo_id else "Test a config",
         "nav": "dmos",
         "dmo_id": dmo_id,

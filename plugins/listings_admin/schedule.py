@@ -8,7 +8,7 @@ Routes (under the mount prefix):
     POST /schedule/{dag_id}/run         trigger one run now
     POST /schedule/runs/cancel          cancel queued runs (form: dag_id, run_id repeated)
 
-The reads and actions are `listings.admin.schedule` through `listings.admin.airflow_api`; when Airflow's
+The reads and actions are `listings.admin.schedule` through `listings.airflow_api`; when Airflow's
 API is not configured or does not answer, the page shows the database side and says why. The POSTs need
 the user, op or admin role (the app's `guard_writes`, and `ActingUser`).
 """
@@ -29,7 +29,7 @@ API_TIMEOUT = 5.0  # seconds: the page must not hang on an Airflow that does not
 
 def _api() -> tuple[Any, str | None]:
     """The Airflow client of the settings, or None and why."""
-    from listings.admin.airflow_api import AirflowApi, AirflowNotConfigured
+    from listings.airflow_api import AirflowApi, AirflowNotConfigured
 
     try:
         return AirflowApi.from_settings(timeout=API_TIMEOUT), None

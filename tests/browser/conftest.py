@@ -28,7 +28,7 @@ from browser_helpers import (
     write_csv,
 )
 
-from listings.db.local import free_port
+from listings_dev.local_postgres import free_port
 
 
 @pytest.fixture(scope="module")
@@ -37,9 +37,9 @@ def stack(pg_admin_url: str, template_db: str) -> Iterator[Stack]:
 
     from listings.config.store import apply_config
     from listings.db.engine import get_engine
-    from listings.orchestration.local_airflow import LocalAirflow
     from listings.pipeline.runner import run_job
     from listings.settings import get_settings
+    from listings_dev.local_airflow import LocalAirflow
 
     sys_path = tempfile.mkdtemp(prefix="listings-browser-")
     home = Path(sys_path) / "home"

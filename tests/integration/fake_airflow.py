@@ -230,7 +230,7 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def fake_airflow() -> Iterator[FakeAirflow]:
     """A fake Airflow on 127.0.0.1 with a fresh state; not yet in the settings (see `use_airflow`)."""
-    from listings.admin.airflow_api import AirflowApi
+    from listings.airflow_api import AirflowApi
 
     AirflowApi._tokens.clear()
     fake = FakeAirflow()

@@ -388,7 +388,7 @@ def test_a_refused_action_shows_its_message_and_changes_nothing(
 def test_the_image_page_lists_a_failed_image_previews_stored_ones_and_refetches(
     engine: Engine, client_as: Callable[..., Any], tmp_path: Path
 ) -> None:
-    from listings.demo_sites import DemoSites
+    from listings_dev.demo_sites import DemoSites
 
     sites = DemoSites()
     sites.start()

@@ -28,10 +28,10 @@ from sqlalchemy import Engine
 from listings.admin import files
 from listings.admin.queries import QueryError
 from listings.config.store import apply_config, parse_config
-from listings.demo_sites import DemoSites
 from listings.pipeline.runner import run_job
 from listings.settings import get_settings
 from listings.storage import FileStore, dump_json_gz, gzip_bytes
+from listings_dev.demo_sites import DemoSites
 
 HEADER = ["ID", "Name", "Category", "Address1", "City", "Postal", "Phone", "Lat", "Lng"]
 # fmt: off

@@ -70,7 +70,7 @@ def test_schedule_page_actions_and_a_viewer_reaches_no_airflow(
     fake_airflow: FakeAirflow,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from listings.admin.airflow_api import cancel_queued_runs, queued_runs
+    from listings.airflow_api import cancel_queued_runs, queued_runs
 
     with engine.begin() as conn:
         apply_config(conn, csv_config(501, HEADER, schedule="daily", images={"enabled": False}))
@@ -215,7 +215,7 @@ def test_schedule_page_actions_and_a_viewer_reaches_no_airflow(
 
 
 def test_airflow_api_errors_read_well(fake_airflow: FakeAirflow, monkeypatch: pytest.MonkeyPatch) -> None:
-    from listings.admin.airflow_api import AirflowApi, AirflowApiError, AirflowNotConfigured, queued_runs
+    from listings.airflow_api import AirflowApi, AirflowApiError, AirflowNotConfigured, queued_runs
     from listings.settings import get_settings
 
     monkeypatch.delenv("LISTINGS_AIRFLOW_API_URL", raising=False)

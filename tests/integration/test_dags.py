@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Engine, text
 
 from listings.config.store import apply_config, parse_config
-from listings.demo_sites import DemoSites
+from listings_dev.demo_sites import DemoSites
 
 pytestmark = pytest.mark.airflow
 

@@ -12,8 +12,8 @@ import yaml
 from sqlalchemy import Engine, text
 
 from listings.config.store import apply_config, parse_config
-from listings.demo_sites import DemoSites
 from listings.pipeline.runner import run_job
+from listings_dev.demo_sites import DemoSites
 
 DMO_DIR = Path(__file__).resolve().parents[2] / "include" / "config" / "dmos"
 DEMO_PORT_URL = "http://127.0.0.1:8765"

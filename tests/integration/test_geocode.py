@@ -18,13 +18,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 
-from listings.demo_sites import DemoSites
-from listings.demo_sites import places as places_site
-from listings.devdata import CITIES
 from listings.geocode import GeocodeQuery, country_name
 from listings.geocode.places import GooglePlacesClient, get_api_key
 from listings.geocode.service import Geotagger, UsageStats, purge_expired, usage
 from listings.sources.base import SourceError
+from listings_dev.demo_sites import DemoSites
+from listings_dev.demo_sites import places as places_site
+from listings_dev.devdata import CITIES
 
 FIND = places_site.FIND_PLACE
 TEXT = places_site.TEXT_SEARCH

@@ -12,9 +12,9 @@ from dmo_helpers import q
 from sqlalchemy import Engine
 
 from listings.config.store import apply_config, parse_config
-from listings.demo_sites import DemoSites
 from listings.pipeline.runner import run_job
 from listings.settings import get_settings
+from listings_dev.demo_sites import DemoSites
 
 CSV = (
     "ID,Name,Address1,City,Postal,Latitude,Longitude\n"

@@ -13,10 +13,10 @@ from typing import Any, ClassVar
 import pytest
 
 from listings.config.store import parse_config
-from listings.demo_sites import DemoSites
 from listings.orchestration.pools import host_pool, pools_document, sync_pools_rest
 from listings.sources.base import SourceError
 from listings.sources.http import HttpClient, HttpError, HttpParams, RawPages, keep_partial, provenance
+from listings_dev.demo_sites import DemoSites
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from dataclasses import replace
 import pytest
 import requests
 
-from listings.demo_sites import DemoSites
 from listings.images.fetch import FAILURE_REASONS, Fetched, FetchLimits, fetch_image, image_session
 from listings.images.process import ImageRejected, process_image
+from listings_dev.demo_sites import DemoSites
 
 # Local server: private addresses allowed, short waits so the file stays fast.
 LIMITS = FetchLimits(

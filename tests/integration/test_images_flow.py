@@ -17,10 +17,10 @@ from dmo_helpers import csv_config, q
 from sqlalchemy import Engine
 
 from listings.config.store import apply_config
-from listings.demo_sites import DemoSites
 from listings.pipeline import images as image_step
 from listings.pipeline.runner import run_job
 from listings.storage import ImageKey
+from listings_dev.demo_sites import DemoSites
 
 HEADER = ["ID", "Name", "Category", "Address1", "City", "Postal", "Lat", "Lng", "Images"]
 
@@ -230,7 +230,7 @@ def test_images_are_stored_on_s3(engine: Engine, sites: DemoSites, tmp_path: Pat
     assert result["status"] == "succeeded"
     ((image,),) = q(engine, "select image from public.listing_images")
     assert image.startswith("s3://dev-trippl-images/ca/qc/304/")
-    from listings.pipeline.steps import get_store
+    from listings.storage import get_store
 
     store = get_store()
     assert store.exists(image.removeprefix("s3://"))
@@ -251,8 +251,7 @@ def test_images_off_keeps_source_urls(engine: Engine, sites: DemoSites, tmp_path
 def test_a_shared_photo_raises_the_match_confidence(engine: Engine, sites: DemoSites, tmp_path: Path) -> None:
     from listings.matching.engine import match_records
     from listings.pipeline import jobs
-    from listings.pipeline.steps import get_store
-    from listings.storage import load_json_gz
+    from listings.storage import get_store, load_json_gz
 
     base = sites.base_url
     with engine.begin() as conn:

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from listings.cli import main
-from listings.db.local import LocalPostgres
+from listings_dev.local_postgres import LocalPostgres
 
 
 @pytest.fixture

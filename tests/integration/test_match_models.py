@@ -25,9 +25,9 @@ from listings.config.store import apply_config
 from listings.matching import fellegi_sunter as fs
 from listings.matching import model_store
 from listings.matching.features import build_match_record
-from listings.matching.labelled import generate
 from listings.matching.scoring import DEFAULT_MODEL, confidence
 from listings.pipeline.runner import run_job
+from listings_dev.labelled import generate
 
 HEADER = ["ID", "Name", "Category", "Address1", "City", "Postal", "Phone", "Website", "Latitude", "Longitude"]
 # fmt: off

@@ -27,9 +27,9 @@ import sqlparse
 from sqlalchemy import Engine, text
 
 from listings.config.store import apply_config, parse_config
-from listings.devdata import generate_listings, write_csv
 from listings.pipeline import steps
 from listings.pipeline.promote import build_views, promotion_sql
+from listings_dev.devdata import generate_listings, write_csv
 
 N = 2000  # records of the first import: quadratic work is then ~N²/2 = 3M rows, linear work a few N
 DMO = 501

@@ -158,8 +158,8 @@ def test_size_limit_and_the_operators_own_file(
 
 
 def test_secrets_and_objects_are_not_readable_by_other_accounts(listings_env: Path, tmp_path: Path) -> None:
-    from listings.orchestration.local_airflow import LocalAirflow
     from listings.storage import open_store
+    from listings_dev.local_airflow import LocalAirflow
 
     af = LocalAirflow(get_settings(), port=1, demo_logins=False)
     env = af.env()

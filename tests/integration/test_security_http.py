@@ -14,11 +14,11 @@ from dmo_helpers import q
 from sqlalchemy import Engine
 
 from listings.config.store import apply_config, parse_config, to_yaml
-from listings.demo_sites import DemoSites
 from listings.pipeline.runner import JobFailed, run_job
 from listings.sources.base import FetchContext, SourceError
 from listings.sources.http import HttpClient, HttpError, HttpParams
 from listings.sources.registry import get_source
+from listings_dev.demo_sites import DemoSites
 
 FAST = {"delay_seconds": 0, "backoff_seconds": 0.01, "retries": 1, "timeout_seconds": 5}
 REPO = Path(__file__).resolve().parents[2]

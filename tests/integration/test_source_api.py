@@ -16,15 +16,15 @@ from dmo_helpers import q
 from sqlalchemy import Engine
 
 from listings.config.models import DmoConfig
+from listings.config.preview import preview
 from listings.config.store import apply_config, parse_config
-from listings.demo_sites import DemoSites
-from listings.demo_sites import affiliate as site_api
 from listings.pipeline.runner import JobFailed, run_job
 from listings.sources.affiliate import AffiliateApiParams, AffiliateApiSource
 from listings.sources.base import FetchContext, ParseResult, RawPayload, SourceError
 from listings.sources.http import RawPages
-from listings.sources.preview import preview
 from listings.transform.html import html_to_text
+from listings_dev.demo_sites import DemoSites
+from listings_dev.demo_sites import affiliate as site_api
 
 DMO = 107
 HOTELS = "/affiliate/v1/hotels"

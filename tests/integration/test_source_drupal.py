@@ -16,15 +16,15 @@ from dmo_helpers import q
 from sqlalchemy import Engine
 
 from listings.config.models import DmoConfig, Images
+from listings.config.preview import preview
 from listings.config.store import apply_config, parse_config
-from listings.demo_sites import DemoSites
-from listings.demo_sites import drupal as site_module
 from listings.pipeline.runner import JobFailed, run_job
 from listings.sources.base import FetchContext, SourceError
 from listings.sources.drupal import DrupalParams, DrupalSource, _rebase
 from listings.sources.http import RawPages
-from listings.sources.preview import preview
 from listings.transform.html import html_to_text
+from listings_dev.demo_sites import DemoSites
+from listings_dev.demo_sites import drupal as site_module
 
 DMO_ID = 105
 SIZE = 25

@@ -15,14 +15,14 @@ import pytest
 from dmo_helpers import q
 from sqlalchemy import Engine
 
+from listings.config.preview import preview
 from listings.config.store import apply_config, parse_config
-from listings.demo_sites import DemoSites
-from listings.demo_sites import esri as demo
-from listings.devdata import generate_listings
 from listings.pipeline.runner import JobFailed, run_job
 from listings.sources.base import FetchContext, ParseResult, RawPayload, SourceError
 from listings.sources.esri import EsriSource, web_mercator_to_wgs84
-from listings.sources.preview import preview
+from listings_dev.demo_sites import DemoSites
+from listings_dev.demo_sites import esri as demo
+from listings_dev.devdata import generate_listings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "esri"
 LAYER0 = "/arcgis/rest/services/Tourism/POI/FeatureServer/0"

@@ -14,15 +14,15 @@ from dmo_helpers import q
 from sqlalchemy import Engine
 
 from listings.config.models import DmoConfig
+from listings.config.preview import preview
 from listings.config.store import ConfigError, apply_config, load_config_file, parse_config
-from listings.demo_sites import DemoSites
-from listings.demo_sites import here as here_site
 from listings.pipeline.runner import JobFailed, run_job
 from listings.sources.base import FetchContext, ParseResult, RawPayload, SourceError
 from listings.sources.here import HereParams, HereSource, country_alpha2
 from listings.sources.http import HttpError, RawPages
-from listings.sources.preview import preview
 from listings.transform.records import build_record
+from listings_dev.demo_sites import DemoSites
+from listings_dev.demo_sites import here as here_site
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "here"

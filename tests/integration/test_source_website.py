@@ -16,14 +16,14 @@ from dmo_helpers import q
 from sqlalchemy import Engine
 
 from listings.config.models import DmoConfig
+from listings.config.preview import preview
 from listings.config.store import apply_config, parse_config
-from listings.demo_sites import DemoSites
-from listings.demo_sites.website import PRIVATE_PATH, places
 from listings.pipeline.runner import JobFailed, run_job
 from listings.sources.base import FetchContext, ParseResult, RawPayload, SourceError
 from listings.sources.http import RawPages
-from listings.sources.preview import preview
 from listings.sources.website import WebsiteSource
+from listings_dev.demo_sites import DemoSites
+from listings_dev.demo_sites.website import PRIVATE_PATH, places
 
 REPO = Path(__file__).resolve().parents[2]
 DMO_ID = 106

@@ -15,15 +15,15 @@ from dmo_helpers import q
 from sqlalchemy import Engine
 
 from listings.config.models import DmoConfig, Images
+from listings.config.preview import preview
 from listings.config.store import apply_config, parse_config
-from listings.demo_sites import DemoSites
-from listings.demo_sites import wordpress as wp_site
-from listings.devdata import generate_listings
 from listings.pipeline.runner import JobFailed, run_job
 from listings.sources.base import FetchContext, ParseResult, SourceError
 from listings.sources.http import RawPages
-from listings.sources.preview import preview
 from listings.sources.wordpress import WordPressSource
+from listings_dev.demo_sites import DemoSites
+from listings_dev.demo_sites import wordpress as wp_site
+from listings_dev.devdata import generate_listings
 
 DMO_ID = 104
 FAST = {

@@ -15,9 +15,9 @@ import xlwt  # type: ignore[import-untyped]
 from dmo_helpers import q
 from sqlalchemy import Engine
 
+from listings.config.preview import preview
 from listings.config.store import apply_config, load_config_file, parse_config
 from listings.pipeline.runner import JobFailed, run_job
-from listings.sources.preview import preview
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO_CONFIG = REPO / "include" / "config" / "dmos" / "xls-demo.yaml"

@@ -9,7 +9,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from listings.devdata import CATEGORIES, category_of, generate_listings
 from listings.transform.categories import (
     METHODS,
     CategoryMatch,
@@ -19,6 +18,7 @@ from listings.transform.categories import (
     category_key,
     load_vocabulary,
 )
+from listings_dev.devdata import CATEGORIES, category_of, generate_listings
 
 
 @pytest.fixture(scope="module")

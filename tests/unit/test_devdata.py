@@ -1,4 +1,4 @@
-"""listings.devdata: deterministic, realistic Québec listings and the CSV writer."""
+"""listings_dev.devdata: deterministic, realistic Québec listings and the CSV writer."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from listings.devdata import (
+from listings_dev.devdata import (
     CATEGORIES,
     CITIES,
     CSV_COLUMNS,

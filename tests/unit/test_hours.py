@@ -17,7 +17,6 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from listings.devdata import generate_listings
 from listings.sources.here import record_values
 from listings.sources.website import opening_hours_text
 from listings.transform.hours import (
@@ -30,6 +29,7 @@ from listings.transform.hours import (
     rows,
     to_text,
 )
+from listings_dev.devdata import generate_listings
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "here"
 P, PA, U = "parsed", "partial", "unparsed"
@@ -463,7 +463,7 @@ def test_here_fixtures_v1_and_v7() -> None:
 
 def test_here_demo_payloads_structured_and_text_agree() -> None:
     # The demo HERE site's generator (private, but it is the payload shape the demo serves).
-    from listings.demo_sites.here import _hours as demo_hours
+    from listings_dev.demo_sites.here import _hours as demo_hours
 
     seen = set()
     for seed in range(60):

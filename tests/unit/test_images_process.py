@@ -11,7 +11,6 @@ import imagehash
 import pytest
 from PIL import Image, ImageDraw, PngImagePlugin
 
-from listings.demo_sites import images as demo
 from listings.images.process import (
     REJECTION_REASONS,
     Encoded,
@@ -21,6 +20,7 @@ from listings.images.process import (
     Rendition,
     process_image,
 )
+from listings_dev.demo_sites import images as demo
 
 
 def decoded(encoded: Encoded) -> Image.Image:

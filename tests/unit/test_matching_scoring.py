@@ -23,16 +23,6 @@ from listings.matching.features import (
     image_similarity,
     pair_features,
 )
-from listings.matching.labelled import (
-    CSV_FIELDS,
-    KINDS,
-    LabelledPair,
-    LabelledSet,
-    generate,
-    labelled_pairs,
-    match_record,
-    trigram_similarity,
-)
 from listings.matching.scoring import (
     DEFAULT_MODEL,
     TERMS,
@@ -43,6 +33,16 @@ from listings.matching.scoring import (
     explain,
     fit,
     logit,
+)
+from listings_dev.labelled import (
+    CSV_FIELDS,
+    KINDS,
+    LabelledPair,
+    LabelledSet,
+    generate,
+    labelled_pairs,
+    match_record,
+    trigram_similarity,
 )
 
 # --------------------------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from listings.devdata import generate_listings
 from listings.transform.hashing import normalize_key
 from listings.transform.normalize import (
     SOCIAL_FIELDS,
@@ -31,6 +30,7 @@ from listings.transform.normalize import (
     split_unit,
     website_host,
 )
+from listings_dev.devdata import generate_listings
 
 PROPERTY = settings(
     max_examples=300, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow]

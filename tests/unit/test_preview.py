@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from listings.config.preview import preview
 from listings.config.store import parse_config
 from listings.settings import get_settings
-from listings.sources.preview import preview
 
 CONFIG = {
     "dmo": {"id": 101, "name": "Visit Example", "dmo_type": "CLIENT", "country": "CA", "state": "QC"},

@@ -50,9 +50,12 @@ resolved as (
     -- The bridge is read only for what transform did not resolve (a re-run of a known file resolves
     -- every record by source id: no lookup at all).
     left join lateral (
-        select b.listing_id, b.listing_info_id
+        select
+            b.listing_id,
+            b.listing_info_id
         from {{ source('pipeline', 'bridge_source_listing') }} as b
-        where s.staged_listing_info_id is null
+        where
+            s.staged_listing_info_id is null
             and b.dmo_id = s.dmo_id and b.source_record_hash = s.record_hash and b.listing_id is not null
         order by b.id desc
         limit 1
@@ -60,7 +63,8 @@ resolved as (
     left join lateral (
         select b.listing_id
         from {{ source('pipeline', 'bridge_source_listing') }} as b
-        where s.staged_listing_id is null and own.listing_id is null
+        where
+            s.staged_listing_id is null and own.listing_id is null
             and b.source_record_hash = s.record_hash and b.listing_id is not null
         order by b.id desc
         limit 1
@@ -81,7 +85,8 @@ checked as (
         pli.last_seen_at as public_last_seen_at,
         pli.images_hash as public_images_hash,
         case
-            when pli.id is not null
+            when
+                pli.id is not null
                 and row_number() over (partition by r.job_id, pli.id order by r.record_no) = 1
                 then pli.id
         end as listing_info_id
@@ -161,8 +166,10 @@ flagged as (
         *,
         listing_info_id is not null and listing_info_id = primary_listing_info_id as owns_listing,
         listing_id is null or current_location_id is null
-        or (listing_info_id is not null and listing_info_id = primary_listing_info_id
-            and current_location_hash is distinct from location_hash) as location_changed
+        or (
+            listing_info_id is not null and listing_info_id = primary_listing_info_id
+            and current_location_hash is distinct from location_hash
+        ) as location_changed
     from current_state
 )
 
@@ -170,15 +177,16 @@ select
     *,
     listing_id is null as is_new_listing,
     listing_info_id is null as is_new_listing_info,
-    current_contact_hash is distinct from contact_hash as contact_changed,
-    current_content_hash is distinct from content_hash as content_changed,
-    current_images_hash is distinct from images_hash as images_changed,
+    (current_contact_hash is distinct from contact_hash) as contact_changed,
+    (current_content_hash is distinct from content_hash) as content_changed,
+    (current_images_hash is distinct from images_hash) as images_changed,
     case
         when listing_info_id is null then 'new'
-        when location_changed
-            or current_contact_hash is distinct from contact_hash
-            or current_content_hash is distinct from content_hash
-            or current_images_hash is distinct from images_hash
+        when
+            location_changed
+            or (current_contact_hash is distinct from contact_hash)
+            or (current_content_hash is distinct from content_hash)
+            or (current_images_hash is distinct from images_hash)
             then 'updated'
         else 'unchanged'
     end as change_type

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
-from listings.admin.queries import Paging, QueryError, _clamp, _page_args
+from listings.admin.queries import Paging, QueryError, clamp_page, page_args
 from listings.catalogue import edits
 from listings.catalogue.edits import LOCATION_KEYS, LOCKABLE_INFO_FIELDS, EditError
 
@@ -77,7 +77,7 @@ def soft_deleted(
 ) -> SoftDeletedPage:
     """One page of removed/hidden listing_info rows (`kind="info"`) or archived listings
     (`kind="listings"`), the most recently changed first, optionally of one DMO."""
-    page, per_page = _page_args(page, per_page)
+    page, per_page = page_args(page, per_page)
     if kind not in SOFT_DELETED_KINDS:
         raise QueryError(f"kind must be one of {', '.join(SOFT_DELETED_KINDS)}; got {kind!r}")
     params: dict[str, Any] = {"dmo_id": dmo_id}
@@ -89,7 +89,7 @@ def soft_deleted(
         "listings": int(conn.execute(text(f"select count(*) from public.listings l where {listing_where}"), params)
                         .scalar_one()),
     }  # fmt: skip
-    paging = _clamp(page, per_page, counts[kind])
+    paging = clamp_page(page, per_page, counts[kind])
     window = {**params, "limit": per_page, "offset": paging.offset}
     if kind == "info":
         sql = f"""
@@ -269,7 +269,7 @@ def review_queue(
 ) -> ReviewPage:
     """One page of review items (newest first) of a status and type, with the count of each type. A
     manual-edit conflict row carries `diff`: both values as segments, the differing ones marked."""
-    page, per_page = _page_args(page, per_page)
+    page, per_page = page_args(page, per_page)
     if status is not None and status not in REVIEW_STATUSES:
         raise QueryError(f"status must be one of {', '.join(REVIEW_STATUSES)}; got {status!r}")
     if item_type is not None and item_type not in REVIEW_TYPES:
@@ -290,7 +290,7 @@ def review_queue(
     )
     counts = {t: int(grouped.get(t, 0)) for t in REVIEW_TYPES}
     total = counts[item_type] if item_type else sum(counts.values())
-    paging = _clamp(page, per_page, total)
+    paging = clamp_page(page, per_page, total)
     if item_type is not None:
         where.append("r.item_type = :item_type")
     rows = []

@@ -364,7 +364,7 @@ def check_queued_runs(dag_id: str) -> QueuedCheck:
     """The queued runs of a config's DAG, through Airflow's REST API. Never raises: when the API is not
     configured or does not answer, `problem` says so (the save goes on, with that notice)."""
     try:
-        from listings.admin.airflow_api import queued_runs
+        from listings.airflow_api import queued_runs
 
         return QueuedCheck(dag_id, list(queued_runs(dag_id)))
     except Exception as exc:  # not configured, unreachable, refused, or no client at all
@@ -374,7 +374,7 @@ def check_queued_runs(dag_id: str) -> QueuedCheck:
 def cancel_runs(dag_id: str, run_ids: list[str] | None, *, user: str) -> int:
     """Cancel the queued runs `run_ids` of a DAG (all queued runs when None), recorded as `user`; how many
     were cancelled. Raises the API client's error when Airflow cannot be asked."""
-    from listings.admin.airflow_api import cancel_queued_runs
+    from listings.airflow_api import cancel_queued_runs
 
     return cancel_queued_runs(dag_id, run_ids, user=user)
 
@@ -403,10 +403,10 @@ def preview_yaml(
     limit: int = PREVIEW_LIMIT,
     admin: bool = False,
 ) -> Any:
-    """Validate a YAML config and preview its first records (`listings.sources.preview`): nothing is
+    """Validate a YAML config and preview its first records (`listings.config.preview`): nothing is
     written. CSV/XLS read `file` (an upload) or the config's `config_params.file`; HTTP sources fetch.
     Raises ConfigError (invalid config, or what only an admin may test) or SourceError (nothing read)."""
-    from listings.sources.preview import preview
+    from listings.config.preview import preview
 
     config = parse_yaml(document)
     if not admin:

@@ -38,8 +38,9 @@ from typing import Any, BinaryIO, cast
 
 from sqlalchemy import Connection, text
 
-from listings.admin.queries import MAX_ROWS, Paging, QueryError, _clamp, _page_args, parse_day
+from listings.admin.queries import MAX_ROWS, Paging, QueryError, clamp_page, page_args, parse_day
 from listings.storage import FileStore, ObjectNotFoundError, ObjectStore, S3Store
+from listings.storage.store import object_path as stored_object_path
 from listings.storage.store import split_path
 
 STAGES = ("raw", "transformed")
@@ -134,7 +135,7 @@ def list_files(
     """One page of stored files, newest first, matching every given filter: `stage` raw/transformed,
     `day_from`/`day_to` on the file's day (both included), `region` the DMO's country or country-state
     (`CA`, `CA-QC`), `job_id` one job's files. Counts by stage ignore the stage filter."""
-    page, per_page = _page_args(page, per_page)
+    page, per_page = page_args(page, per_page)
     if stage is not None and stage not in STAGES:
         raise QueryError(f"stage must be one of {', '.join(STAGES)}; got {stage!r}")
     start, end = parse_day("from", day_from), parse_day("to", day_to)
@@ -172,7 +173,7 @@ def list_files(
     ):
         counts[str(row.stage)] = int(row.n)
     total = counts[stage] if stage else sum(counts.values())
-    paging = _clamp(page, per_page, total)
+    paging = clamp_page(page, per_page, total)
     if stage:
         base = f"{base} and f.stage = :stage"
         params["stage"] = stage
@@ -274,7 +275,7 @@ def file_detail(conn: Connection, file_id: int) -> FileDetail | None:
 def object_path(file_row: Mapping[str, Any]) -> str:
     """The store's `bucket/key` path of a file row (`s3_path` is the logical `s3://` URI whatever the
     backend); ValueError if it is not a safe object path."""
-    path = str(file_row["s3_path"]).removeprefix("s3://")
+    path = stored_object_path(str(file_row["s3_path"]))
     split_path(path)
     return path
 

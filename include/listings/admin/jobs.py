@@ -24,9 +24,9 @@ from typing import Any
 import yaml
 from sqlalchemy import Connection, text
 
-from listings.admin.airflow_api import AirflowApi, AirflowApiError
 from listings.admin.csv_export import CsvLines
-from listings.admin.queries import MAX_ROWS, Paging, QueryError, _clamp, _page_args, parse_day
+from listings.admin.queries import MAX_ROWS, Paging, QueryError, clamp_page, page_args, parse_day
+from listings.airflow_api import AirflowApi, AirflowApiError
 from listings.db.tables import JOB_STATUSES
 from listings.pipeline.jobs import RESULT_COUNTS
 from listings.pipeline.steps import STEPS
@@ -95,7 +95,7 @@ def list_jobs(
 ) -> JobPage:
     """One page of jobs, newest first, matching every given filter. `created_from` / `created_to` are
     days, both included (on `created_at`)."""
-    page, per_page = _page_args(page, per_page)
+    page, per_page = page_args(page, per_page)
     if status is not None and status not in JOB_STATUSES:
         raise QueryError(f"status must be one of {', '.join(JOB_STATUSES)}; got {status!r}")
     start, end = parse_day("from", created_from), parse_day("to", created_to)
@@ -123,7 +123,7 @@ def list_jobs(
             {**params, "cap": MAX_ROWS + 1},
         ).scalar_one()
     )
-    paging = _clamp(page, per_page, total)
+    paging = clamp_page(page, per_page, total)
     # With a DMO, ordering by (created_at, id) follows ix_jobs_dmo_id_created_at; without, the primary key.
     order = "j.created_at desc, j.id desc" if dmo_id is not None else "j.id desc"
     ids = [
@@ -192,7 +192,7 @@ def job_detail(
 ) -> JobDetail | None:
     """One job in full; its record errors one page at a time, `errors_filter` "open" (not ignored),
     "ignored" or "all" (ignored ones are marked, `ignored_at` set)."""
-    errors_page, errors_per_page = _page_args(errors_page, errors_per_page)
+    errors_page, errors_per_page = page_args(errors_page, errors_per_page)
     if errors_filter not in ERROR_FILTERS:
         raise QueryError(f"errors must be one of {', '.join(ERROR_FILTERS)}; got {errors_filter!r}")
     rows = _job_rows(conn, [job_id])
@@ -238,7 +238,7 @@ def job_detail(
     )  # ix_job_errors_job_id_ignored
     total = sum(by_type.values())
     shown_total = {"all": total, "open": total - ignored, "ignored": ignored}[errors_filter]
-    paging = _clamp(errors_page, errors_per_page, shown_total)
+    paging = clamp_page(errors_page, errors_per_page, shown_total)
     errors = [
         dict(r)
         for r in conn.execute(
@@ -558,7 +558,7 @@ def rerun_from_step(
     every task downstream of it in the run, and queues the run again. Only for a job that Airflow ran
     (its run_id is an Airflow run) and that is no longer running. The message for the user; RunRefused
     (nothing cleared) when it cannot be done."""
-    from listings.admin.airflow_api import AirflowApi, AirflowApiError
+    from listings.airflow_api import AirflowApi, AirflowApiError
 
     if task_id not in DAG_TASKS:
         raise RunRefused(f"Choose a step among {', '.join(DAG_TASKS)}; got {task_id!r}.")

@@ -27,7 +27,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import OperationalError
 
-from listings.admin.queries import MAX_ROWS, Paging, QueryError, _clamp, _page_args, preview_rendition
+from listings.admin.queries import MAX_ROWS, Paging, QueryError, clamp_page, page_args, preview_rendition
 from listings.catalogue import edits
 from listings.catalogue.edits import EditError
 from listings.matching import model_store
@@ -118,7 +118,7 @@ def bridge_rows(
     and a hash prefix (a range on the full hash); ix_bridge_source_listing_listing_id a listing and a
     source id (found through ix_listing_info_dmo_id_external_source_id with a DMO). The count stops at
     MAX_ROWS + 1."""
-    page, per_page = _page_args(page, per_page)
+    page, per_page = page_args(page, per_page)
     if method is not None and method not in BRIDGE_METHODS:
         raise QueryError(f"method must be one of {', '.join(BRIDGE_METHODS)}; got {method!r}")
     if max_certainty is not None and not 0 <= max_certainty <= 1:
@@ -181,7 +181,7 @@ def bridge_rows(
             params | {"cap": MAX_ROWS + 1},
         ).scalar_one()
     )
-    paging = _clamp(page, per_page, total)
+    paging = clamp_page(page, per_page, total)
     rows = [
         dict(r)
         for r in conn.execute(
@@ -241,7 +241,7 @@ def claim_conflicts(
     """Listings that two or more records of the same DMO claim (two source records -> one listing, one of
     them shown), newest listing first, with each claiming listing_info; and the open source_conflict
     review items (promotion's, rematch's and this module's)."""
-    page, per_page = _page_args(page, per_page)
+    page, per_page = page_args(page, per_page)
     dmo = (
         {"dmo_h": "and h.dmo_id = :dmo_id", "dmo_li": "and li.dmo_id = :dmo_id"}
         if dmo_id is not None
@@ -269,7 +269,7 @@ def claim_conflicts(
         paging = Paging(page, per_page, int(found[0]["total"]) if found else 0)
     else:
         total = int(conn.execute(text(f"select count(*) from ({claims}) as c"), params).scalar_one())
-        paging = _clamp(page, per_page, total)
+        paging = clamp_page(page, per_page, total)
         found = list(conn.execute(page_sql, params | {"limit": per_page, "offset": paging.offset}).mappings())
     rows = [{k: v for k, v in r.items() if k != "total"} | {"infos": [], "open_items": []} for r in found]
     ids = sorted({r["listing_id"] for r in rows})

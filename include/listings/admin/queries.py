@@ -93,7 +93,8 @@ class ImageQueue:
     filters: dict[str, Any] = field(default_factory=dict)
 
 
-def _page_args(page: int, per_page: int) -> tuple[int, int]:
+def page_args(page: int, per_page: int) -> tuple[int, int]:
+    """`page` and `per_page` as asked, or QueryError when either is out of range."""
     if not 1 <= per_page <= PER_PAGE_MAX:
         raise QueryError(f"per_page must be between 1 and {PER_PAGE_MAX}; got {per_page}")
     if page < 1:
@@ -101,7 +102,8 @@ def _page_args(page: int, per_page: int) -> tuple[int, int]:
     return page, per_page
 
 
-def _clamp(page: int, per_page: int, total: int) -> Paging:
+def clamp_page(page: int, per_page: int, total: int) -> Paging:
+    """The paging of `total` rows, on the last page when `page` is past it."""
     paging = Paging(page, per_page, total)
     return Paging(min(page, paging.pages), per_page, total)
 
@@ -207,7 +209,7 @@ def search_listings(
     filter aside), and the total. `q` is a part of the canonical name (or a listing id); `dmo_id` and
     `category` match any of the listing's listing_info rows; `city` compares city keys ("St-Jérôme" finds
     "Saint-Jérôme"); `region` is the location's state code, `source` a source type of a DMO holding it."""
-    page, per_page = _page_args(page, per_page)
+    page, per_page = page_args(page, per_page)
     if status is not None and status not in LISTING_STATUSES:
         raise QueryError(f"status must be one of {', '.join(LISTING_STATUSES)}; got {status!r}")
     if sort not in LISTING_SORTS:
@@ -221,7 +223,7 @@ def search_listings(
     counts = _status_counts(conn, base, params)
     counts_by_status = {s: counts.get(s, 0) for s in LISTING_STATUSES}
     total = counts_by_status[status] if status else sum(counts_by_status.values())
-    paging = _clamp(page, per_page, total)
+    paging = clamp_page(page, per_page, total)
 
     if status:
         where = [*where, "l.listing_status = :status"]
@@ -454,7 +456,7 @@ def image_queue(
     With `job_id`: what that job did with each of its images (`pipeline.image_fetches`, by
     ix_image_fetches_job_id). Without: every image's latest state (`pipeline.images`; with a DMO, by
     ix_images_status (dmo_id, status)). `status` filters on the outcome shown."""
-    page, per_page = _page_args(page, per_page)
+    page, per_page = page_args(page, per_page)
     if status is not None and status not in IMAGE_STATUSES:
         raise QueryError(f"status must be one of {', '.join(IMAGE_STATUSES)}; got {status!r}")
     filters = {"job_id": job_id, "dmo_id": dmo_id, "status": status}
@@ -492,7 +494,7 @@ def image_queue(
             reason = str(row.reason or "unknown")
             failures_by_reason[reason] = failures_by_reason.get(reason, 0) + int(row.n)
     total = counts_by_status.get(status, 0) if status else sum(counts_by_status.values())
-    paging = _clamp(page, per_page, total)
+    paging = clamp_page(page, per_page, total)
     if status:
         where = [*where, f"{outcome}.status = :status"]
     fetch_columns = (

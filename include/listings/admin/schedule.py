@@ -18,8 +18,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from listings.admin.airflow_api import AirflowApi, AirflowApiError, cancel_queued
-from listings.admin.queries import Paging, QueryError, _clamp, _page_args
+from listings.admin.queries import Paging, QueryError, clamp_page, page_args
+from listings.airflow_api import AirflowApi, AirflowApiError, cancel_queued
 from listings.config.store import list_configs
 from listings.orchestration.pools import PROMOTION_POOL, host_pool, image_pool
 
@@ -92,8 +92,8 @@ def schedule_overview(
     notice: str | None = None,
 ) -> ScheduleOverview:
     """The page's data. `api` None (no API configured: `notice` says so) or down: the database part only."""
-    page, per_page = _page_args(page, per_page)
-    runs_page, _ = _page_args(runs_page, RUNS_PER_PAGE)
+    page, per_page = page_args(page, per_page)
+    runs_page, _ = page_args(runs_page, RUNS_PER_PAGE)
     rows = _config_rows(conn)
     active_dmos = _dmo_active(conn)
     dags: dict[str, dict[str, Any]] = {}
@@ -110,7 +110,7 @@ def schedule_overview(
             notice = f"Airflow's API could not be read, so the DAG state, runs and pools are missing: {exc}"
             log.warning("schedule page: %s", exc)
 
-    paging = _clamp(page, per_page, len(rows))
+    paging = clamp_page(page, per_page, len(rows))
     shown = rows[paging.offset : paging.offset + per_page]
     for row in shown:
         row["has_dag"] = row["active"] and active_dmos.get(row["dmo_id"], False)
@@ -121,7 +121,7 @@ def schedule_overview(
         row["queued"] = sum(1 for r in runs if r["dag_id"] == row["dag_id"] and r["state"] == "queued")
         row["running"] = sum(1 for r in runs if r["dag_id"] == row["dag_id"] and r["state"] == "running")
 
-    runs_paging = _clamp(runs_page, RUNS_PER_PAGE, len(runs))
+    runs_paging = clamp_page(runs_page, RUNS_PER_PAGE, len(runs))
     shown_runs = runs[runs_paging.offset : runs_paging.offset + RUNS_PER_PAGE]
     _attach_jobs(conn, shown_runs, {r["dag_id"]: r for r in rows})
 

@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine
 
-from listings.settings import get_settings
+from listings.settings import Settings, get_settings
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+LOCAL_SUPERUSER = "listings"  # the project-local cluster's only role (`listings db start`)
+
+
+def local_cluster_url(root: Path, database: str = "listings", driver: str = "postgresql+psycopg") -> str:
+    """The URL of a database of the project-local cluster under `root`, from the port and password its
+    `listings db start` wrote to root/state.json."""
+    state = Path(root) / "state.json"
+    if not state.exists():
+        raise RuntimeError(
+            f"no local PostgreSQL under {root}: set LISTINGS_DATABASE_URL, or run `listings db start`"
+        )
+    raw = json.loads(state.read_text())
+    return f"{driver}://{LOCAL_SUPERUSER}:{raw['password']}@127.0.0.1:{int(raw['port'])}/{database}"
+
+
+def database_url(settings: Settings | None = None) -> str:
+    """The database URL: `LISTINGS_DATABASE_URL`, else the project-local cluster's."""
+    settings = settings or get_settings()
+    return settings.database_url or local_cluster_url(settings.pg_dir)
 
 
 @cache
@@ -20,7 +40,7 @@ def engine_for(url: str) -> Engine:
 
 
 def get_engine() -> Engine:
-    return engine_for(get_settings().resolved_database_url())
+    return engine_for(database_url())
 
 
 def alembic_config(url: str | None = None):  # type: ignore[no-untyped-def]
@@ -28,7 +48,7 @@ def alembic_config(url: str | None = None):  # type: ignore[no-untyped-def]
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
-    cfg.set_main_option("sqlalchemy.url", (url or get_settings().resolved_database_url()).replace("%", "%%"))
+    cfg.set_main_option("sqlalchemy.url", (url or database_url()).replace("%", "%%"))
     return cfg
 
 

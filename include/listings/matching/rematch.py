@@ -93,8 +93,7 @@ def _current(conn: Connection, dmo_id: int | None) -> list[dict[str, Any]]:
 def plan(
     engine: Engine, *, dmo_id: int | None = None, thresholds: Thresholds = DEFAULT_THRESHOLDS
 ) -> list[Change]:
-    from listings.pipeline.steps import _object_path, get_store
-    from listings.storage.formats import load_json_gz
+    from listings.storage import get_store, load_json_gz, object_path
 
     with engine.connect() as conn:
         current = _current(conn, dmo_id)
@@ -107,7 +106,7 @@ def plan(
     for path, placed in by_file.items():
         where = {p["source_record_hash"]: p for p in placed}
         records = []
-        for r in load_json_gz(get_store().get(_object_path(path))):
+        for r in load_json_gz(get_store().get(object_path(path))):
             if r["record_hash"] in where:
                 records.append({**r, "_listing_id": where[r["record_hash"]]["listing_id"]})
         by_no = {int(r["record_no"]): r for r in records}

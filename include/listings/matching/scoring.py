@@ -6,7 +6,7 @@ This module owns:
   hinges near 1; booleans as separate "equal" and "differs" indicators). An unknown field gives every one
   of its terms 0, so it counts neither for nor against a match;
 - `Model` (weights of a logistic model over those terms), `DEFAULT_MODEL` (fitted on
-  `listings.matching.labelled` data by `bench/matching_quality.py --fit`), and `fit()`, the fitting code:
+  `listings_dev.labelled` data by `bench/matching_quality.py --fit`), and `fit()`, the fitting code:
   L2-regularised logistic regression by projected Newton in plain numpy. Sign constraints keep the model
   monotone (a closer pin or an equal phone never lowers the confidence), whatever the data;
 - `confidence(f)` in [0, 1], `explain(f)` (each field's contribution to the logit, for the review UI),

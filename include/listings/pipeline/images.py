@@ -175,7 +175,7 @@ def run_batch(
     job_id: int, first_id: int, last_id: int, *, store: ObjectStore | None = None
 ) -> dict[str, int]:
     """Fetch, validate, store and record every image of the batch; returns counts by status."""
-    from listings.pipeline.steps import get_store
+    from listings.storage import get_store
 
     store = store or get_store()
     engine = get_engine()
@@ -468,7 +468,7 @@ def refetch(
     """Fetch one image (e.g. a failed one), or every image shown by a listing, again, without validators,
     and update the public rows that show it. Returns each image's new status."""
     from listings.config.store import get_config
-    from listings.pipeline.steps import get_store
+    from listings.storage import get_store
 
     if (image_id is None) == (listing_id is None):
         raise ValueError("give an image_id or a listing_id")

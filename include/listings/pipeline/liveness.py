@@ -81,14 +81,14 @@ def heartbeat(job_id: int, *, interval: float | None = None) -> Iterator[None]:
     meanwhile (the match step's workers) never uses or closes it."""
     import psycopg
 
-    from listings.db.engine import get_engine
+    from listings.db.engine import database_url, get_engine
 
     settings = get_settings()
     every = interval if interval is not None else settings.job_heartbeat_seconds
     with get_engine().begin() as conn:
         touch(conn, job_id)
     beat_conn = psycopg.connect(
-        _libpq_url(settings.resolved_database_url()),
+        _libpq_url(database_url(settings)),
         autocommit=True,
         connect_timeout=5,
         options="-c timezone=UTC",
@@ -182,7 +182,7 @@ def airflow_live_runs(settings: Settings | None = None, *, timeout: float = 5.0)
     settings = settings or get_settings()
     if not settings.airflow_api_url:
         return None
-    from listings.admin.airflow_api import AirflowApi, AirflowApiError
+    from listings.airflow_api import AirflowApi, AirflowApiError
 
     api = AirflowApi.from_settings(settings, timeout=timeout)
     known: dict[str, set[str] | None] = {}

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from listings.db.engine import database_url
 from listings.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ def run_dbt(args: Sequence[str], *, quiet: bool = True) -> object:
         if event.info.level == "error" and event.info.msg:
             errors.append(str(event.info.msg).strip())
 
-    with _environ(dbt_env(settings.resolved_database_url())):
+    with _environ(dbt_env(database_url(settings))):
         res = dbtRunner(callbacks=[collect]).invoke([*args, *common, *(["--quiet"] if quiet else [])])
     if not res.success:
         detail = res.exception or _failures(res.result) or " | ".join(errors) or f"see {work / 'logs'}"

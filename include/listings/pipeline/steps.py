@@ -28,7 +28,7 @@ from listings.pipeline.snapshot_guard import unusable_payload
 from listings.settings import get_settings
 from listings.sources import get_source
 from listings.sources.base import FetchContext, ParseResult, SourceError
-from listings.storage import DataKey, ObjectExistsError, ObjectStore, open_store
+from listings.storage import DataKey, ObjectExistsError, ObjectStore, get_store, object_path
 from listings.storage.formats import CONTENT_TYPES, dump_json_gz, gunzip_bytes, gzip_bytes, load_json_gz
 from listings.transform.categories import CategoryStats
 from listings.transform.clean import json_safe
@@ -41,17 +41,6 @@ log = logging.getLogger(__name__)
 class StepResult:
     records: int
     skipped: bool = False  # True when a re-run found the step already done
-
-
-def get_store() -> ObjectStore:
-    s = get_settings()
-    assert s.storage_url is not None
-    return open_store(s.storage_url, s.storage_conn_id)
-
-
-def _object_path(s3_path: str) -> str:
-    # job_files.s3_path holds the logical S3 URI whatever the backend; the store takes `bucket/key`.
-    return s3_path.removeprefix("s3://")
 
 
 def _put_once(store: ObjectStore, path: str, data: bytes, content_type: str) -> str:
@@ -252,7 +241,7 @@ def transform(job_id: int) -> StepResult:
     cfg = job.config
     store = get_store()
     source = get_source(cfg.source_type.value)
-    parsed: ParseResult = source.parse(gunzip_bytes(store.get(_object_path(raw.s3_path))), cfg)
+    parsed: ParseResult = source.parse(gunzip_bytes(store.get(object_path(raw.s3_path))), cfg)
 
     errors: list[dict[str, Any]] = [
         # row 0: the payload's own problems (a page that failed, a malformed response), not one record's
@@ -396,7 +385,7 @@ def stage(job_id: int) -> StepResult:
         raise RuntimeError(f"job {job_id}: no transformed file; run transform first")
     if job.promoted_at is not None:
         return StepResult(int(transformed.record_count or 0), skipped=True)
-    records = load_json_gz(get_store().get(_object_path(transformed.s3_path)))
+    records = load_json_gz(get_store().get(object_path(transformed.s3_path)))
     with engine.begin() as conn:
         load_staging(conn, job, transformed.id, records)
     return StepResult(len(records))
@@ -427,7 +416,7 @@ def match(job_id: int) -> StepResult:
     if job.promoted_at is not None:
         return StepResult(0, skipped=True)
     records = {
-        int(r["record_no"]): r for r in load_json_gz(get_store().get(_object_path(transformed.s3_path)))
+        int(r["record_no"]): r for r in load_json_gz(get_store().get(object_path(transformed.s3_path)))
     }
     settings = get_settings()
     thresholds = Thresholds(

@@ -9,6 +9,8 @@ from listings.storage.store import (
     ObjectStore,
     S3Store,
     StoredObject,
+    get_store,
+    object_path,
     open_store,
 )
 
@@ -23,9 +25,11 @@ __all__ = [
     "S3Store",
     "StoredObject",
     "dump_json_gz",
+    "get_store",
     "gunzip_bytes",
     "gzip_bytes",
     "load_json_gz",
+    "object_path",
     "open_store",
     "safe_filename",
 ]

@@ -378,6 +378,21 @@ class S3Store(ObjectStore):
                 raise
 
 
+def get_store() -> ObjectStore:
+    """The store the settings name (`LISTINGS_STORAGE_URL`; S3 credentials from `LISTINGS_STORAGE_CONN_ID`)."""
+    from listings.settings import get_settings
+
+    s = get_settings()
+    assert s.storage_url is not None
+    return open_store(s.storage_url, s.storage_conn_id)
+
+
+def object_path(s3_uri: str) -> str:
+    """A stored file's logical S3 URI (`pipeline.job_files.s3_path`, whatever the backend) as the store's
+    `bucket/key`."""
+    return s3_uri.removeprefix("s3://")
+
+
 def open_store(storage_url: str, conn_id: str | None = None) -> ObjectStore:
     """The store for `storage_url`: `file:///abs/path` or `s3://`.
 

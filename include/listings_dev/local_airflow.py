@@ -23,6 +23,7 @@ from pathlib import Path
 import requests
 from sqlalchemy.engine import make_url
 
+from listings.db.engine import database_url
 from listings.private_files import write_private
 from listings.settings import Settings
 
@@ -81,7 +82,7 @@ class LocalAirflow:
         return wanted
 
     def metadata_url(self) -> str:
-        url = make_url(self.settings.resolved_database_url())
+        url = make_url(database_url(self.settings))
         return url.set(drivername="postgresql+psycopg2", database=self.metadata_database).render_as_string(
             hide_password=False
         )

@@ -1,4 +1,4 @@
-"""A HERE-like places API under /here/, generated from `listings.devdata` (Québec places, `site.size` of
+"""A HERE-like places API under /here/, generated from `listings_dev.devdata` (Québec places, `site.size` of
 them), in the shapes of the real one:
 
 - `/here/discover?q=&at=|in=&limit=&lang=` and `/here/browse?at=&categories=&in=&limit=&lang=`: v7
@@ -26,8 +26,8 @@ import unicodedata
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode
 
-from listings.demo_sites.server import Request, Response, Site
-from listings.devdata import CITIES, category_of, generate_listings
+from listings_dev.demo_sites.server import Request, Response, Site
+from listings_dev.devdata import CITIES, category_of, generate_listings
 
 PREFIX = "/here/"
 V1_EXPLORE = "/here/places/v1/discover/explore"

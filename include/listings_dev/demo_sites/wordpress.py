@@ -4,7 +4,7 @@
 - ``GET /wp-json/`` the API index; ``GET /wp-json/wp/v2/{listing,posts,pages}`` collections and
   ``/{id}`` items; ``/wp-json/wp/v2/media/{id}``; the taxonomies ``listing-category``, ``categories``,
   ``tags``. Unknown routes -> 404 ``rest_no_route``.
-- ``site.size`` published listings (from `listings.devdata`, ``site.seed``) plus two drafts, a few blog
+- ``site.size`` published listings (from `listings_dev.devdata`, ``site.seed``) plus two drafts, a few blog
   posts and two pages. Listing ids step by 3 (attachments take ids in between, as on a real site); dates
   are spread over 2023-2024 with varied ``modified_gmt``; the site's time zone is UTC-5.
 - Listing ``acf``: ``location`` (google map: full ACF 5.8.6+ shape; every 7th the older address/lat/lng
@@ -38,8 +38,8 @@ from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
-from listings.demo_sites.server import Request, Response, Site
-from listings.devdata import demo_image_urls, generate_listings, slugify
+from listings_dev.demo_sites.server import Request, Response, Site
+from listings_dev.devdata import demo_image_urls, generate_listings, slugify
 
 PREFIX = "/wp-json/"
 API = "/wp-json/wp/v2/"

@@ -8,7 +8,7 @@ Drupal does), and JSON:API error documents (404 for an unknown bundle, 400 for a
 
 Places carry an Address-module `field_address`, a geofield `field_location`, `body` (HTML),
 `field_phone`, `field_email`, `field_website`/`field_facebook`/`field_instagram` (link fields) and
-`field_opening_hours`; the data come from `listings.devdata` (same seed → same site). Image files have a
+`field_opening_hours`; the data come from `listings_dev.devdata` (same seed → same site). Image files have a
 root-relative `uri.url` on the demo image host, `/images/drupal/<slug>-<k>.<jpg|png|webp>`, and a `large`
 style derivative link below it.
 """
@@ -25,8 +25,8 @@ from functools import partial
 from typing import Any
 from urllib.parse import urlencode
 
-from listings.demo_sites.server import Request, Response, Site
-from listings.devdata import (
+from listings_dev.demo_sites.server import Request, Response, Site
+from listings_dev.devdata import (
     CATEGORIES,
     UniqueSlugs,
     category_of,

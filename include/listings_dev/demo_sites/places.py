@@ -11,7 +11,7 @@ Routes, in Google's JSON shapes (always HTTP 200 with a `status`, as Google does
 `key` must be `site.api_key`: missing or wrong → `REQUEST_DENIED` with Google's `error_message`. A missing
 `input`/`query` (or a bad `inputtype`) → `INVALID_REQUEST`.
 
-Geocoding is deterministic: a query that names one of `listings.devdata.CITIES` (accents, case and
+Geocoding is deterministic: a query that names one of `listings_dev.devdata.CITIES` (accents, case and
 punctuation ignored; the city of Québec only when no other city is named, since "Québec" is also the
 province) gets a point inside that city's box, derived from a hash of the folded query, so the same query
 gives the same point and place_id every time. Any other query → `ZERO_RESULTS`. Find Place misses about
@@ -38,8 +38,8 @@ import threading
 import unicodedata
 from typing import Any
 
-from listings.demo_sites.server import Request, Response, Site, not_found
-from listings.devdata import CITIES, City
+from listings_dev.demo_sites.server import Request, Response, Site, not_found
+from listings_dev.devdata import CITIES, City
 
 PREFIX = "/maps/api/place/"
 FIND_PLACE = PREFIX + "findplacefromtext/json"

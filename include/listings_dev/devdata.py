@@ -1816,7 +1816,7 @@ def _images(rng: random.Random, prefix: str, number: int, slug: str) -> str:
 # Demo image URLs
 # --------------------------------------------------------------------------------------------------------
 
-# The demo's image host: `listings.demo_sites.DemoSites` on `make demo`'s fixed port serves any
+# The demo's image host: `listings_dev.demo_sites.DemoSites` on `make demo`'s fixed port serves any
 # `/images/<path>.<jpg|png|webp>`. The static samples (include/samples/) point at it; the demo sites use
 # their own base URL instead, so that tests running them on a random port get URLs on that port.
 DEMO_IMAGE_HOST = "http://127.0.0.1:8765"

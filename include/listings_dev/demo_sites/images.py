@@ -33,7 +33,7 @@ from email.utils import format_datetime, parsedate_to_datetime
 
 from PIL import Image, ImageDraw, ImageOps
 
-from listings.demo_sites.server import Request, Response, Site, not_found
+from listings_dev.demo_sites.server import Request, Response, Site, not_found
 
 PREFIX = "/images/"
 FAULT_PREFIX = "/images/_fault/"

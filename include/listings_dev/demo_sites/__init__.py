@@ -1,5 +1,5 @@
 """Local stand-ins for every kind of source site, for the demo and the tests (see `server`)."""
 
-from listings.demo_sites.server import DemoSites, Faults, Request, Response, Site
+from listings_dev.demo_sites.server import DemoSites, Faults, Request, Response, Site
 
 __all__ = ["DemoSites", "Faults", "Request", "Response", "Site"]

@@ -6,7 +6,7 @@ on (bench/matching_quality.py, tests/unit/test_matching_scoring.py, and end-to-e
 into a `MatchRecord` the way the pipeline does; and an in-memory copy of the database's candidate search
 (`candidates`, `labelled_pairs`) so that the scorer can be fitted and measured without PostgreSQL.
 
-Canonical listings come from `listings.devdata.generate_listings`; about 6% of them are rewritten as
+Canonical listings come from `listings_dev.devdata.generate_listings`; about 6% of them are rewritten as
 NEIGHBOURS of another one (same building or next door, often with a near-identical generic name). The
 incoming records are:
 - duplicates of a canonical listing, re-typed by another DMO with realistic noise: typos (1-2 edits),
@@ -39,7 +39,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from listings.devdata import CITIES, category_label, category_of, generate_listings, slugify
 from listings.matching.features import (
     CategoryCompat,
     Features,
@@ -50,6 +49,7 @@ from listings.matching.features import (
 )
 from listings.transform.categories import Vocabulary, load_vocabulary
 from listings.transform.normalize import address_key, name_tokens
+from listings_dev.devdata import CITIES, category_label, category_of, generate_listings, slugify
 
 __all__ = [
     "CSV_FIELDS",

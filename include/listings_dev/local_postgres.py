@@ -17,11 +17,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from listings.db.engine import LOCAL_SUPERUSER, local_cluster_url
 from listings.private_files import write_private
 
 log = logging.getLogger(__name__)
 
-SUPERUSER = "listings"
+SUPERUSER = LOCAL_SUPERUSER
 POSTGIS_PACKAGE = "postgresql-15-postgis-3"
 
 
@@ -134,8 +135,8 @@ class LocalPostgres:
         write_private(self.state_file, json.dumps({"port": state.port, "password": state.password}))
 
     def url(self, database: str = "listings", driver: str = "postgresql+psycopg") -> str:
-        st = self.state()
-        return f"{driver}://{SUPERUSER}:{st.password}@127.0.0.1:{st.port}/{database}"
+        self.state()  # (a missing cluster: LocalPostgresError)
+        return local_cluster_url(self.root, database, driver)
 
     # --- process control -------------------------------------------------------------------
     def _as_owner(self, args: list[str]) -> list[str]:

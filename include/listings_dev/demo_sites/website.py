@@ -25,8 +25,8 @@ from html import escape
 from typing import Any
 from urllib.parse import urlencode
 
-from listings.demo_sites.server import Request, Response, Site
-from listings.devdata import UniqueSlugs, category_of, demo_image_urls, generate_listings, slugify
+from listings_dev.demo_sites.server import Request, Response, Site
+from listings_dev.devdata import UniqueSlugs, category_of, demo_image_urls, generate_listings, slugify
 
 PREFIX = "/directory/"
 PER_PAGE = 10
