@@ -29,17 +29,10 @@
 #}
 {% macro promote_job_sql(job_id) %}
 {%- set job_id = job_id | int -%}
-{#- Lockable fields (listings.catalogue.edits.LOCKABLE_INFO_FIELDS): (lock name, public column, _chg column). -#}
-{%- set info_locks = [
-    ('name', 'li.name', 'info_name'), ('description', 'li.description', 'description'),
-    ('category', 'li.category', 'category'), ('opening_hours', 'li.opening_hours_text', 'opening_hours_text'),
-] -%}
-{%- set contact_locks = [
-    ('email', 'email'), ('phone', 'local_phone'), ('phone', 'international_phone'), ('website', 'website_url'),
-    ('facebook', 'facebook_url'), ('instagram', 'instagram_url'), ('youtube', 'youtube_url'),
-    ('tiktok', 'tiktok_url'), ('twitter', 'twitter_url'), ('pinterest', 'pinterest_url'),
-    ('tripadvisor', 'tripadvisor_url'), ('yelp', 'yelp_url'),
-] -%}
+{#- Lockable fields (listings.fields, written into dbt_project.yml's vars): (lock name, public column,
+    change-set column) of listing_info, (lock name, column) of contact_info. -#}
+{%- set info_locks = var('info_locks') -%}
+{%- set contact_locks = var('contact_locks') -%}
 {%- set contact_conflicts = [] -%}
 {%- for field, column in contact_locks if column != 'local_phone' -%}
 {%- do contact_conflicts.append((field, 'ci.' ~ column, column)) -%}

@@ -37,11 +37,14 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from listings.fields import FIELDS
 from listings_admin.auth import ActingUser, ActionRefused, guard_writes, may_act, read_access, user_role
 
 HERE = Path(__file__).parent
 FLASH_COOKIE = "listings_admin_flash"
 templates = Jinja2Templates(directory=HERE / "templates")
+# (column, label) of the social profiles a listing_info shows, from the field registry
+templates.env.globals["social_links"] = [(f.column, f.label) for f in FIELDS if f.social]
 
 
 # ------------------------------------------------------------------------------------------------

@@ -254,7 +254,7 @@ def _form_response(
 ) -> HTMLResponse:
     """The form editor: a new DMO (`dmo_id` None) or one config's current version."""
     from listings.admin import dmo_form
-    from listings.config.models import CANONICAL_FIELDS
+    from listings.fields import CANONICAL_FIELDS
     from listings.sources.registry import default_mappings
 
     sections = dmo_form.form_sections()

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from listings.fields import SOCIAL_FIELDS
 from listings.transform.hashing import normalize_key
 from listings.transform.normalize import (
-    SOCIAL_FIELDS,
     Phone,
     address_key,
     address_tokens,

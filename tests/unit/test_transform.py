@@ -7,12 +7,12 @@ from decimal import Decimal
 
 import pytest
 
+from listings.fields import SCALAR_FIELDS
 from listings.transform.clean import InvalidValue, clean_multiline, clean_text, json_safe, parse_coordinate
 from listings.transform.hashing import normalize_key, normalize_postal, record_hash
 from listings.transform.limits import FIELD_LIMITS, MAX_IMAGES
 from listings.transform.mapping import MISSING, as_list, as_text, resolve_path
 from listings.transform.records import (
-    SCALAR_FIELDS,
     CanonicalRecord,
     RecordError,
     build_record,

@@ -15,32 +15,17 @@ from sqlalchemy import Connection, Engine, text
 
 from listings.admin.queries import Paging, QueryError, clamp_page, page_args
 from listings.catalogue import edits
-from listings.catalogue.edits import LOCATION_KEYS, LOCKABLE_INFO_FIELDS, EditError
+from listings.catalogue.edits import EditError
+from listings.fields import BY_NAME, LOCATION_FIELDS, LOCKABLE_INFO_FIELDS
 
 SOFT_DELETED_KINDS = ("info", "listings")
 REVIEW_STATUSES = ("open", "resolved", "dismissed")
 REVIEW_TYPES = ("manual_edit_conflict", "low_confidence_match", "multiple_close_matches", "source_conflict")
 # The form's inputs for a listing_info: field -> (label, column of queries.listing_detail's info row).
 INFO_FORM: dict[str, tuple[str, str]] = {
-    "name": ("Name", "name"),
-    "description": ("Description", "description"),
-    "category": ("Category", "category"),
-    "opening_hours": ("Opening hours", "opening_hours_text"),
-    "email": ("E-mail", "email"),
-    "phone": ("Phone", "international_phone"),
-    "website": ("Website", "website_url"),
-    "facebook": ("Facebook", "facebook_url"),
-    "instagram": ("Instagram", "instagram_url"),
-    "youtube": ("YouTube", "youtube_url"),
-    "tiktok": ("TikTok", "tiktok_url"),
-    "twitter": ("X / Twitter", "twitter_url"),
-    "pinterest": ("Pinterest", "pinterest_url"),
-    "tripadvisor": ("Tripadvisor", "tripadvisor_url"),
-    "yelp": ("Yelp", "yelp_url"),
+    name: (BY_NAME[name].label, column) for name, (_table, column) in LOCKABLE_INFO_FIELDS.items()
 }
-assert set(INFO_FORM) == set(LOCKABLE_INFO_FIELDS)
-LOCATION_LABELS = {"address1": "Address", "address2": "Address (2)", "city": "City", "state": "State",
-                   "zip": "Postal code", "country": "Country", "lat": "Latitude", "lng": "Longitude"}  # fmt: skip
+LOCATION_LABELS = {name: BY_NAME[name].label for name in LOCATION_FIELDS}
 
 
 class FormErrors(EditError):
@@ -128,7 +113,7 @@ def _field_of(message: str, default: str) -> str:
     """The form field an EditError message names ("phone: ...", "location.lat: ...")."""
     head = message.split(":", 1)[0].strip()
     head = head.removeprefix("location.")
-    return head if head in LOCKABLE_INFO_FIELDS or head in LOCATION_KEYS else default
+    return head if head in LOCKABLE_INFO_FIELDS or head in LOCATION_FIELDS else default
 
 
 def edit_info_from_form(
@@ -183,14 +168,14 @@ def edit_listing_from_form(
             else:
                 if name != row["name"]:
                     changes["name"] = name
-        submitted = {k: form[k] for k in LOCATION_KEYS if k in form}
+        submitted = {k: form[k] for k in LOCATION_FIELDS if k in form}
         if submitted:
             try:
                 location = edits.clean_location(submitted, country=target.country)
             except EditError as exc:
                 errors[_field_of(str(exc), "lat")] = str(exc)
             else:
-                old = {k: edits._plain(row[k]) for k in LOCATION_KEYS}
+                old = {k: edits._plain(row[k]) for k in LOCATION_FIELDS}
                 if any(location.get(k) != old.get(k) for k in location):
                     changes["location"] = location
         if errors:
@@ -332,7 +317,9 @@ def value_diff(manual: Any, source: Any) -> dict[str, Any]:
     segments (a word diff). Mappings (a location): `rows` of (key, manual, source, changed)."""
     if isinstance(manual, Mapping) or isinstance(source, Mapping):
         m, s = dict(manual or {}), dict(source or {})
-        keys = [k for k in LOCATION_KEYS if k in m or k in s] + sorted((set(m) | set(s)) - set(LOCATION_KEYS))
+        keys = [k for k in LOCATION_FIELDS if k in m or k in s] + sorted(
+            (set(m) | set(s)) - set(LOCATION_FIELDS)
+        )
         return {
             "kind": "mapping",
             "rows": [(k, _show(m.get(k)), _show(s.get(k)), m.get(k) != s.get(k)) for k in keys],

@@ -35,8 +35,9 @@ from pydantic import AnyUrl, BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import to_jsonable_python
 
-from listings.config.models import CANONICAL_FIELDS, DmoConfig, SourceType
+from listings.config.models import DmoConfig, SourceType
 from listings.config.store import ConfigError
+from listings.fields import CANONICAL_FIELDS
 
 PARAMS = "config_params"
 GENERAL = "general"  # the section of DmoConfig's own scalar fields

@@ -13,7 +13,7 @@ Raw and transformed files are never touched.
 Lockable fields
 - a listing (`listings.locked_fields`): `name`, `location` (address1, address2, city, state, zip,
   country, lat, lng as one value);
-- a listing_info (`listing_info.locked_fields`): `LOCKABLE_INFO_FIELDS` below, plus `visibility` (set when an
+- a listing_info (`listing_info.locked_fields`): `listings.fields.LOCKABLE_INFO_FIELDS`, plus `visibility` (set when an
   admin hides or shows it: a hidden listing_info is not made visible again by an import).
 """
 
@@ -26,6 +26,8 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from listings import fields
+from listings.fields import LOCATION_FIELDS, LOCKABLE_INFO_FIELDS
 from listings.matching.features import match_keys
 from listings.transform.categories import load_vocabulary
 from listings.transform.limits import over_limit, too_long_message
@@ -39,31 +41,9 @@ from listings.transform.normalize import (
     website_host,
 )
 
-# listing_info fields: name -> (table, column). Contact fields live in contact_info (a new row per change).
-LOCKABLE_INFO_FIELDS: dict[str, tuple[str, str]] = {
-    "name": ("listing_info", "name"),
-    "description": ("listing_info", "description"),
-    "category": ("listing_info", "category"),
-    "opening_hours": ("listing_info", "opening_hours_text"),
-    "email": ("contact_info", "email"),
-    "phone": ("contact_info", "international_phone"),
-    "website": ("contact_info", "website_url"),
-    "facebook": ("contact_info", "facebook_url"),
-    "instagram": ("contact_info", "instagram_url"),
-    "youtube": ("contact_info", "youtube_url"),
-    "tiktok": ("contact_info", "tiktok_url"),
-    "twitter": ("contact_info", "twitter_url"),
-    "pinterest": ("contact_info", "pinterest_url"),
-    "tripadvisor": ("contact_info", "tripadvisor_url"),
-    "yelp": ("contact_info", "yelp_url"),
-}
 LISTING_FIELDS = ("name", "location")
-LOCATION_KEYS = ("address1", "address2", "city", "state", "zip", "country", "lat", "lng")
-CONTACT_COLUMNS = (
-    "name", "email", "local_phone", "international_phone", "website_url", "facebook_url", "instagram_url",
-    "youtube_url", "tiktok_url", "twitter_url", "pinterest_url", "tripadvisor_url", "yelp_url",
-    "contact_hash", "website_host",
-)  # fmt: skip
+# contact_info's columns (an edit writes a new row: the DMO's other values are copied)
+CONTACT_COLUMNS = ("name", *(c for c, _ in fields.CONTACT_COLUMNS), "contact_hash", "website_host")
 
 
 class EditError(ValueError):
@@ -139,9 +119,11 @@ def _check_length(field: str, label: str, value: str | None) -> None:
 
 
 def clean_location(value: Mapping[str, Any], *, country: str) -> dict[str, Any]:
-    unknown = sorted(set(value) - set(LOCATION_KEYS))
+    unknown = sorted(set(value) - set(LOCATION_FIELDS))
     if unknown:
-        raise EditError(f"location: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(LOCATION_KEYS)}")
+        raise EditError(
+            f"location: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(LOCATION_FIELDS)}"
+        )
     out: dict[str, Any] = {k: (str(v).strip() or None) if v is not None else None for k, v in value.items()}
     for key, text_value in out.items():
         _check_length(key, f"location.{key}", text_value)
@@ -187,7 +169,7 @@ def edit_listing_info(
 
 
 def edit_listing(conn: Connection, listing_id: int, changes: Mapping[str, Any], *, user: str) -> list[str]:
-    """Set and lock the canonical `name` and/or `location` (a mapping of LOCATION_KEYS) of a listing."""
+    """Set and lock the canonical `name` and/or `location` (a mapping of LOCATION_FIELDS) of a listing."""
     target = _listing_target(conn, listing_id)
     unknown = sorted(set(changes) - set(LISTING_FIELDS))
     if unknown or not changes:
@@ -204,7 +186,7 @@ def edit_listing(conn: Connection, listing_id: int, changes: Mapping[str, Any], 
             entries.append(("name", old, name))
     if "location" in changes:
         if not isinstance(changes["location"], Mapping):
-            raise EditError("location: give a mapping of " + ", ".join(LOCATION_KEYS))
+            raise EditError("location: give a mapping of " + ", ".join(LOCATION_FIELDS))
         location = clean_location(changes["location"], country=target.country)
         old_loc, new_loc = _write_location(conn, listing_id, location)
         if old_loc != new_loc:
@@ -500,7 +482,7 @@ def _write_location(
         .one()
         ._mapping
     )
-    old = {k: _plain(current[k]) for k in LOCATION_KEYS}
+    old = {k: _plain(current[k]) for k in LOCATION_FIELDS}
     new = {**old, **location}
     if new == old:
         return old, new

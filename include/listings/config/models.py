@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator, model_validator
 
+from listings.fields import CANONICAL_FIELDS
+
 
 class DmoType(StrEnum):
     SCRAPED = "SCRAPED"
@@ -53,35 +55,6 @@ class Schedule(StrEnum):
     weekly = "weekly"
     monthly = "monthly"
 
-
-# The canonical fields a source field can be mapped to.
-CANONICAL_FIELDS: tuple[str, ...] = (
-    "source_id",
-    "name",
-    "description",
-    "category",
-    "address1",
-    "address2",
-    "city",
-    "state",
-    "zip",
-    "country",
-    "lat",
-    "lng",
-    "phone",
-    "email",
-    "website",
-    "facebook",
-    "instagram",
-    "youtube",
-    "tiktok",
-    "twitter",
-    "pinterest",
-    "tripadvisor",
-    "yelp",
-    "opening_hours",
-    "images",
-)
 
 _STRICT = ConfigDict(extra="forbid", str_strip_whitespace=True)
 

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from listings.config.models import DmoConfig
+from listings.fields import SCALAR_FIELDS
 from listings.settings import get_settings
 from listings.sources.base import FetchContext
 from listings.sources.registry import get_source
 from listings.transform.mapping import MISSING, resolve_path
-from listings.transform.records import SCALAR_FIELDS, CanonicalRecord, RecordError, build_record
+from listings.transform.records import CanonicalRecord, RecordError, build_record
 
 
 @dataclass

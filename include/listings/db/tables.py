@@ -191,7 +191,7 @@ listing_info = Table(
     Column("images_hash", CHAR(64)),  # the processed image list (migration 0007)
     Column("source_category", String),  # the category as the source wrote it, mapped or not
     Column("opening_hours_text", String),  # the hours as the source wrote them (parsed: opening_dates/hours)
-    # fields an admin set by hand (see listings.catalogue.edits.LOCKABLE_INFO_FIELDS): imports never overwrite them
+    # fields an admin set by hand (listings.fields.LOCKABLE_INFO_FIELDS): imports never overwrite them
     Column("locked_fields", ARRAY(Text), nullable=False, server_default=text("'{}'")),
     Column("status_reason", Text),  # why it was removed (not seen for N days / runs, hidden by an admin)
     Column("status_changed_at", DateTime),

@@ -7,19 +7,12 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from listings.fields import CONTACT_COLUMNS, SCALAR_FIELDS
 from listings.pipeline.jobs import Job
-from listings.transform.normalize import SOCIAL_FIELDS
 
 Row = dict[str, Any]
 
 # staging table -> (columns, row builder). Staging keys are (job_id, record_no); no ids from public.
-_CONTACT_COLUMNS = (
-    "email",
-    "local_phone",
-    "international_phone",
-    "website_url",
-    *(f"{s}_url" for s in SOCIAL_FIELDS),
-)
 
 
 def _keys(r: Row) -> dict[str, Any]:
@@ -42,11 +35,7 @@ def _locations(r: Row) -> tuple[Any, ...]:
 def _contact(r: Row) -> tuple[Any, ...]:
     return (
         r["name"],
-        r["email"],
-        r["phone"],
-        r.get("phone_e164"),
-        r["website"],
-        *(r[s] for s in SOCIAL_FIELDS),
+        *(r[key] if key in SCALAR_FIELDS else r.get(key) for _, key in CONTACT_COLUMNS),  # (phone_e164)
         r["contact_hash"],
         _keys(r).get("website_host"),
     )
@@ -73,7 +62,7 @@ TABLES: Sequence[tuple[str, Sequence[str], Callable[[Row], tuple[Any, ...]]]] = 
         ),
         _locations,
     ),
-    ("contact_info", ("name", *_CONTACT_COLUMNS, "contact_hash", "website_host"), _contact),
+    ("contact_info", ("name", *(c for c, _ in CONTACT_COLUMNS), "contact_hash", "website_host"), _contact),
 )
 
 

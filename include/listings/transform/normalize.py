@@ -27,11 +27,11 @@ from urllib.parse import quote, unquote_plus, urlsplit
 import idna
 import phonenumbers
 
+from listings.fields import SOCIAL_FIELDS
 from listings.transform.html import html_to_text
 from listings.transform.limits import FIELD_LIMITS, URL_MAX_CHARS
 
 __all__ = [
-    "SOCIAL_FIELDS",
     "Phone",
     "address_key",
     "address_tokens",
@@ -56,9 +56,6 @@ __all__ = [
     "website_host",
 ]
 
-# Same order as listings.transform.records.SOCIAL_FIELDS (a test checks it); defined here rather than
-# imported because records.py will import this module.
-SOCIAL_FIELDS = ("facebook", "instagram", "youtube", "tiktok", "twitter", "pinterest", "tripadvisor", "yelp")
 
 _NON_WORD = re.compile(r"[^\w]+")
 _WS = re.compile(r"\s+")

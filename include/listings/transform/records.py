@@ -13,6 +13,7 @@ from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
+from listings.fields import CONTACT_FIELDS, INFO_FIELDS, LOCATION_FIELDS, SCALAR_FIELDS, SOCIAL_FIELDS
 from listings.transform import normalize as norm
 from listings.transform.categories import CategoryStats, load_vocabulary
 from listings.transform.clean import InvalidValue, clean_multiline, clean_text, parse_coordinate
@@ -20,13 +21,6 @@ from listings.transform.hashing import record_hash, sha256_fields
 from listings.transform.hours import parse_hours, rows, to_text
 from listings.transform.limits import FIELD_LIMITS, MAX_IMAGES, PRECUT_FACTOR, over_limit, truncate
 from listings.transform.mapping import MISSING, as_list, as_text, resolve_path
-from listings.transform.normalize import SOCIAL_FIELDS
-
-LOCATION_FIELDS = ("address1", "address2", "city", "state", "zip", "country", "lat", "lng")
-CONTACT_FIELDS = ("phone", "email", "website", *SOCIAL_FIELDS, "opening_hours")
-INFO_FIELDS = ("name", "description", "category")
-# Every scalar canonical field, in output order.
-SCALAR_FIELDS = ("source_id", *INFO_FIELDS, *LOCATION_FIELDS, *CONTACT_FIELDS)
 
 
 class RecordError(ValueError):
