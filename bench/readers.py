@@ -52,7 +52,7 @@ def main() -> None:
     ap.add_argument("--records", type=int, default=100_000, help="Records of the json.gz round trip.")
     args = ap.parse_args()
 
-    from listings.sources.xls import read_workbook
+    from listings.sources.xls_reader import read_workbook
     from listings.storage import CONTENT_TYPES, DataKey, dump_json_gz, load_json_gz, open_store
     from listings.transform.categories import load_vocabulary
     from listings.validation import validate_transformed

@@ -123,13 +123,13 @@ import json, resource, sys, time
 from pathlib import Path
 data = Path(sys.argv[1]).read_bytes()
 mode = sys.argv[2]
-from listings.sources import xls
+from listings.sources import xls_reader
 from listings.admin import dmo_uploads
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 started = time.perf_counter()
 try:
     if mode == "reader":
-        result = xls.read_workbook(data)
+        result = xls_reader.read_workbook(data)
         outcome = f"read {len(result.rows):,} rows"
     else:
         dmo_uploads.check_content(data[:65536], ".xlsx", Path(sys.argv[1]))

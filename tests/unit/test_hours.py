@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from listings.sources.here import record_values
-from listings.sources.website import opening_hours_text
+from listings.sources.website_extract import opening_hours_text
 from listings.transform.hours import (
     ALL_DAYS,
     INFO_FLAGS,

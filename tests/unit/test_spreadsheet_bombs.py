@@ -1,7 +1,8 @@
 """Spreadsheet bombs: a small workbook that would take the reader gigabytes is refused before a
 library parses it, by the reader (runs, the preview, the files page) and by the upload check, with a message
 that says why. Every bomb is built here, streamed into a deflated ZIP (a few hundred KB on disk); the caps
-are the module constants of listings.sources.xls, lowered in a test where a smaller file shows the same."""
+are the module constants of listings.sources.xls_reader, lowered in a test where a smaller file shows the
+same."""
 
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ import xlwt  # type: ignore[import-untyped]
 from listings.admin import dmo_uploads
 from listings.config.models import DmoConfig
 from listings.settings import Settings
-from listings.sources import xls
+from listings.sources import xls_reader
 from listings.sources.base import SourceError
-from listings.sources.xls import WorkbookFormatError, XlsSource, read_workbook
+from listings.sources.xls import XlsSource
+from listings.sources.xls_reader import WorkbookFormatError, read_workbook
 
 NS = b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
 HEADER = ["ID", "Nom", "Ville"]
@@ -154,14 +156,14 @@ def test_a_part_compressed_far_beyond_any_workbook_is_refused(monkeypatch: pytes
     bomb = with_parts({SHEET: sheet(text_row("ID", "Nom"), *repeated(text_row("1", "boom"), 30_000_000))})
     with pytest.raises(WorkbookFormatError, match=r"xl/worksheets/sheet1.xml is compressed \d+:1"):
         read_workbook(bomb)
-    monkeypatch.setattr(xls, "MAX_XLSX_RATIO", 10_000)
-    monkeypatch.setattr(xls, "MAX_SHEET_ROWS", 1_000)
+    monkeypatch.setattr(xls_reader, "MAX_XLSX_RATIO", 10_000)
+    monkeypatch.setattr(xls_reader, "MAX_SHEET_ROWS", 1_000)
     with pytest.raises(WorkbookFormatError, match="more than 1,000 rows"):  # the next cap still holds
         read_workbook(bomb)
 
 
 def test_too_many_parts_are_refused_before_the_zip_directory_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(xls, "MAX_XLSX_PARTS", 5)
+    monkeypatch.setattr(xls_reader, "MAX_XLSX_PARTS", 5)
     built: list[str] = []
     real_init = zipfile.ZipFile.__init__
 
@@ -181,7 +183,8 @@ def test_a_row_of_more_cells_than_columns_is_refused_before_the_sheet_is_parsed(
 ) -> None:
     from openpyxl.worksheet._read_only import ReadOnlyWorksheet
 
-    monkeypatch.setattr(xls, "MAX_XLSX_RATIO", 100_000)  # this one is about the cells, not the compression
+    # this one is about the cells, not the compression
+    monkeypatch.setattr(xls_reader, "MAX_XLSX_RATIO", 100_000)
 
     def parse(*args: Any, **kwargs: Any) -> None:
         raise NotParsed("openpyxl parsed the sheet")
@@ -198,8 +201,8 @@ def test_a_row_of_more_cells_than_columns_is_refused_before_the_sheet_is_parsed(
 def test_too_many_rows_or_columns_are_refused_with_the_sheet_named(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(xls, "MAX_SHEET_ROWS", 20)
-    monkeypatch.setattr(xls, "MAX_SHEET_COLUMNS", 10)
+    monkeypatch.setattr(xls_reader, "MAX_SHEET_ROWS", 20)
+    monkeypatch.setattr(xls_reader, "MAX_SHEET_COLUMNS", 10)
     assert (
         len(read_workbook(workbook([HEADER] + [[str(i), f"Lieu {i}", "Laval"] for i in range(19)])).rows)
         == 19
@@ -256,7 +259,7 @@ def test_a_cell_far_right_or_far_down_is_refused_before_the_sheet_is_parsed(
         with pytest.raises(dmo_uploads.UploadRefused, match=message):
             dmo_uploads.check_content(data[:65536], ".xlsx", _write(tmp_path, data))
     # the reader's own check, were the XML to get past the first one
-    monkeypatch.setattr(xls, "_scan_sheet", lambda book, path, title: [])
+    monkeypatch.setattr(xls_reader, "_scan_sheet", lambda book, path, title: [])
     for data, message in ((far_right, right), (far_down, down)):
         with pytest.raises(WorkbookFormatError, match=message):
             read_workbook(data)
@@ -265,7 +268,7 @@ def test_a_cell_far_right_or_far_down_is_refused_before_the_sheet_is_parsed(
 def test_too_many_shared_strings_are_refused_before_they_are_loaded(
     monkeypatch: pytest.MonkeyPatch, nothing_parsed: list[str]
 ) -> None:
-    monkeypatch.setattr(xls, "MAX_SHARED_STRINGS", 100)
+    monkeypatch.setattr(xls_reader, "MAX_SHARED_STRINGS", 100)
 
     def strings() -> Iterator[bytes]:
         yield b'<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
@@ -283,8 +286,8 @@ def test_too_many_shared_strings_are_refused_before_they_are_loaded(
 
 
 def test_legacy_xls_rows_and_columns_are_capped(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setattr(xls, "MAX_SHEET_ROWS", 20)
-    monkeypatch.setattr(xls, "MAX_SHEET_COLUMNS", 10)
+    monkeypatch.setattr(xls_reader, "MAX_SHEET_ROWS", 20)
+    monkeypatch.setattr(xls_reader, "MAX_SHEET_COLUMNS", 10)
 
     def legacy(rows: int, columns: int) -> bytes:
         wb = xlwt.Workbook(encoding="utf-8")
@@ -308,7 +311,7 @@ def test_legacy_xls_rows_and_columns_are_capped(monkeypatch: pytest.MonkeyPatch,
 
 
 def test_an_ordinary_workbook_passes_every_check(tmp_path: Path) -> None:
-    from listings.sources.xls import check_workbook
+    from listings.sources.xls_reader import check_workbook
 
     data = workbook([HEADER] + [[str(i), f"Lieu {i}", "Laval"] for i in range(500)])
     check_workbook(data)

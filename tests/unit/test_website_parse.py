@@ -13,9 +13,8 @@ from pydantic import ValidationError
 
 from listings.config.models import DmoConfig
 from listings.sources.http import RawPages
-from listings.sources.website import (
-    WebsiteParams,
-    WebsiteSource,
+from listings.sources.website import WebsiteParams, WebsiteSource
+from listings.sources.website_extract import (
     document_base,
     html_selector,
     item_link,

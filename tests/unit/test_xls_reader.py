@@ -1,5 +1,5 @@
-"""Unit tests for listings.sources.xls: every workbook is built in the test (openpyxl for .xlsx, xlwt for
-legacy .xls when it is installed)."""
+"""Unit tests for listings.sources.xls_reader and the xls connector: every workbook is built in the test
+(openpyxl for .xlsx, xlwt for legacy .xls when it is installed)."""
 
 from __future__ import annotations
 
@@ -16,11 +16,10 @@ from pydantic import ValidationError
 
 from listings.config.models import DmoConfig
 from listings.sources.base import SourceError
-from listings.sources.xls import (
+from listings.sources.xls import XlsParams, XlsSource
+from listings.sources.xls_reader import (
     CellError,
     WorkbookFormatError,
-    XlsParams,
-    XlsSource,
     cell_text,
     detect_format,
     is_identifier_column,

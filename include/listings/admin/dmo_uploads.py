@@ -8,8 +8,8 @@ the data folder). The client's file name is never used as a path: a stored file 
 when, its original name and its SHA-256. A file is refused, and nothing is kept, when it is empty, larger
 than `MAX_UPLOAD_BYTES`, has an extension the source type does not read, or its content is not what
 the extension says (a workbook's magic bytes; a text file with NUL bytes or a binary signature), or a
-workbook holds more than the spreadsheet reader's caps (listings.sources.xls: decompressed size, rows,
-columns...).
+workbook holds more than the spreadsheet reader's caps (listings.sources.xls_reader: decompressed size,
+rows, columns...).
 """
 
 from __future__ import annotations
@@ -118,9 +118,9 @@ def _extension(filename: str | None, source_type: str) -> str:
 
 def check_content(head: bytes, ext: str, path: Path | None = None) -> None:
     """Refuse a file whose first bytes (and, for a workbook, its ZIP directory) do not match `ext`, or a
-    workbook beyond the reader's caps (`listings.sources.xls.check_workbook`: a spreadsheet bomb, too many
-    rows or columns), so that it is never stored nor previewed."""
-    from listings.sources.xls import WorkbookFormatError, check_workbook, detect_format
+    workbook beyond the reader's caps (`listings.sources.xls_reader.check_workbook`: a spreadsheet bomb, too
+    many rows or columns), so that it is never stored nor previewed."""
+    from listings.sources.xls_reader import WorkbookFormatError, check_workbook, detect_format
 
     if not head:
         raise UploadRefused("the file is empty")

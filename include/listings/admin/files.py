@@ -589,7 +589,7 @@ def _csv(stream: BinaryIO, offset: int, limit: int, file_row: Mapping[str, Any])
 
 
 def _workbook(stream: BinaryIO, offset: int, limit: int, file_row: Mapping[str, Any]) -> Preview:
-    from listings.sources.xls import WorkbookFormatError, read_workbook
+    from listings.sources.xls_reader import WorkbookFormatError, read_workbook
 
     reader = _Capped(stream, MAX_WORKBOOK_BYTES)
     data = _read_all(reader)

@@ -27,8 +27,8 @@ from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
 from listings.sources.http import KEPT_HEADERS
-from listings.sources.website import (
-    CrawlSpec,
+from listings.sources.website import CrawlSpec
+from listings.sources.website_extract import (
     document_base,
     html_selector,
     item_link,
