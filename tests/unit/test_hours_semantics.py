@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from listings.transform import hours as hours_module
 from listings.transform.hours import ParsedHours, parse_hours, rows, to_text
+from listings.transform.hours import osm as hours_osm
 
 P, PA, U = "parsed", "partial", "unparsed"
 
@@ -239,10 +239,10 @@ def model_open_spans(
 
 def library_open_spans(value: str, first: dt.date, last: dt.date) -> list[tuple[dt.datetime, dt.datetime]]:
     """The reference evaluator's open times, clipped to [first, last] as the parser's check reads them."""
-    return hours_module._reference_spans(opening_hours.OpeningHours(value), first, last)
+    return hours_osm._reference_spans(opening_hours.OpeningHours(value), first, last)
 
 
-_clip = hours_module._clip
+_clip = hours_osm._clip
 
 
 YEAR = (dt.date(2025, 1, 1), dt.date(2025, 12, 31))
@@ -296,13 +296,13 @@ def test_the_parsed_cases_above_agree_with_the_reference_evaluator(value: str) -
 
 def test_a_reading_the_reference_evaluator_contradicts_is_not_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
     """The cross-check is live: make the rule reader drop every second rule and the result is partial."""
-    real = hours_module._osm_rules
+    real = hours_osm._osm_rules
 
     def lossy(text: str) -> object:
         got = real(text)
         return None if got is None else got[::2]
 
-    monkeypatch.setattr(hours_module, "_osm_rules", lossy)
+    monkeypatch.setattr(hours_osm, "_osm_rules", lossy)
     parsed = parse_hours("Mo-Fr 09:00-17:00; Sa 10:00-14:00")
     assert parsed.status == PA and "osm_mismatch" in parsed.flags
     assert parsed.text == "Mo-Fr 09:00-17:00; Sa 10:00-14:00"
