@@ -122,7 +122,7 @@ def client() -> Any:
     from fastapi.testclient import TestClient
 
     create_auth_manager()
-    from listings_admin.app import app
+    from listings_admin.main import app
 
     app.dependency_overrides[get_user] = lambda: SimpleAuthManagerUser(username="bench", role="admin")
     root = FastAPI()

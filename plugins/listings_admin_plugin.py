@@ -1,10 +1,10 @@
-"""The Airflow plugin of the listings admin UI: mounts `listings_admin.app` on the Airflow API
+"""The Airflow plugin of the listings admin UI: mounts `listings_admin.main:app` on the Airflow API
 server at /listings-admin and lists its pages in the Airflow navigation under one menu, "Listings".
 
 Airflow loads every .py file of the plugins folder as a loose module; `.airflowignore` keeps it out of
 the `listings_admin` package, which this module imports as a package (the plugins folder is on sys.path).
 Every Airflow process loads plugins (each task, for macros): this module stays cheap to import, and the
-app itself (`listings_admin.app:app`) is imported on the API server's first request to it.
+app itself (`listings_admin.main:app`) is imported on the API server's first request to it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ URL_PREFIX = "/listings-admin"
 CATEGORY = "Listings"
 
 FASTAPI_APPS: list[dict[str, Any]] = [
-    {"app": LazyApp("listings_admin.app:app"), "url_prefix": URL_PREFIX, "name": "Listings admin"}
+    {"app": LazyApp("listings_admin.main:app"), "url_prefix": URL_PREFIX, "name": "Listings admin"}
 ]
 PAGES = (  # (menu name, path under URL_PREFIX, url_route inside the Airflow UI), in menu order
     ("Listings", "/listings", "listings"),

@@ -15,7 +15,7 @@ from typing import Any
 
 class LazyApp:
     def __init__(self, target: str) -> None:
-        """`target`: "module:attribute" of the ASGI app, e.g. "listings_admin.app:app"."""
+        """`target`: "module:attribute" of the ASGI app, e.g. "listings_admin.main:app"."""
         self.target = target
         self._app: Any = None
         self._lock = threading.Lock()

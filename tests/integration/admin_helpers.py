@@ -25,7 +25,7 @@ def admin_app() -> Any:
     from airflow.api_fastapi.app import create_auth_manager
 
     create_auth_manager()  # the API server does this at start-up; requires_access_view asks it
-    from listings_admin.app import app
+    from listings_admin.main import app
 
     return app
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import subprocess
 import sys
@@ -123,13 +124,42 @@ def test_the_plugin_declares_the_app_and_its_pages_under_one_menu() -> None:
     # Loading the plugin (as each task's process does, for macros) does not import the app.
     probe = (
         "import sys, listings_admin_plugin as p; assert p.ListingsAdminPlugin.fastapi_apps;"
-        " print(sorted(m for m in ('listings_admin.app', 'airflow.api_fastapi.core_api.security', 'fastapi')"
+        " print(sorted(m for m in ('listings_admin.main', 'airflow.api_fastapi.core_api.security', 'fastapi')"
         " if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe], cwd=PLUGINS, capture_output=True, text=True, timeout=120, check=True
     )
     assert out.stdout.strip().splitlines()[-1] == "[]", out.stdout + out.stderr
+
+
+ROUTE_MODULES = sorted(
+    p.stem for p in (PLUGINS / "listings_admin" / "routes").glob("*.py") if p.stem != "__init__"
+)
+
+
+@pytest.mark.parametrize("module", ROUTE_MODULES)
+def test_each_route_module_imports_on_its_own(module: str, tmp_path: Path) -> None:
+    """A fresh interpreter imports the module first: no route module depends on another having been
+    imported before it (nor on the app, `listings_admin.main`), and each has its APIRouter with routes."""
+    assert len(ROUTE_MODULES) >= 10 and "listings" in ROUTE_MODULES
+    probe = (
+        f"import importlib, sys; m = importlib.import_module('listings_admin.routes.{module}');"
+        " from fastapi import APIRouter;"
+        " assert isinstance(m.router, APIRouter) and m.router.routes, 'no router';"
+        " print('main imported' if 'listings_admin.main' in sys.modules else 'alone')"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(PLUGINS), str(PLUGINS.parent / "include")])}
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.strip().splitlines()[-1] == "alone", out.stdout + out.stderr[-3000:]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -264,6 +294,35 @@ def test_the_detail_page_says_where_each_value_comes_from(
         re.sub(r"<[^>]+>", " ", re.findall(r'<tr data-provenance="name">(.*?)</tr>', html, re.S)[0]).split()
     )
     assert canonical.startswith("name DMO 201 (csv), job")
+
+
+def test_typed_query_parameters_empty_values_and_error_pages(engine: Engine, client_as: Any) -> None:
+    """FastAPI parses the integer parameters; a bad one is one HTML 400 page naming it (not FastAPI's JSON
+    422). An empty one (a GET form's empty field) is the default. A missing listing is the 404 page, with the
+    user's name as on every page."""
+    client = client_as("viewer", "vera")
+    for path, params, message in (
+        ("/listings", {"page": "0"}, "page must be 1 or more; got &#39;0&#39;"),
+        ("/listings", {"page": "two"}, "page must be a whole number; got &#39;two&#39;"),
+        ("/jobs", {"per_page": "-1"}, "per_page must be 1 or more"),
+        ("/jobs", {"dmo_id": "x", "page": "y"}, "dmo_id must be a whole number"),
+        ("/bridge", {"max_certainty": "high"}, "max_certainty must be a number; got &#39;high&#39;"),
+        ("/files/1", {"offset": "-5"}, "offset must be 0 or more"),
+        ("/health", {"days": "many"}, "days must be a whole number"),
+    ):
+        bad = client.get(PREFIX + path, params=params)
+        assert bad.status_code == 400, (path, params, bad.text)
+        assert bad.headers["content-type"].startswith("text/html"), bad.headers
+        assert message in bad.text and 'role="alert"' in bad.text, (path, params, bad.text)
+    both = client.get(PREFIX + "/jobs", params={"dmo_id": "x", "page": "y"}).text
+    assert "page must be a whole number" in both  # every bad parameter is named
+    for path in ("/listings", "/images", "/jobs", "/files", "/bridge", "/bridge/conflicts", "/review",
+                 "/soft-deleted", "/schedule", "/health"):  # fmt: skip
+        params = {"dmo_id": "", "page": "", "per_page": "", "job_id": "", "listing_id": "", "days": " "}
+        assert client.get(PREFIX + path, params=params).status_code == 200, path
+    missing = client.get(PREFIX + "/listings/999999")
+    assert missing.status_code == 404 and "There is no listing 999999." in missing.text
+    assert "vera · viewer · read-only" in missing.text
 
 
 # ------------------------------------------------------------------------------------------------

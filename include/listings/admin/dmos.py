@@ -1,7 +1,7 @@
 """The DMO pages of the admin UI: every config with its last jobs, one config with its version history, the
 YAML editor (validate, then save as a new version), activate / deactivate, and "test this config".
 
-No Airflow import: the routes (`plugins/listings_admin/dmos.py`) call these; so can scripts and tests.
+No Airflow import: the routes (`plugins/listings_admin/routes/dmo*.py`) call these; so can scripts and tests.
 Saving goes through `listings.config.store.apply_config`, as `listings config apply` does: an invalid
 document raises `ConfigError` (one message per field) and nothing is saved.
 """

@@ -1,4 +1,4 @@
-"""The jobs pages of the admin UI, registered on the app by `register(app)`.
+"""The jobs pages of the admin UI.
 
 Routes (under the mount prefix):
     GET  /jobs                          every job, newest first: filters (DMO, status, dates), paging
@@ -21,60 +21,54 @@ user, op or admin role (the app's `guard_writes`, and `ActingUser`).
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from airflow.api_fastapi.core_api.security import GetUserDep
-from fastapi import FastAPI, Form, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response, StreamingResponse
+from sqlalchemy import Connection
 
-from listings_admin.app import _engine, _error, _int, _partial, _redirect, _url, render, templates
 from listings_admin.auth import ActingUser
+from listings_admin.deps import DEFAULT_PER_PAGE, Conn, OptionalInt, Page, PerPage, engine
+from listings_admin.rendering import NotFound, is_partial, redirect, render, url
+
+router = APIRouter()
 
 
-def _duration(seconds: Any) -> str:
-    from listings.admin.jobs import duration
-
-    return duration(seconds)
-
-
-templates.env.filters["duration"] = _duration
-templates.env.filters["pretty_json"] = lambda value: json.dumps(
-    value, ensure_ascii=False, indent=2, default=str
-)
-
-
+@router.get("/jobs")
 def jobs_page(
     request: Request,
     user: GetUserDep,
-    dmo_id: str | None = None,
+    conn: Conn,
+    dmo_id: OptionalInt = None,
     status: str | None = None,
     start: str | None = None,
     end: str | None = None,
-    page: str | None = None,
-    per_page: str | None = None,
+    page: Page = 1,
+    per_page: PerPage = DEFAULT_PER_PAGE,
 ) -> HTMLResponse:
     from listings.admin import jobs, queries
     from listings.db.tables import JOB_STATUSES
 
-    with _engine().connect() as conn:
-        result = jobs.list_jobs(
-            conn,
-            dmo_id=_int("dmo_id", dmo_id),
-            status=status or None,
-            created_from=start or None,
-            created_to=end or None,
-            page=_int("page", page, default=1) or 1,
-            per_page=_int("per_page", per_page, default=50) or 50,
-        )
-        choices = {} if _partial(request, "results") else {"dmos": queries.dmo_choices(conn)}
+    result = jobs.list_jobs(
+        conn,
+        dmo_id=dmo_id,
+        status=status or None,
+        created_from=start or None,
+        created_to=end or None,
+        page=page,
+        per_page=per_page,
+    )
+    partial = is_partial(request, "results")
+    choices = {} if partial else {"dmos": queries.dmo_choices(conn)}
     f = result.filters
     params = {
         "dmo_id": f["dmo_id"],
         "status": f["status"],
         "start": f["from"].isoformat() if f["from"] else None,
         "end": f["to"].isoformat() if f["to"] else None,
-        "per_page": _int("per_page", per_page),
+        "per_page": per_page if per_page != DEFAULT_PER_PAGE else None,
     }
     context = {
         "title": "Jobs",
@@ -85,28 +79,19 @@ def jobs_page(
         "max_rows": queries.MAX_ROWS,
         **choices,
     }
-    if _partial(request, "results"):
+    if partial:
         return render(request, user, "_jobs_results.html", context)
     return render(request, user, "jobs.html", context)
 
 
+@router.get("/jobs/{job_id:int}")
 def job_page(
-    request: Request,
-    user: GetUserDep,
-    job_id: int,
-    errors_page: str | None = None,
-    errors: str | None = None,
+    request: Request, user: GetUserDep, job_id: int, errors_page: Page = 1, errors: str | None = None
 ) -> HTMLResponse:
-    return _job_response(
-        request,
-        user,
-        job_id,
-        errors_page=_int("errors_page", errors_page, default=1) or 1,
-        errors_filter=errors or "all",
-    )
+    return job_response(request, user, job_id, errors_page=errors_page, errors_filter=errors or "all")
 
 
-def _job_response(
+def job_response(
     request: Request,
     user: Any,
     job_id: int,
@@ -117,13 +102,16 @@ def _job_response(
     flashes: list[dict[str, str]] | None = None,
     form: dict[str, Any] | None = None,
 ) -> HTMLResponse:
+    """The job's page (also the page a refused action on it comes back to). A job whose process is gone
+    is marked stale first, in a transaction of its own, so that it shows it can be run again; then the
+    page reads through a connection of its own (the refused POSTs reach here having used theirs)."""
     from listings.admin import jobs
 
-    jobs.reap_if_dead(job_id)  # a job whose process is gone shows as stale, and can be run again
-    with _engine().connect() as conn:
+    jobs.reap_if_dead(job_id)
+    with engine().connect() as conn:
         detail = jobs.job_detail(conn, job_id, errors_page=errors_page, errors_filter=errors_filter)
     if detail is None:
-        return _error(request, user, f"There is no job {job_id}.", 404)
+        raise NotFound(f"There is no job {job_id}.")
     failed = next((s["name"] for s in detail.steps if s["state"] == "failed"), None)
     context = {
         "title": f"Job {job_id}",
@@ -138,52 +126,55 @@ def _job_response(
         "params": {},
         "form": form or {},
     }
-    if _partial(request, "errors-list"):
+    if is_partial(request, "errors-list"):
         return render(request, user, "_job_errors.html", context, status_code=status_code, flashes=flashes)
     return render(request, user, "job.html", context, status_code=status_code, flashes=flashes)
 
 
-def job_errors_csv(request: Request, user: GetUserDep, job_id: int, errors: str | None = None) -> Response:
+@router.get("/jobs/{job_id:int}/errors.csv")
+def job_errors_csv(conn: Conn, job_id: int, errors: str | None = None) -> Response:
     from listings.admin import jobs
     from listings.admin.queries import QueryError
 
     errors_filter = errors or "open"
     if errors_filter not in jobs.ERROR_FILTERS:
         raise QueryError(f"errors must be one of {', '.join(jobs.ERROR_FILTERS)}; got {errors_filter!r}")
-    with _engine().connect() as conn:
-        if not jobs.job_exists(conn, job_id):
-            return _error(request, user, f"There is no job {job_id}.", 404)
+    if not jobs.job_exists(conn, job_id):
+        raise NotFound(f"There is no job {job_id}.")
 
-    def lines() -> Any:
-        with _engine().connect() as conn:
-            yield from jobs.errors_csv(conn, job_id, errors_filter=errors_filter)
+    def lines() -> Iterator[str]:
+        # The body is read after the route returned (and its connection closed): a connection of its own.
+        with engine().connect() as stream:
+            yield from jobs.errors_csv(stream, job_id, errors_filter=errors_filter)
 
     headers = {"Content-Disposition": f'attachment; filename="job-{job_id}-errors.csv"'}
     return StreamingResponse(lines(), media_type="text/csv; charset=utf-8", headers=headers)
 
 
-def job_run(request: Request, user: GetUserDep, acting: ActingUser, job_id: int, mode: str) -> Response:
+def _run(request: Request, conn: Connection, acting: str, job_id: int, mode: str) -> Response:
     from listings.admin import jobs
 
-    back = _url(request, f"/jobs/{job_id}")
+    back = url(request, f"/jobs/{job_id}")
     try:
-        with _engine().connect() as conn:
-            done = jobs.run_job_dag(conn, job_id, mode=mode, user=acting)
+        done = jobs.run_job_dag(conn, job_id, mode=mode, user=acting)
     except LookupError as exc:
-        return _error(request, user, str(exc).strip("'\""), 404)
+        raise NotFound(str(exc).strip("'\"")) from None
     except jobs.RunRefused as exc:
-        return _redirect(request, back, "error", str(exc))
-    return _redirect(request, back, "success", done.message)
+        return redirect(request, back, "error", str(exc))
+    return redirect(request, back, "success", done.message)
 
 
-def job_run_again(request: Request, user: GetUserDep, acting: ActingUser, job_id: int) -> Response:
-    return job_run(request, user, acting, job_id, "again")
+@router.post("/jobs/{job_id:int}/run-again")
+def job_run_again(request: Request, conn: Conn, acting: ActingUser, job_id: int) -> Response:
+    return _run(request, conn, acting, job_id, "again")
 
 
-def job_run_now(request: Request, user: GetUserDep, acting: ActingUser, job_id: int) -> Response:
-    return job_run(request, user, acting, job_id, "now")
+@router.post("/jobs/{job_id:int}/run-now")
+def job_run_now(request: Request, conn: Conn, acting: ActingUser, job_id: int) -> Response:
+    return _run(request, conn, acting, job_id, "now")
 
 
+@router.post("/jobs/{job_id:int}/rerun-from")
 def job_rerun_from(
     request: Request,
     user: GetUserDep,
@@ -195,25 +186,26 @@ def job_rerun_from(
 
     if task_id not in jobs.DAG_TASKS:
         message = f"Choose the step to re-run from ({', '.join(jobs.DAG_TASKS)}); got {task_id!r}."
-        return _job_response(
+        return job_response(
             request, user, job_id, status_code=400, flashes=[{"kind": "error", "message": message}]
         )
-    back = _url(request, f"/jobs/{job_id}")
+    back = url(request, f"/jobs/{job_id}")
     try:
-        with _engine().connect() as conn:
+        # Not the Conn dependency: the refusal above renders the job page, which reads through its own.
+        with engine().connect() as conn:
             message = jobs.rerun_from_step(conn, job_id, task_id, user=acting)
     except LookupError as exc:
-        return _error(request, user, str(exc).strip("'\""), 404)
+        raise NotFound(str(exc).strip("'\"")) from None
     except jobs.RunRefused as exc:
-        return _redirect(request, back, "error", str(exc))
-    return _redirect(request, back, "success", message)
+        return redirect(request, back, "error", str(exc))
+    return redirect(request, back, "success", message)
 
 
 def _errors_back(request: Request, job_id: int, errors: str, errors_page: str) -> str:
     from listings.admin import jobs
 
     return (
-        _url(
+        url(
             request,
             f"/jobs/{job_id}",
             {
@@ -225,6 +217,7 @@ def _errors_back(request: Request, job_id: int, errors: str, errors_page: str) -
     )
 
 
+@router.post("/jobs/{job_id:int}/errors/ignore")
 def job_errors_ignore(
     request: Request,
     user: GetUserDep,
@@ -242,6 +235,7 @@ def job_errors_ignore(
     )
 
 
+@router.post("/jobs/{job_id:int}/errors/unignore")
 def job_errors_unignore(
     request: Request,
     user: GetUserDep,
@@ -277,16 +271,16 @@ def _errors_action(
     if action == "ignore" and every_open and not one.strip():
         ids = None
     try:
-        with _engine().begin() as conn:
+        with engine().begin() as conn:  # a transaction of its own: all of the errors or none
             if action == "ignore":
                 n = jobs.ignore_errors(conn, job_id, ids, user=acting, reason=reason)
             else:
                 n = jobs.unignore_errors(conn, job_id, ids or [], user=acting)
     except LookupError as exc:
-        return _error(request, user, str(exc).strip("'\""), 404)
+        raise NotFound(str(exc).strip("'\"")) from None
     except QueryError as exc:
         page = int(errors_page) if errors_page.isdigit() and int(errors_page) > 0 else 1
-        return _job_response(
+        return job_response(
             request,
             user,
             job_id,
@@ -301,15 +295,4 @@ def _errors_action(
         if action == "ignore"
         else f"{n} record error{plural} no longer ignored (by {acting})."
     )
-    return _redirect(request, _errors_back(request, job_id, errors, errors_page), "success", message)
-
-
-def register(app: FastAPI) -> None:
-    app.add_api_route("/jobs", jobs_page, methods=["GET"])
-    app.add_api_route("/jobs/{job_id:int}", job_page, methods=["GET"])
-    app.add_api_route("/jobs/{job_id:int}/errors.csv", job_errors_csv, methods=["GET"])
-    app.add_api_route("/jobs/{job_id:int}/run-again", job_run_again, methods=["POST"])
-    app.add_api_route("/jobs/{job_id:int}/run-now", job_run_now, methods=["POST"])
-    app.add_api_route("/jobs/{job_id:int}/rerun-from", job_rerun_from, methods=["POST"])
-    app.add_api_route("/jobs/{job_id:int}/errors/ignore", job_errors_ignore, methods=["POST"])
-    app.add_api_route("/jobs/{job_id:int}/errors/unignore", job_errors_unignore, methods=["POST"])
+    return redirect(request, _errors_back(request, job_id, errors, errors_page), "success", message)

@@ -1,4 +1,4 @@
-"""The health pages of the admin UI, registered on the app by `register(app)`.
+"""The health page of the admin UI.
 
 Routes (under the mount prefix):
     GET  /health                        alerts, then charts over the last ?days=30 (1..366) days: job
@@ -14,10 +14,13 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.api_fastapi.core_api.security import GetUserDep
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 
-from listings_admin.app import BadRequest, _engine, _int, render
+from listings_admin.deps import Conn, OptionalInt
+from listings_admin.rendering import BadRequest, render
+
+router = APIRouter()
 
 DAY_CHOICES = (7, 30, 90, 365)
 OUTCOME_COLORS = {
@@ -82,27 +85,21 @@ def charts(report: Any) -> dict[str, str]:
     }
 
 
-def health_page(request: Request, user: GetUserDep, days: str | None = None) -> HTMLResponse:
+@router.get("/health")
+def health_page(request: Request, user: GetUserDep, conn: Conn, days: OptionalInt = None) -> HTMLResponse:
     from listings.admin import health
 
-    n = _int("days", days, default=health.DEFAULT_DAYS)
-    if n is None or not 1 <= n <= health.MAX_DAYS:
+    n = health.DEFAULT_DAYS if days is None else days  # the form's days field may come empty
+    if not 1 <= n <= health.MAX_DAYS:
         raise BadRequest(f"days must be between 1 and {health.MAX_DAYS}; got {n}")
-    with _engine().connect() as conn:
-        report = health.report(conn, days=n)
-        alerts = health.alerts(conn)
+    report = health.report(conn, days=n)
     context = {
         "title": "Health",
         "nav": "health",
         "r": report,
-        "alerts": alerts,
+        "alerts": health.alerts(conn),
         "charts": charts(report),
         "days": n,
         "day_choices": DAY_CHOICES,
     }
     return render(request, user, "health.html", context)
-
-
-def register(app: FastAPI) -> None:
-    """Add this module's routes to the admin app (its app-wide read and write guards apply)."""
-    app.add_api_route("/health", health_page, methods=["GET"])
