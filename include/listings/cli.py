@@ -307,8 +307,8 @@ def dbt_command(args: tuple[str, ...]) -> None:
 def rematch(dmo_id: int | None, dry_run: bool) -> None:
     """Run matching again over the stored transformed files (after a threshold or rule change): print each
     change as a JSON line, then apply them unless --dry-run."""
+    from listings.catalogue import rematch as rm
     from listings.db.engine import get_engine
-    from listings.matching import rematch as rm
     from listings.matching.engine import Thresholds
 
     s = get_settings()

@@ -19,7 +19,8 @@ from click.testing import CliRunner
 from dmo_helpers import csv_config, q
 from sqlalchemy import Engine, text
 
-from listings.admin.matching import merge_listings, resolve_match_item, unmerge
+from listings.catalogue.merge import merge_listings, unmerge
+from listings.catalogue.review import resolve_match_item
 from listings.cli import main
 from listings.config.store import apply_config
 from listings.matching import fellegi_sunter as fs

@@ -197,6 +197,26 @@ def test_rematch_reports_then_applies_a_threshold_change(
     assert tuple(old) == ("merged", catalogue["A"], False)
     (item,) = q(engine, "select status, resolved_by from pipeline.review_items")
     assert tuple(item) == ("resolved", "rematch")
+    # the same move core as a person's force-match: the move is on both listings' timelines, the old
+    # listing's retirement on its own, and the bridge says who placed the record and how sure it was
+    edits = q(
+        engine,
+        "select listing_id, action, field, edited_by from pipeline.listing_edits where listing_info_id = :i"
+        " or (listing_id = :old and action = 'merge') order by id",
+        i=pending.id,
+        old=pending.listing_id,
+    )
+    assert {(e.listing_id, e.action, e.field, e.edited_by) for e in edits} >= {
+        (pending.listing_id, "move", "listing_id", "rematch"),
+        (catalogue["A"], "move", "listing_id", "rematch"),
+        (pending.listing_id, "merge", "listing_status", "rematch"),
+    }
+    bridge = q(
+        engine,
+        "select distinct match_method, certainty_score from pipeline.bridge_source_listing where listing_info_id = :i",
+        i=pending.id,
+    )
+    assert [(b.match_method, float(b.certainty_score)) for b in bridge] == [("rematch", change["confidence"])]
     # the merged listing left the matching index; a re-run finds nothing more to do
     assert (
         q(engine, "select count(*) from pipeline.listing_match where listing_id = :l", l=pending.listing_id)[

@@ -18,18 +18,39 @@ def test_the_import_contracts_hold() -> None:
     assert lint_imports(config_filename=str(REPO / "pyproject.toml"), no_cache=True) == 0
 
 
+def _is_module(dotted: str) -> bool:
+    path = REPO / "include" / dotted.replace(".", "/")
+    return path.with_suffix(".py").exists() or (path / "__init__.py").exists()
+
+
 def _private_imports(path: Path, module: str) -> list[str]:
+    """`from listings.x import _name`, and `x._name` where `x` is another module of ours it imported."""
     found = []
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    modules: dict[str, str] = {}  # local name -> module of ours
+    tree = ast.parse(path.read_text(), str(path))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            if node.module.split(".")[0] not in ("listings", "listings_dev"):
+                continue
+            for a in node.names:
+                if _is_module(f"{node.module}.{a.name}"):
+                    modules[a.asname or a.name] = f"{node.module}.{a.name}"
+                elif a.name.startswith("_") and node.module != module:
+                    found.append(f"{module}: from {node.module} import {a.name}")
+        elif isinstance(node, ast.Import):
+            for a in node.names:
+                if a.name.split(".")[0] in ("listings", "listings_dev") and a.asname:
+                    modules[a.asname] = a.name
+    for node in ast.walk(tree):
         if (
-            isinstance(node, ast.ImportFrom)
-            and node.level == 0
-            and (node.module or "").split(".")[0] in ("listings", "listings_dev")
-            and node.module != module
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in modules
+            and modules[node.value.id] != module
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
         ):
-            found += [
-                f"{module}: from {node.module} import {a.name}" for a in node.names if a.name.startswith("_")
-            ]
+            found.append(f"{module}: {modules[node.value.id]}.{node.attr}")
     return found
 
 
@@ -46,7 +67,11 @@ def test_no_module_imports_another_modules_private_names() -> None:
 
 def test_the_private_import_check_sees_one(tmp_path: Path) -> None:
     path = tmp_path / "m.py"
-    path.write_text("from listings.pipeline.steps import _put_once\nfrom listings.storage import get_store\n")
+    path.write_text(
+        "from listings.pipeline.steps import _put_once\nfrom listings.storage import get_store\n"
+        "from listings.catalogue import edits\nedits._hidden(1)\nedits.log_edit(1)\n"
+    )
     assert _private_imports(path, "listings.matching.m") == [
-        "listings.matching.m: from listings.pipeline.steps import _put_once"
+        "listings.matching.m: from listings.pipeline.steps import _put_once",
+        "listings.matching.m: listings.catalogue.edits._hidden",
     ]

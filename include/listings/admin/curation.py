@@ -122,8 +122,8 @@ def edit_info_from_form(
     """Apply a listing_info edit form: the fields whose (cleaned) value differs from the stored one are
     set and locked as `user`; returns them. FormErrors (per field) if any value is invalid: nothing saved."""
     with engine.begin() as conn:
-        target = edits._info_target(conn, listing_info_id)
-        current = edits._info_values(conn, listing_info_id)
+        target = edits.info_target(conn, listing_info_id)
+        current = edits.info_values(conn, listing_info_id)
         changes: dict[str, Any] = {}
         errors: dict[str, str] = {}
         for name in LOCKABLE_INFO_FIELDS:
@@ -150,7 +150,7 @@ def edit_listing_from_form(
     """Apply the canonical listing's edit form (name; address and coordinates as one `location`): what
     differs from the stored value is set and locked as `user`. FormErrors if a value is invalid."""
     with engine.begin() as conn:
-        target = edits._listing_target(conn, listing_id)
+        target = edits.listing_target(conn, listing_id)
         row = conn.execute(
             text(
                 "select l.name, loc.* from public.listings l left join public.locations loc on loc.id = l.location_id"
@@ -175,7 +175,7 @@ def edit_listing_from_form(
             except EditError as exc:
                 errors[_field_of(str(exc), "lat")] = str(exc)
             else:
-                old = {k: edits._plain(row[k]) for k in LOCATION_FIELDS}
+                old = {k: edits.plain_value(row[k]) for k in LOCATION_FIELDS}
                 if any(location.get(k) != old.get(k) for k in location):
                     changes["location"] = location
         if errors:

@@ -156,21 +156,21 @@ def edit_listing_info(
     conn: Connection, listing_info_id: int, changes: Mapping[str, Any], *, user: str
 ) -> list[str]:
     """Set and lock listing_info fields (see LOCKABLE_INFO_FIELDS); returns the fields whose value changed."""
-    target = _info_target(conn, listing_info_id)
+    target = info_target(conn, listing_info_id)
     values = {f: clean_info_value(f, v, country=target.country) for f, v in changes.items()}
     if not values:
         raise EditError("nothing to change")
-    current = _info_values(conn, listing_info_id)
+    current = info_values(conn, listing_info_id)
     changed = [f for f, v in values.items() if current.get(f) != v]
     _write_info_values(conn, listing_info_id, {f: values[f] for f in changed})
     _lock(conn, "listing_info", listing_info_id, list(values), user)
-    _log(conn, target, "edit", user, [(f, current.get(f), values[f]) for f in changed])
+    log_edit(conn, target, "edit", user, [(f, current.get(f), values[f]) for f in changed])
     return changed
 
 
 def edit_listing(conn: Connection, listing_id: int, changes: Mapping[str, Any], *, user: str) -> list[str]:
     """Set and lock the canonical `name` and/or `location` (a mapping of LOCATION_FIELDS) of a listing."""
-    target = _listing_target(conn, listing_id)
+    target = listing_target(conn, listing_id)
     unknown = sorted(set(changes) - set(LISTING_FIELDS))
     if unknown or not changes:
         raise EditError(f"unknown field(s) {', '.join(unknown) or '(none)'}; editable: name, location")
@@ -192,7 +192,7 @@ def edit_listing(conn: Connection, listing_id: int, changes: Mapping[str, Any], 
         if old_loc != new_loc:
             entries.append(("location", old_loc, new_loc))
     _lock(conn, "listings", listing_id, list(changes), user)
-    _log(conn, target, "edit", user, entries)
+    log_edit(conn, target, "edit", user, entries)
     conn.execute(text("select pipeline.refresh_listing_match(array[:i])"), {"i": listing_id})
     return [e[0] for e in entries]
 
@@ -203,15 +203,15 @@ def unlock(conn: Connection, *, field: str, user: str, listing_id: int | None = 
     if (listing_id is None) == (listing_info_id is None):
         raise EditError("give a listing_id or a listing_info_id")
     if listing_info_id is not None:
-        target, table, row = _info_target(conn, listing_info_id), "listing_info", listing_info_id
+        target, table, row = info_target(conn, listing_info_id), "listing_info", listing_info_id
     else:
         assert listing_id is not None
-        target, table, row = _listing_target(conn, listing_id), "listings", listing_id
+        target, table, row = listing_target(conn, listing_id), "listings", listing_id
     conn.execute(
         text(f"update public.{table} set locked_fields = array_remove(locked_fields, :f) where id = :i"),
         {"f": field, "i": row},
     )
-    _log(conn, target, "unlock", user, [(field, None, None)])
+    log_edit(conn, target, "unlock", user, [(field, None, None)])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -221,7 +221,7 @@ def unlock(conn: Connection, *, field: str, user: str, listing_id: int | None = 
 
 def hide_listing_info(conn: Connection, listing_info_id: int, *, user: str, reason: str = "") -> None:
     """Hide one DMO's listing_info by hand: removed for that DMO, and imports do not bring it back."""
-    target = _info_target(conn, listing_info_id)
+    target = info_target(conn, listing_info_id)
     conn.execute(
         text(
             "update public.listing_info set info_visible = false, info_status = 'removed', status_reason = :r,"
@@ -230,13 +230,13 @@ def hide_listing_info(conn: Connection, listing_info_id: int, *, user: str, reas
         {"i": listing_info_id, "r": reason or f"hidden by {user}"},
     )
     _lock(conn, "listing_info", listing_info_id, ["visibility"], user)
-    _log(conn, target, "hide", user, [("visibility", True, False)])
+    log_edit(conn, target, "hide", user, [("visibility", True, False)])
 
 
 def show_listing_info(conn: Connection, listing_info_id: int, *, user: str) -> None:
     """Make a hidden or removed listing_info visible again (and keep it so: the sweep may remove it
     again only once the lock is released)."""
-    target = _info_target(conn, listing_info_id)
+    target = info_target(conn, listing_info_id)
     other = conn.execute(
         text(
             "select o.id from public.listing_info o join public.listing_info li on li.id = :i"
@@ -256,12 +256,12 @@ def show_listing_info(conn: Connection, listing_info_id: int, *, user: str) -> N
         {"i": listing_info_id},
     )
     _lock(conn, "listing_info", listing_info_id, ["visibility"], user)
-    _log(conn, target, "show", user, [("visibility", False, True)])
+    log_edit(conn, target, "show", user, [("visibility", False, True)])
 
 
 def archive_listing(conn: Connection, listing_id: int, *, user: str, reason: str = "") -> None:
     """Archive a listing: hidden for every DMO (their listing_info rows are left as they are)."""
-    target = _listing_target(conn, listing_id)
+    target = listing_target(conn, listing_id)
     if _listing_status(conn, listing_id) == "archived":
         raise EditError(f"listing {listing_id} is already archived")
     conn.execute(
@@ -272,12 +272,12 @@ def archive_listing(conn: Connection, listing_id: int, *, user: str, reason: str
         ),
         {"i": listing_id, "r": reason or f"archived by {user}", "u": user},
     )
-    _log(conn, target, "archive", user, [("listing_status", "active", "archived")])
+    log_edit(conn, target, "archive", user, [("listing_status", "active", "archived")])
 
 
 def restore_listing(conn: Connection, listing_id: int, *, user: str) -> None:
     """Bring an archived listing back, for every DMO."""
-    target = _listing_target(conn, listing_id)
+    target = listing_target(conn, listing_id)
     status = _listing_status(conn, listing_id)
     if status != "archived":
         raise EditError(f"listing {listing_id} is {status}, not archived: nothing to restore")
@@ -289,7 +289,7 @@ def restore_listing(conn: Connection, listing_id: int, *, user: str) -> None:
         ),
         {"i": listing_id, "u": user},
     )
-    _log(conn, target, "restore", user, [("listing_status", "archived", "active")])
+    log_edit(conn, target, "restore", user, [("listing_status", "archived", "active")])
 
 
 # ------------------------------------------------------------------------------------------------
@@ -313,7 +313,7 @@ def resolve_conflict(conn: Connection, review_item_id: int, *, accept_source: bo
     field, level, source_value = item.payload["field"], item.payload["level"], item.payload["source_value"]
     if accept_source:
         if level == "listing":
-            target = _listing_target(conn, item.listing_id)
+            target = listing_target(conn, item.listing_id)
             if field == "name":
                 conn.execute(
                     text("update public.listings set name = :n, name_key = :k where id = :i"),
@@ -328,7 +328,7 @@ def resolve_conflict(conn: Connection, review_item_id: int, *, accept_source: bo
             conn.execute(text("select pipeline.refresh_listing_match(array[:i])"), {"i": item.listing_id})
             table, row = "listings", item.listing_id
         else:
-            target = _info_target(conn, item.listing_info_id)
+            target = info_target(conn, item.listing_info_id)
             _write_info_values(conn, item.listing_info_id, {field: source_value})
             table, row = "listing_info", item.listing_info_id
         conn.execute(
@@ -337,9 +337,9 @@ def resolve_conflict(conn: Connection, review_item_id: int, *, accept_source: bo
         )
     else:
         target = (
-            _info_target(conn, item.listing_info_id)
+            info_target(conn, item.listing_info_id)
             if level == "listing_info"
-            else _listing_target(conn, item.listing_id)
+            else listing_target(conn, item.listing_id)
         )
     conn.execute(
         text(
@@ -353,7 +353,7 @@ def resolve_conflict(conn: Connection, review_item_id: int, *, accept_source: bo
             "i": review_item_id,
         },
     )
-    _log(
+    log_edit(
         conn,
         target,
         "accept_source" if accept_source else "keep_manual",
@@ -368,7 +368,7 @@ def resolve_conflict(conn: Connection, review_item_id: int, *, accept_source: bo
 # ------------------------------------------------------------------------------------------------
 
 
-def _info_target(conn: Connection, listing_info_id: int) -> Target:
+def info_target(conn: Connection, listing_info_id: int) -> Target:
     row = conn.execute(
         text(
             "select li.listing_id, d.country from public.listing_info li join public.dmos d on d.id = li.dmo_id"
@@ -392,7 +392,7 @@ def _listing_status(conn: Connection, listing_id: int) -> str:
     return str(row.listing_status)
 
 
-def _listing_target(conn: Connection, listing_id: int) -> Target:
+def listing_target(conn: Connection, listing_id: int) -> Target:
     row = conn.execute(
         text(
             "select l.id, coalesce(loc.country, 'CA') as country from public.listings l"
@@ -405,7 +405,7 @@ def _listing_target(conn: Connection, listing_id: int) -> Target:
     return Target(listing_id, None, row.country.strip())
 
 
-def _info_values(conn: Connection, listing_info_id: int) -> dict[str, Any]:
+def info_values(conn: Connection, listing_info_id: int) -> dict[str, Any]:
     row = conn.execute(
         text(
             "select li.name, li.description, li.category, li.opening_hours_text, ci.* from public.listing_info li"
@@ -482,7 +482,7 @@ def _write_location(
         .one()
         ._mapping
     )
-    old = {k: _plain(current[k]) for k in LOCATION_FIELDS}
+    old = {k: plain_value(current[k]) for k in LOCATION_FIELDS}
     new = {**old, **location}
     if new == old:
         return old, new
@@ -518,7 +518,7 @@ def _write_location(
     return old, new
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
     from decimal import Decimal
 
     if isinstance(value, Decimal):
@@ -540,7 +540,7 @@ def _lock(conn: Connection, table: str, row: int, fields: list[str], user: str) 
     )
 
 
-def _log(
+def log_edit(
     conn: Connection,
     target: Target,
     action: str,

@@ -245,6 +245,7 @@ def review_response(
     """The review queue with these filters (also the page a refused decision comes back to). `status` and
     `item_type` "all": no filter."""
     from listings.admin import curation, matching, queries
+    from listings.catalogue.merge import MATCH_ITEM_TYPES
 
     result = curation.review_queue(
         conn,
@@ -267,7 +268,7 @@ def review_response(
         "dmos": dmos,
         "statuses": curation.REVIEW_STATUSES,
         "types": curation.REVIEW_TYPES,
-        "match_types": matching.MATCH_ITEM_TYPES,
+        "match_types": MATCH_ITEM_TYPES,
         "shortcuts": REVIEW_SHORTCUTS,
         "max_rows": queries.MAX_ROWS,
         "here": here,

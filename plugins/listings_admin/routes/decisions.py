@@ -118,7 +118,7 @@ DECIDED = {  # decision -> (manual-edit conflicts, match items) in the message
 async def review_decide(request: Request, user: GetUserDep, acting: ActingUser) -> Response:
     """Decide one item (`decide=<decision>:<item id>`, `choose:<item id>:<listing id>`) or the selected
     ones (`decide=<decision>` with `item_id` fields). Bad input: the page again, 400, nothing saved."""
-    from listings.admin import matching
+    from listings.catalogue import review
 
     form = await request.form()
     decide = str(form.get("decide") or "")
@@ -130,7 +130,7 @@ async def review_decide(request: Request, user: GetUserDep, acting: ActingUser) 
 
     choice, _, rest = decide.partition(":")
     one, _, chosen = rest.partition(":")
-    if choice not in matching.REVIEW_DECISIONS:
+    if choice not in review.REVIEW_DECISIONS:
         return await refuse(
             "Choose a decision: accept, new, dismiss, choose a candidate (match items), or accept the"
             " source's value / keep the manual one (manual-edit conflicts)."
@@ -146,7 +146,7 @@ async def review_decide(request: Request, user: GetUserDep, acting: ActingUser) 
     if choice == "choose" and listing_id is None:
         return await refuse("choose: give the id of one of the item's candidate listings.")
     result = await run_in_threadpool(
-        matching.decide_review_items, engine(), ids, choice, user=acting, listing_id=listing_id
+        review.decide_review_items, engine(), ids, choice, user=acting, listing_id=listing_id
     )
     if not result.done:
         return await refuse("Not decided: " + "; ".join(result.failed.values()) + ".")
@@ -189,7 +189,7 @@ def force_match(
     to_listing_id: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "",
 ) -> Response:
-    from listings.admin import matching
+    from listings.catalogue import merge
     from listings.catalogue.edits import EditError
 
     error = {"listing_info_id": listing_info_id.strip(), "to_listing_id": to_listing_id}
@@ -203,7 +203,7 @@ def force_match(
     try:
         target = _listing_id_field("to_listing_id", to_listing_id)
         with engine().begin() as conn:
-            result = matching.force_match(conn, info_id, target, user=acting)
+            result = merge.force_match(conn, info_id, target, user=acting)
     except (ValueError, EditError) as exc:
         return back_with_error(
             request, user, next, str(exc), fallback="/bridge", form_error=error | {"message": str(exc)}
@@ -223,13 +223,13 @@ def merge_listing(
     into_listing_id: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "",
 ) -> Response:
-    from listings.admin import matching
+    from listings.catalogue import merge
     from listings.catalogue.edits import EditError
 
     try:
         into = _listing_id_field("into_listing_id", into_listing_id)
         with engine().begin() as conn:
-            result = matching.merge_listings(conn, listing_id, into, user=acting)
+            result = merge.merge_listings(conn, listing_id, into, user=acting)
     except (ValueError, EditError) as exc:
         if str(exc) == f"no listing {listing_id}":
             raise NotFound(f"There is no listing {listing_id}.") from None
@@ -245,12 +245,12 @@ def unmerge_info(
     listing_info_id: int,
     next: Annotated[str, Form()] = "",
 ) -> Response:
-    from listings.admin import matching
+    from listings.catalogue import merge
     from listings.catalogue.edits import EditError
 
     try:
         with engine().begin() as conn:
-            result = matching.unmerge(conn, listing_info_id, user=acting)
+            result = merge.unmerge(conn, listing_info_id, user=acting)
     except EditError as exc:
         if str(exc) == f"no listing_info {listing_info_id}":
             raise NotFound(f"There is no listing_info {listing_info_id}.") from None

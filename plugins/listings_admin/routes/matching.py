@@ -150,13 +150,14 @@ def item_response(
     """The item's page (also the page a rejected decision on it comes back to, with status 400). An item
     of another type (a manual-edit conflict) redirects to the review queue of its type."""
     from listings.admin import matching
+    from listings.catalogue.merge import MATCH_ITEM_TYPES
 
     back = back if is_own_path(request, back) else url(request, "/review")
     detail = matching.match_item_detail(conn, item_id)
     if detail is None:
         raise NotFound(f"There is no review item {item_id}.")
     following = matching.next_open_item(conn, item_id)
-    if detail["item"]["item_type"] not in matching.MATCH_ITEM_TYPES:
+    if detail["item"]["item_type"] not in MATCH_ITEM_TYPES:
         params = {"type": detail["item"]["item_type"], "status": "all"}
         return RedirectResponse(url(request, "/review", params), status_code=307)
     context = {

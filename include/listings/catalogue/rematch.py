@@ -14,17 +14,32 @@ excluded:
 Each pair of listings is proposed once (A -> B and B -> A are one pair: a waiting record moves, else the
 lower listing_info), and not at all while an open review item already holds it; a review item carries its
 scored candidates, as the match step's do.
+Changes are applied through the move core of a person's force-match (`catalogue.merge`): after any running
+promotion, one DMO shown at most once per listing, every move on both listings' timelines.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, text
 
+from listings.catalogue.edits import EditError
+from listings.catalogue.merge import (
+    activate_record,
+    forward,
+    info_row,
+    listing_row,
+    lock_promotion,
+    move_record,
+    refresh_match_index,
+    retire_listing,
+    target_row,
+)
 from listings.matching.engine import (
     MatchOutcome,
     Thresholds,
@@ -33,7 +48,10 @@ from listings.matching.engine import (
     write_review_items,
 )
 
+log = logging.getLogger(__name__)
+
 SCORED_METHODS = ("new", "auto_match", "review")
+REMATCH = "rematch"  # the user of its timeline entries and review resolutions, and its bridge rows' method
 DEFAULT_THRESHOLDS = Thresholds()
 
 
@@ -170,117 +188,77 @@ def _change(now: dict[str, Any], record: dict[str, Any], o: MatchOutcome) -> Ite
 
 
 def apply(engine: Engine, changes: list[Change]) -> dict[str, int]:
-    """Apply a plan in one transaction per DMO; returns counts per action."""
+    """Apply a plan in one transaction per DMO, after any running promotion (its advisory lock), through
+    the move core a person's force-match uses (`catalogue.merge`): the same visibility rules, timeline
+    entries and bridge rows (`rematch`, with the plan's confidence). Returns counts per action; a change
+    the catalogue no longer allows (its target archived meanwhile) is counted as `skipped`."""
     counts: dict[str, int] = {}
     for dmo_id in sorted({c.dmo_id for c in changes}):
         with engine.begin() as conn:
+            lock_promotion(conn)
+            touched: set[int] = set()
             for c in (c for c in changes if c.dmo_id == dmo_id):
-                counts[c.action] = counts.get(c.action, 0) + 1
-                if c.action == "merge":
-                    _merge(conn, c)
-                elif c.action == "accept_new":
-                    _accept_new(conn, c)
-                else:
-                    write_review_items(
-                        conn,
-                        [
-                            {
-                                "item_type": "low_confidence_match"
-                                if c.action == "review"
-                                else "source_conflict",
-                                "dmo_id": c.dmo_id,
-                                "job_id": None,
-                                "listing_id": c.to_listing_id or c.from_listing_id,
-                                "listing_info_id": c.listing_info_id,
-                                "source_record_hash": c.record_hash,
-                                "payload": {"rematch": _plain(c)},
-                                "candidates": c.candidates,
-                                "confidence": c.confidence,
-                            }
-                        ],
+                action = c.action
+                try:
+                    with conn.begin_nested():
+                        if c.action == "merge":
+                            touched |= _merge(conn, c)
+                        elif c.action == "accept_new":
+                            _accept_new(conn, c)
+                            touched.add(c.from_listing_id)
+                        else:
+                            _queue(conn, c)
+                except EditError as exc:
+                    action = "skipped"
+                    log.warning(
+                        "rematch: %s of listing_info %s skipped: %s", c.action, c.listing_info_id, exc
                     )
-            touched = {c.from_listing_id for c in changes if c.dmo_id == dmo_id} | {
-                c.to_listing_id for c in changes if c.dmo_id == dmo_id and c.to_listing_id
-            }
-            conn.execute(text("select pipeline.refresh_listing_match(:ids)"), {"ids": sorted(touched)})
+                counts[action] = counts.get(action, 0) + 1
+            refresh_match_index(conn, touched)
     return counts
 
 
-def _resolve_reviews(conn: Connection, c: Change, resolution: str) -> None:
-    conn.execute(
-        text(
-            "update pipeline.review_items set status = 'resolved', resolved_at = now(), resolved_by = 'rematch',"
-            " resolution = :r where status = 'open' and source_record_hash = :h and dmo_id = :d"
-        ),
-        {"r": resolution, "h": c.record_hash, "d": c.dmo_id},
+def _queue(conn: Connection, c: Change) -> None:
+    write_review_items(
+        conn,
+        [
+            {
+                "item_type": "low_confidence_match" if c.action == "review" else "source_conflict",
+                "dmo_id": c.dmo_id,
+                "job_id": None,
+                "listing_id": c.to_listing_id or c.from_listing_id,
+                "listing_info_id": c.listing_info_id,
+                "source_record_hash": c.record_hash,
+                "payload": {"rematch": _plain(c)},
+                "candidates": c.candidates,
+                "confidence": c.confidence,
+            }
+        ],
     )
 
 
-def _merge(conn: Connection, c: Change) -> None:
+def _merge(conn: Connection, c: Change) -> set[int]:
+    """The record joins the planned listing (or the listing it was merged into meanwhile); the listing it
+    leaves empty forwards to it. Returns the listings touched."""
     assert c.to_listing_id is not None
-    # A target merged away meanwhile (by an earlier change of this plan, or by hand) forwards to its listing.
-    target: int = conn.execute(
-        text(
-            """
-            with recursive chain(id, next) as (
-                select id, merged_into_id from public.listings where id = :l
-                union all
-                select l.id, l.merged_into_id from public.listings l join chain on l.id = chain.next
-            )
-            select id from chain where next is null
-            """
-        ),
-        {"l": c.to_listing_id},
-    ).scalar_one()
-    if target == c.from_listing_id:
-        return
-    c = replace(c, to_listing_id=target)
-    conn.execute(
-        text(
-            "update public.listing_info set listing_id = :to, info_status = 'active', info_visible = true,"
-            " updated_at = now() where id = :info"
-        ),
-        {"to": c.to_listing_id, "info": c.listing_info_id},
-    )
-    remaining: int = conn.execute(
-        text("select count(*) from public.listing_info where listing_id = :l"), {"l": c.from_listing_id}
-    ).scalar_one()
-    if remaining == 0:  # the listing the record had created is now empty: it forwards to its target
-        conn.execute(
-            text(
-                "update public.listings set listing_status = 'merged', merged_into_id = :to, listing_visible = false,"
-                " updated_at = now() where id = :from"
-            ),
-            {"to": c.to_listing_id, "from": c.from_listing_id},
-        )
-    # Later imports of this record resolve through the bridge straight to the target listing.
-    conn.execute(
-        text(
-            "update pipeline.bridge_source_listing set listing_id = :to, match_method = 'rematch',"
-            " certainty_score = :conf, reason = :why where listing_info_id = :info"
-        ),
-        {
-            "to": c.to_listing_id,
-            "info": c.listing_info_id,
-            "conf": c.confidence,
-            "why": f"rematch: {c.reason}"[:2000],
-        },
-    )
-    _resolve_reviews(conn, c, f"merged into listing {c.to_listing_id} by rematch")
+    info = info_row(conn, c.listing_info_id)
+    own = int(info.listing_id)
+    target = forward(conn, c.to_listing_id)
+    if target == own:
+        return set()
+    target_row(conn, target)
+    listing_row(conn, own)  # locked
+    why = f"rematch: {c.reason}"
+    move_record(conn, info, target, user=REMATCH, why=why, method=REMATCH, certainty=c.confidence)
+    retire_listing(conn, own, target, user=REMATCH)
+    return {own, target}
 
 
 def _accept_new(conn: Connection, c: Change) -> None:
-    conn.execute(
-        text(
-            "update public.listing_info set info_status = 'active', info_visible = true, updated_at = now() where id = :i"
-        ),
-        {"i": c.listing_info_id},
-    )
-    conn.execute(
-        text("update public.listings set listing_visible = true, updated_at = now() where id = :l"),
-        {"l": c.from_listing_id},
-    )
-    _resolve_reviews(conn, c, "kept as a new listing by rematch")
+    """A waiting record that matches nothing closely enough is a listing of its own: shown."""
+    info = info_row(conn, c.listing_info_id)
+    why = f"rematch: kept as a new listing ({c.reason})"
+    activate_record(conn, info, user=REMATCH, why=why, method=REMATCH, certainty=c.confidence)
 
 
 def _plain(c: Change) -> dict[str, Any]:
