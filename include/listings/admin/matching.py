@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from listings.admin import maps
 from listings.admin.queries import MAX_ROWS, Paging, QueryError, clamp_page, page_args, preview_rendition
 from listings.catalogue.edits import EditError
 from listings.catalogue.merge import MATCH_ITEM_TYPES
@@ -640,7 +641,7 @@ def match_item_detail(conn: Connection, review_item_id: int) -> dict[str, Any] |
         "own": own,
         "columns": columns,
         "rows": rows,
-        "map": svg_map(pins),
+        "map": maps.pins_plane(pins),
         "reason": (payload.get("decision") or {}).get("reason")
         or rematch.get("reason")
         or payload.get("reason"),
@@ -704,58 +705,3 @@ def _record_thumbs(
             {"d": item.dmo_id, "k": keys},
         )
     ]
-
-
-def svg_map(
-    pins: Sequence[tuple[str, str, float | None, float | None, Any]],
-    *,
-    width: int = 360,
-    height: int = 240,
-    pad: int = 28,
-) -> dict[str, Any] | None:
-    """Pins (label, kind, lat, lng, title) placed relative to each other on a width x height plane (an
-    equirectangular projection around their centre: true to scale at these distances) with a scale bar
-    of a round distance. None when no pin has coordinates."""
-    from listings.matching.features import EARTH_RADIUS_M
-
-    placed = [
-        (label, kind, lat, lng, title)
-        for label, kind, lat, lng, title in pins
-        if lat is not None and lng is not None
-    ]
-    if not placed:
-        return None
-    lat0 = sum(p[2] for p in placed) / len(placed)
-    lng0 = sum(p[3] for p in placed) / len(placed)
-    k = math.pi / 180 * EARTH_RADIUS_M
-    metres = [((p[3] - lng0) * k * math.cos(math.radians(lat0)), (p[2] - lat0) * k) for p in placed]
-    span_x = max(abs(x) for x, _ in metres)
-    span_y = max(abs(y) for _, y in metres)
-    half_w, half_h = width / 2 - pad, height / 2 - pad
-    scale = min(half_w / span_x if span_x else math.inf, half_h / span_y if span_y else math.inf)
-    if not math.isfinite(scale):
-        scale = half_w / 100  # every pin at one spot: 100 m across half the plane
-    out = []
-    for (label, kind, lat, lng, title), (x, y) in zip(placed, metres, strict=True):
-        out.append(
-            {
-                "label": label,
-                "kind": kind,
-                "x": round(width / 2 + x * scale, 1),
-                "y": round(height / 2 - y * scale, 1),
-                "title": f"{title or ''} ({lat:.5f}, {lng:.5f})",
-            }
-        )
-    target = (width / 4) / scale  # metres for about a quarter of the width
-    magnitude = 10 ** math.floor(math.log10(target)) if target > 0 else 1
-    nice = max((m * magnitude for m in (1, 2, 5, 10) if m * magnitude <= target), default=magnitude)
-    label = f"{nice / 1000:g} km" if nice >= 1000 else f"{nice:g} m"
-    missing = [label for label, _, lat, lng, _ in pins if lat is None or lng is None]
-    return {
-        "width": width,
-        "height": height,
-        "pins": out,
-        "scale_px": round(nice * scale, 1),
-        "scale_label": label,
-        "missing": missing,
-    }
