@@ -6,6 +6,7 @@ Used by `make demo` and the test suite; `LISTINGS_DATABASE_URL` points at any ot
 from __future__ import annotations
 
 import glob
+import hashlib
 import json
 import logging
 import os
@@ -112,17 +113,63 @@ class ClusterState:
     password: str
 
 
+# Where a cluster goes when the postgres system user cannot reach the project's folder (`_relocate_if_unreachable`).
+RELOCATED = Path("/var/lib/listings-pipeline")
+
+
+def _reachable_by_postgres(folder: Path) -> bool:
+    """Whether the postgres system user can enter `folder` (its nearest existing ancestor, and so every
+    folder above it)."""
+    while not folder.exists():
+        folder = folder.parent
+    res = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(folder)], capture_output=True)
+    return res.returncode == 0
+
+
 class LocalPostgres:
     """A PostgreSQL cluster owned by the project, listening on 127.0.0.1 only."""
 
     def __init__(self, root: Path, *, fast: bool = False) -> None:
-        self.root = Path(root)
-        self.data = self.root / "data"
-        self.run_dir = self.root / "run"
-        self.log_file = self.root / "postgres.log"
-        self.state_file = self.root / "state.json"
+        self.home = Path(root).absolute()  # where the project keeps it (a symlink when it was relocated)
+        self.root = self.home.resolve()
         # fast: no fsync, for throwaway test clusters only.
         self.fast = fast
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def run_dir(self) -> Path:
+        return self.root / "run"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "postgres.log"
+
+    @property
+    def state_file(self) -> Path:
+        return self.root / "state.json"
+
+    def _relocate_if_unreachable(self) -> None:
+        """As root, initdb and postgres run as the postgres system user, which cannot enter a project under
+        a private folder (root's home is 0700). Such a cluster lives under RELOCATED instead; the project's
+        folder holds a symlink to it, so every later command finds it where it looks."""
+        if os.geteuid() != 0 or _reachable_by_postgres(self.home.parent):
+            return
+        target = RELOCATED / f"pg-{hashlib.sha256(str(self.home).encode()).hexdigest()[:16]}"
+        target.mkdir(parents=True, exist_ok=True)
+        RELOCATED.chmod(0o755)
+        if self.home.is_symlink():
+            self.home.unlink()
+        elif self.home.exists():
+            shutil.rmtree(self.home)  # an uninitialised cluster's folder holds nothing to keep
+        self.home.parent.mkdir(parents=True, exist_ok=True)
+        self.home.symlink_to(target, target_is_directory=True)
+        self.root = target
+        log.warning(
+            "the postgres user cannot reach %s: the cluster's data is in %s", self.home.parent, target
+        )
 
     # --- state -----------------------------------------------------------------------------
     def state(self) -> ClusterState:
@@ -169,6 +216,7 @@ class LocalPostgres:
 
     def init(self) -> None:
         bindir = _pg_bindir()
+        self._relocate_if_unreachable()
         self.root.mkdir(parents=True, exist_ok=True)
         self.root.chmod(0o755)
         self.data.mkdir(exist_ok=True)
@@ -286,3 +334,5 @@ class LocalPostgres:
     def destroy(self) -> None:
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
+        if self.home.is_symlink():
+            self.home.unlink()

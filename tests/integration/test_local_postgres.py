@@ -70,3 +70,27 @@ def test_restart_moves_to_a_free_port_when_its_port_is_taken(home: Path) -> None
     assert new_port != port
     assert pg.state().port == new_port
     pg.stop()
+
+
+def test_a_project_the_postgres_user_cannot_enter_still_gets_its_cluster() -> None:
+    """As root, initdb and postgres run as the postgres user, which cannot enter a project under root's
+    0700 home: `make demo` from /root/listings-pipeline failed in initdb. The cluster then lives outside the
+    project, which keeps a symlink to it; a later command finds it there."""
+    import os
+    import shutil
+
+    private = Path(tempfile.mkdtemp(prefix="listings-private-"))  # 0700, as /root is
+    home = private / "listings-pipeline" / ".listings" / "pg"
+    pg = LocalPostgres(home, fast=True)
+    try:
+        st = pg.start()
+        with psycopg.connect(pg.url("postgres", driver="postgresql"), autocommit=True) as conn:
+            assert conn.execute("select 1").fetchone() == (1,)
+        again = LocalPostgres(home)  # another command, from the project's folder
+        assert again.running() and again.state().port == st.port
+        if os.geteuid() == 0:
+            assert home.is_symlink() and not str(again.data).startswith(str(private))
+    finally:
+        pg.destroy()
+        shutil.rmtree(private, ignore_errors=True)
+    assert not home.exists() and not pg.root.exists()
