@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -24,6 +25,7 @@ def home(monkeypatch: pytest.MonkeyPatch) -> Path:
     get_settings.cache_clear()
     yield root
     LocalPostgres(root / "pg").destroy()
+    shutil.rmtree(root, ignore_errors=True)
     get_settings.cache_clear()
 
 
@@ -77,7 +79,6 @@ def test_a_project_the_postgres_user_cannot_enter_still_gets_its_cluster() -> No
     0700 home: `make demo` from /root/listings-pipeline failed in initdb. The cluster then lives outside the
     project, which keeps a symlink to it; a later command finds it there."""
     import os
-    import shutil
 
     private = Path(tempfile.mkdtemp(prefix="listings-private-"))  # 0700, as /root is
     home = private / "listings-pipeline" / ".listings" / "pg"
