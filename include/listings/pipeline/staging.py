@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
-from listings.fields import CONTACT_COLUMNS, SCALAR_FIELDS
+from listings.fields import CONTACT_COLUMNS, LOCATION_FIELDS, SCALAR_FIELDS
 from listings.pipeline.jobs import Job
 
 Row = dict[str, Any]
@@ -24,11 +24,10 @@ def _listings(r: Row) -> tuple[Any, ...]:
 
 
 def _locations(r: Row) -> tuple[Any, ...]:
+    keys = _keys(r)
     return (
-        r["address1"], r["address2"], r["city"], r["state"], r["zip"], r["country"],
-        r["lat"], r["lng"], r["location_hash"],
-        _keys(r).get("address_key"), _keys(r).get("house_number"), _keys(r).get("city_key"),
-        _keys(r).get("region_key"),
+        *(r[k] for k in LOCATION_FIELDS), r["location_hash"],
+        keys.get("address_key"), keys.get("house_number"), keys.get("city_key"), keys.get("region_key"),
     )  # fmt: skip
 
 
@@ -45,21 +44,7 @@ TABLES: Sequence[tuple[str, Sequence[str], Callable[[Row], tuple[Any, ...]]]] = 
     ("listings", ("listing_id", "name", "name_key"), _listings),
     (
         "locations",
-        (
-            "address1",
-            "address2",
-            "city",
-            "state",
-            "zip",
-            "country",
-            "lat",
-            "lng",
-            "location_hash",
-            "address_key",
-            "house_number",
-            "city_key",
-            "region_key",
-        ),
+        (*LOCATION_FIELDS, "location_hash", "address_key", "house_number", "city_key", "region_key"),
         _locations,
     ),
     ("contact_info", ("name", *(c for c, _ in CONTACT_COLUMNS), "contact_hash", "website_host"), _contact),
