@@ -378,6 +378,82 @@ def _float(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+@dataclass(frozen=True)
+class Side:
+    """One side of the comparison (the incoming record, or a candidate), in the fields the reviewer
+    compares. The scalar values are as stored (a record's JSON may hold anything)."""
+
+    name: Any
+    address: Any
+    city: Any
+    postal: Any
+    phones: tuple[str, ...]
+    websites: tuple[str, ...]
+    categories: tuple[str, ...]
+    lat: float | None
+    lng: float | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Thumb:
+    """A thumbnail: a listing_image (`listing_image_id`) or an image the images step fetched (`image_id`)."""
+
+    rendition: str | None
+    listing_image_id: int | None = None
+    image_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CandidateColumn:
+    """A column of the comparison: a candidate listing, or (a source_conflict item) the listing_info
+    shown on the listing, then `listing_info_id` is set."""
+
+    listing_id: int
+    label: str
+    side: Side
+    status: str | None
+    visible: bool | None
+    merged_into_id: int | None
+    confidence: float | None
+    reason: str | None
+    features: Mapping[str, Any]
+    explanation: tuple[Any, ...]  # (feature name, contribution) pairs, as the item stored them
+    found_by: tuple[str, ...]
+    thumbs: tuple[Thumb, ...]
+    distance_m: int | None  # from the incoming record, rounded
+    listing_info_id: int | None = None
+
+
+@dataclass(frozen=True)
+class CompareCell:
+    value: str
+    state: str  # same | differs | unknown
+    segments: Sequence[tuple[bool, str]] | None  # (changed, text) word diff against the incoming value
+
+
+@dataclass(frozen=True)
+class CompareRow:
+    key: str
+    label: str
+    incoming: str
+    cells: tuple[CompareCell, ...]  # one per column
+
+
+@dataclass(frozen=True)
+class MatchItemDetail:
+    item: dict[str, Any]  # the review item row
+    record: Mapping[str, Any]  # the record the item stored
+    incoming: Side
+    incoming_thumbs: tuple[Thumb, ...]
+    own: dict[str, Any] | None  # the record's listing_info now (OWN_SQL)
+    columns: tuple[CandidateColumn, ...]
+    rows: tuple[CompareRow, ...]  # one per FIELDS
+    map: dict[str, Any] | None  # maps.pins_plane
+    reason: str | None
+    choices: tuple[int, ...]  # the listings the item offers, best first
+    decidable: bool
+
+
 def _side(
     *,
     name: Any,
@@ -389,46 +465,62 @@ def _side(
     categories: Sequence[str],
     lat: Any,
     lng: Any,
-) -> dict[str, Any]:
-    return {
-        "name": name,
-        "address": address,
-        "city": city,
-        "postal": postal,
-        "phones": [p for p in phones if p],
-        "websites": [w for w in websites if w],
-        "categories": [c for c in categories if c],
-        "lat": _float(lat),
-        "lng": _float(lng),
-    }
+) -> Side:
+    return Side(
+        name=name,
+        address=address,
+        city=city,
+        postal=postal,
+        phones=tuple(p for p in phones if p),
+        websites=tuple(w for w in websites if w),
+        categories=tuple(c for c in categories if c),
+        lat=_float(lat),
+        lng=_float(lng),
+    )
 
 
-def _display(side: Mapping[str, Any], key: str) -> str:
-    if key == "phone":
-        return ", ".join(side["phones"])
-    if key == "website":
-        return ", ".join(side["websites"])
-    if key == "category":
-        return ", ".join(side["categories"])
+def _info_side(info: Mapping[str, Any]) -> Side:
+    """A listing_info's side (a row of OWN_SQL)."""
+    return _side(
+        name=info["name"],
+        address=info["address1"],
+        city=info["city"],
+        postal=info["zip"],
+        phones=[info["international_phone"] or ""],
+        websites=[info["website_url"] or ""],
+        categories=[info["category"] or ""],
+        lat=info["lat"],
+        lng=info["lng"],
+    )
+
+
+def _values(side: Side, key: str) -> tuple[str, ...]:
+    """The list fields, by FIELDS key: phone, website, category."""
+    return {"phone": side.phones, "website": side.websites, "category": side.categories}[key]
+
+
+def _scalar(side: Side, key: str) -> Any:
+    """The scalar fields, by FIELDS key: name, address, city, postal."""
+    return {"name": side.name, "address": side.address, "city": side.city, "postal": side.postal}[key]
+
+
+def _display(side: Side, key: str) -> str:
+    if key in ("phone", "website", "category"):
+        return ", ".join(_values(side, key))
     if key == "coordinates":
-        return "" if side["lat"] is None else f"{side['lat']:.5f}, {side['lng']:.5f}"
-    value = side.get(key)
+        return "" if side.lat is None or side.lng is None else f"{side.lat:.5f}, {side.lng:.5f}"
+    value = _scalar(side, key)
     return "" if value is None else str(value)
 
 
-def _compare(incoming: Mapping[str, Any], other: Mapping[str, Any], key: str, distance: float | None) -> str:
+def _compare(incoming: Side, other: Side, key: str, distance: float | None) -> str:
     """same | differs | unknown (one side lacks the value): compared by the matching keys."""
     from listings.transform.normalize import address_key, city_key, name_key, postal_key, website_host
 
-    if key == "distance":
-        return "unknown" if distance is None else ("same" if distance <= SAME_PLACE_M else "differs")
-    if key == "coordinates":
+    if key in ("distance", "coordinates"):
         return "unknown" if distance is None else ("same" if distance <= SAME_PLACE_M else "differs")
     if key in ("phone", "website", "category"):
-        mine, theirs = (
-            incoming[f"{key}s" if key != "category" else "categories"],
-            other[f"{key}s" if key != "category" else "categories"],
-        )
+        mine, theirs = _values(incoming, key), _values(other, key)
         if not mine or not theirs:
             return "unknown"
         if key == "website":
@@ -436,7 +528,7 @@ def _compare(incoming: Mapping[str, Any], other: Mapping[str, Any], key: str, di
                 "same" if {website_host(w) for w in mine} & {website_host(w) for w in theirs} else "differs"
             )
         return "same" if set(mine) & set(theirs) else "differs"
-    a, b = incoming.get(key), other.get(key)
+    a, b = _scalar(incoming, key), _scalar(other, key)
     if not a or not b:
         return "unknown"
     keys: dict[str, Callable[[str], str]] = {
@@ -448,15 +540,55 @@ def _compare(incoming: Mapping[str, Any], other: Mapping[str, Any], key: str, di
     return "same" if keys[key](str(a)) == keys[key](str(b)) else "differs"
 
 
-def match_item_detail(conn: Connection, review_item_id: int) -> dict[str, Any] | None:
+def _distance(a: Side, b: Side) -> int | None:
+    """Metres between two sides, rounded; None if either lacks coordinates."""
+    from listings.matching.features import haversine_m
+
+    if a.lat is None or a.lng is None or b.lat is None or b.lng is None:
+        return None
+    return round(haversine_m(a.lat, a.lng, b.lat, b.lng))
+
+
+def _compare_row(incoming: Side, columns: Sequence[CandidateColumn], key: str, label: str) -> CompareRow:
+    from listings.admin.curation import value_diff
+
+    cells = []
+    for c in columns:
+        state = _compare(incoming, c.side, key, c.distance_m)
+        if key == "distance":
+            value = "" if c.distance_m is None else f"{c.distance_m:,} m"
+        else:
+            value = _display(c.side, key)
+        segments = None
+        if state == "differs" and key in ("name", "address"):
+            segments = value_diff(_display(incoming, key), value)["source"]
+        cells.append(CompareCell(value=value, state=state, segments=segments))
+    return CompareRow(
+        key=key,
+        label=label,
+        incoming="" if key == "distance" else _display(incoming, key),
+        cells=tuple(cells),
+    )
+
+
+def _listing_thumbs(conn: Connection, listing_ids: Sequence[int]) -> dict[int, tuple[Thumb, ...]]:
+    """Each listing's shown images (the first THUMBS_PER_LISTING, its visible listing_info's first)."""
+    if not listing_ids:
+        return {}
+    by_listing: dict[int, list[Thumb]] = {}
+    for t in conn.execute(text(THUMBS_SQL), {"ids": list(listing_ids), "per": THUMBS_PER_LISTING}).mappings():
+        shown = by_listing.setdefault(int(t["listing_id"]), [])
+        if len(shown) < THUMBS_PER_LISTING:
+            shown.append(Thumb(listing_image_id=t["id"], rendition=preview_rendition(t["renditions"])))
+    return {listing_id: tuple(thumbs) for listing_id, thumbs in by_listing.items()}
+
+
+def match_item_detail(conn: Connection, review_item_id: int) -> MatchItemDetail | None:
     """A review item as a reviewer compares it: the incoming record and each candidate listing (its live
     data, or what the item stored if it is gone from the matching index), field by field with each
     difference marked; distances; thumbnails (listing_images of the candidates and of the record's
     listing_info, or the record's fetched images); each candidate's features, confidence and reason; the
     item's decision reason. None if there is no such item."""
-    from listings.admin.curation import value_diff
-    from listings.matching.features import haversine_m
-
     try:
         item = review_item(conn, review_item_id)
     except EditError:
@@ -479,17 +611,7 @@ def match_item_detail(conn: Connection, review_item_id: int) -> dict[str, Any] |
             lng=record.get("lng"),
         )
     elif own is not None:
-        incoming = _side(
-            name=own["name"],
-            address=own["address1"],
-            city=own["city"],
-            postal=own["zip"],
-            phones=[own["international_phone"] or ""],
-            websites=[own["website_url"] or ""],
-            categories=[own["category"] or ""],
-            lat=own["lat"],
-            lng=own["lng"],
-        )
+        incoming = _info_side(own)
     else:
         incoming = _side(
             name=None,
@@ -511,11 +633,14 @@ def match_item_detail(conn: Connection, review_item_id: int) -> dict[str, Any] |
         found = conn.execute(text(OWN_SQL), {"i": int(kept_id)}).mappings().one_or_none()
         kept = dict(found) if found is not None else None
     live = {int(r["listing_id"]): dict(r) for r in conn.execute(text(CANDIDATE_SQL), {"ids": ids}).mappings()}
-    columns: list[dict[str, Any]] = []
+    # thumbnails: each candidate listing's shown images; the record's own listing_info's (or fetched) images
+    thumbs = _listing_thumbs(conn, ids)
+    incoming_thumbs = _record_thumbs(conn, item, info_id, record)
+    columns: list[CandidateColumn] = []
     for listing_id in ids:
         snap = stored.get(listing_id, {})
-        row = live.get(listing_id)
-        if row is not None and row["phones"] is not None:  # in the matching index: its live values
+        row = live.get(listing_id) or {}
+        if row.get("phones") is not None:  # in the matching index: its live values
             side = _side(
                 name=row["listing_name"],
                 address=row["address1"],
@@ -529,7 +654,7 @@ def match_item_detail(conn: Connection, review_item_id: int) -> dict[str, Any] |
             )
         else:
             side = _side(
-                name=snap.get("name") or (row or {}).get("listing_name"),
+                name=snap.get("name") or row.get("listing_name"),
                 address=snap.get("address1"),
                 city=snap.get("city"),
                 postal=snap.get("zip"),
@@ -540,114 +665,62 @@ def match_item_detail(conn: Connection, review_item_id: int) -> dict[str, Any] |
                 lng=snap.get("lng"),
             )
         columns.append(
-            {
-                "listing_id": listing_id,
-                "label": f"listing {listing_id}",
-                "side": side,
-                "status": (row or {}).get("listing_status"),
-                "visible": (row or {}).get("listing_visible"),
-                "merged_into_id": (row or {}).get("merged_into_id"),
-                "confidence": snap.get("confidence"),
-                "reason": snap.get("reason"),
-                "features": snap.get("features") or {},
-                "explanation": snap.get("explanation") or [],
-                "found_by": snap.get("found_by") or [],
-                "thumbs": [],
-            }
-        )
-    if kept is not None:
-        columns.append(
-            {
-                "listing_id": int(kept["listing_id"]),
-                "listing_info_id": int(kept["listing_info_id"]),
-                "label": f"listing_info {kept['listing_info_id']} (shown)",
-                "side": _side(
-                    name=kept["name"],
-                    address=kept["address1"],
-                    city=kept["city"],
-                    postal=kept["zip"],
-                    phones=[kept["international_phone"] or ""],
-                    websites=[kept["website_url"] or ""],
-                    categories=[kept["category"] or ""],
-                    lat=kept["lat"],
-                    lng=kept["lng"],
-                ),
-                "status": kept["listing_status"],
-                "visible": kept["info_visible"],
-                "merged_into_id": None,
-                "confidence": None,
-                "reason": payload.get("reason"),
-                "features": {},
-                "explanation": [],
-                "found_by": [],
-                "thumbs": [],
-            }
-        )
-    # thumbnails: each candidate listing's shown images; the record's own listing_info's (or fetched) images
-    thumb_ids = [c["listing_id"] for c in columns if "listing_info_id" not in c]
-    if thumb_ids:
-        by_listing: dict[int, list[dict[str, Any]]] = {}
-        for t in conn.execute(text(THUMBS_SQL), {"ids": thumb_ids, "per": THUMBS_PER_LISTING}).mappings():
-            shown = by_listing.setdefault(int(t["listing_id"]), [])
-            if len(shown) < THUMBS_PER_LISTING:
-                shown.append({"listing_image_id": t["id"], "rendition": preview_rendition(t["renditions"])})
-        for c in columns:
-            c["thumbs"] = by_listing.get(c["listing_id"], []) if "listing_info_id" not in c else []
-    incoming_thumbs = _record_thumbs(conn, item, info_id, record)
-    if kept is not None:
-        for c in columns:
-            if "listing_info_id" in c:
-                c["thumbs"] = _info_thumbs(conn, c["listing_info_id"])
-    # distances and the aligned rows
-    for c in columns:
-        s = c["side"]
-        c["distance_m"] = (
-            round(haversine_m(incoming["lat"], incoming["lng"], s["lat"], s["lng"]))
-            if None not in (incoming["lat"], incoming["lng"], s["lat"], s["lng"])
-            else None
-        )
-    rows = []
-    for key, label in FIELDS:
-        cells = []
-        for c in columns:
-            state = _compare(incoming, c["side"], key, c["distance_m"])
-            value = (
-                ("" if c["distance_m"] is None else f"{c['distance_m']:,} m")
-                if key == "distance"
-                else _display(c["side"], key)
+            CandidateColumn(
+                listing_id=listing_id,
+                label=f"listing {listing_id}",
+                side=side,
+                status=row.get("listing_status"),
+                visible=row.get("listing_visible"),
+                merged_into_id=row.get("merged_into_id"),
+                confidence=snap.get("confidence"),
+                reason=snap.get("reason"),
+                features=snap.get("features") or {},
+                explanation=tuple(snap.get("explanation") or ()),
+                found_by=tuple(snap.get("found_by") or ()),
+                thumbs=thumbs.get(listing_id, ()),
+                distance_m=_distance(incoming, side),
             )
-            segments = None
-            if state == "differs" and key in ("name", "address"):
-                segments = value_diff(_display(incoming, key), value)["source"]
-            cells.append({"value": value, "state": state, "segments": segments})
-        rows.append(
-            {
-                "key": key,
-                "label": label,
-                "incoming": "" if key == "distance" else _display(incoming, key),
-                "cells": cells,
-            }
         )
-    pins = [("R", "record", incoming["lat"], incoming["lng"], incoming["name"])] + [
-        (str(n), "candidate", c["side"]["lat"], c["side"]["lng"], c["side"]["name"])
-        for n, c in enumerate(columns, start=1)
+    if kept is not None:
+        side = _info_side(kept)
+        columns.append(
+            CandidateColumn(
+                listing_id=int(kept["listing_id"]),
+                listing_info_id=int(kept["listing_info_id"]),
+                label=f"listing_info {kept['listing_info_id']} (shown)",
+                side=side,
+                status=kept["listing_status"],
+                visible=kept["info_visible"],
+                merged_into_id=None,
+                confidence=None,
+                reason=payload.get("reason"),
+                features={},
+                explanation=(),
+                found_by=(),
+                thumbs=_info_thumbs(conn, int(kept["listing_info_id"])),
+                distance_m=_distance(incoming, side),
+            )
+        )
+    rows = tuple(_compare_row(incoming, columns, key, label) for key, label in FIELDS)
+    pins = [("R", "record", incoming.lat, incoming.lng, incoming.name)] + [
+        (str(n), "candidate", c.side.lat, c.side.lng, c.side.name) for n, c in enumerate(columns, start=1)
     ]
     rematch = payload.get("rematch") or {}
-    return {
-        "item": dict(item._mapping),
-        "record": record,
-        "incoming": incoming,
-        "incoming_thumbs": incoming_thumbs,
-        "own": own,
-        "columns": columns,
-        "rows": rows,
-        "map": maps.pins_plane(pins),
-        "reason": (payload.get("decision") or {}).get("reason")
+    return MatchItemDetail(
+        item=dict(item._mapping),
+        record=record,
+        incoming=incoming,
+        incoming_thumbs=incoming_thumbs,
+        own=own,
+        columns=tuple(columns),
+        rows=rows,
+        map=maps.pins_plane(pins),
+        reason=(payload.get("decision") or {}).get("reason")
         or rematch.get("reason")
         or payload.get("reason"),
-        "choices": ids,
-        "decidable": item.status == "open",
-    }
+        choices=tuple(ids),
+        decidable=item.status == "open",
+    )
 
 
 def next_open_item(conn: Connection, review_item_id: int) -> int | None:
@@ -666,9 +739,9 @@ def next_open_item(conn: Connection, review_item_id: int) -> int | None:
     return None if found is None else int(found)
 
 
-def _info_thumbs(conn: Connection, listing_info_id: int) -> list[dict[str, Any]]:
-    return [
-        {"listing_image_id": r.id, "rendition": preview_rendition(r.renditions)}
+def _info_thumbs(conn: Connection, listing_info_id: int) -> tuple[Thumb, ...]:
+    return tuple(
+        Thumb(listing_image_id=r.id, rendition=preview_rendition(r.renditions))
         for r in conn.execute(
             text(
                 "select id, renditions from public.listing_images where listing_info_id = :i"
@@ -676,12 +749,12 @@ def _info_thumbs(conn: Connection, listing_info_id: int) -> list[dict[str, Any]]
             ),
             {"i": listing_info_id, "per": THUMBS_PER_LISTING},
         )
-    ]
+    )
 
 
 def _record_thumbs(
     conn: Connection, item: Any, info_id: int | None, record: Mapping[str, Any]
-) -> list[dict[str, Any]]:
+) -> tuple[Thumb, ...]:
     """The record's images: its listing_info's shown ones, else those the images step fetched for its
     source URLs (pipeline.images by uq_images_dmo_url)."""
     if info_id is not None:
@@ -691,12 +764,12 @@ def _record_thumbs(
     urls = [u if isinstance(u, str) else (u or {}).get("url") for u in (record.get("images") or [])]
     urls = [u for u in urls if u][:THUMBS_PER_LISTING]
     if not urls or item.dmo_id is None:
-        return []
+        return ()
     import hashlib
 
     keys = [hashlib.sha256(u.encode()).hexdigest() for u in urls]
-    return [
-        {"image_id": r.id, "rendition": preview_rendition(r.renditions)}
+    return tuple(
+        Thumb(image_id=r.id, rendition=preview_rendition(r.renditions))
         for r in conn.execute(
             text(
                 "select id, renditions from pipeline.images where dmo_id = :d and url_key = any(:k)"
@@ -704,4 +777,4 @@ def _record_thumbs(
             ),
             {"d": item.dmo_id, "k": keys},
         )
-    ]
+    )

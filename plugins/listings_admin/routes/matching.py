@@ -157,8 +157,8 @@ def item_response(
     if detail is None:
         raise NotFound(f"There is no review item {item_id}.")
     following = matching.next_open_item(conn, item_id)
-    if detail["item"]["item_type"] not in MATCH_ITEM_TYPES:
-        params = {"type": detail["item"]["item_type"], "status": "all"}
+    if detail.item["item_type"] not in MATCH_ITEM_TYPES:
+        params = {"type": detail.item["item_type"], "status": "all"}
         return RedirectResponse(url(request, "/review", params), status_code=307)
     context = {
         "title": f"Review item {item_id}",
