@@ -4,12 +4,15 @@ cloned from a template, isolated settings, and an Airflow home for the few tests
 from __future__ import annotations
 
 import atexit
+import copy
 import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -194,6 +197,64 @@ def engine(listings_env: Path):  # type: ignore[no-untyped-def]
     from listings.db.engine import get_engine
 
     return get_engine()
+
+
+@dataclass(frozen=True)
+class _Built:
+    database: str  # a template database: the catalogue the builder left
+    home: Path  # a copy of the data folder it left (raw and transformed objects, images, uploads)
+    folder: Path  # the builder's own files (its uploads), which the jobs' parameters name
+    value: Any
+
+
+@pytest.fixture(scope="session")
+def _built_scenarios(pg_admin_url: str) -> Iterator[dict[str, _Built]]:
+    built: dict[str, _Built] = {}
+    yield built
+    for b in built.values():
+        _drop(pg_admin_url, b.database)
+
+
+@pytest.fixture
+def scenario(
+    listings_env: Path,
+    db_url: str,
+    pg_admin_url: str,
+    worker_tag: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
+    _built_scenarios: dict[str, _Built],
+) -> Callable[[Callable[[Any, Path], Any]], Any]:
+    """`scenario(build)`: this test's database and data folder as `build(engine, folder)` leaves them, and
+    its value. `build` runs once per test process (a few `run_job`s: seconds); every later test gets a copy
+    (CREATE DATABASE ... TEMPLATE and a folder copy: a fraction of a second). `folder` is the builder's
+    own, kept for the session and importable, so its jobs' files stay readable for re-runs."""
+    from listings.db.engine import engine_for, get_engine
+    from listings.settings import get_settings
+
+    def use(build: Callable[[Any, Path], Any]) -> Any:
+        key = f"{build.__module__}.{build.__qualname__}"
+        built = _built_scenarios.get(key)
+        folder = built.folder if built else tmp_path_factory.mktemp("scenario")
+        roots = os.environ["LISTINGS_IMPORT_ROOTS"]
+        monkeypatch.setenv("LISTINGS_IMPORT_ROOTS", os.pathsep.join([roots, str(folder)]))
+        get_settings.cache_clear()
+        if built is None:
+            value = build(get_engine(), folder)
+            engine_for(db_url).dispose()
+            name = f"listings_scenario_{len(_built_scenarios)}_{worker_tag}"
+            with _server_conn(pg_admin_url) as conn:
+                conn.execute(f'create database "{name}" template "{db_url.rpartition("/")[2]}"')
+            listings_env.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(listings_env, folder / ".home", symlinks=True)
+            built = _built_scenarios[key] = _Built(name, folder / ".home", folder, value)
+        else:
+            _clone(pg_admin_url, built.database, db_url.rpartition("/")[2])
+            shutil.rmtree(listings_env, ignore_errors=True)
+            shutil.copytree(built.home, listings_env, symlinks=True)
+        return copy.deepcopy(built.value)
+
+    return use
 
 
 @pytest.fixture(scope="session")

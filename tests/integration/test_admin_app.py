@@ -51,22 +51,26 @@ def _upload(tmp_path: Path, rows: Sequence[Sequence[str]], name: str, header: Se
     return path
 
 
-@pytest.fixture
-def catalogue(engine: Engine, tmp_path: Path) -> dict[str, int]:
-    """Two CSV DMOs: 201 sends five listings (Montréal, Québec), 202 sends Café Olimpico again (matched to
-    the same listing) and a listing of its own. Returns listing ids by source id of DMO 201 (+ "f")."""
+def _catalogue(engine: Engine, folder: Path) -> dict[str, int]:
     with engine.begin() as conn:
         apply_config(conn, csv_config(201, HEADER, images={"enabled": False}))
         apply_config(conn, csv_config(202, HEADER, images={"enabled": False}))
-    run_job(201, file=_upload(tmp_path, [OLIMPICO, GERMAIN, MUSEE, CHATEAU, BISTRO], "201.csv"))
+    run_job(201, file=_upload(folder, [OLIMPICO, GERMAIN, MUSEE, CHATEAU, BISTRO], "201.csv"))
     own = ["f", "Parc du Mont-Royal", "Parc", "1260 chemin Remembrance", "Montréal", "H3H 1A2", "514-555-0106",
            "45.5048", "-73.5874"]  # fmt: skip
-    run_job(202, file=_upload(tmp_path, [OLIMPICO, own], "202.csv"))
+    run_job(202, file=_upload(folder, [OLIMPICO, own], "202.csv"))
     rows = q(engine, "select li.external_source_id, li.dmo_id, li.listing_id from public.listing_info li")
     ids = {sid: lid for sid, dmo, lid in rows if dmo == 201}
     ids["f"] = next(lid for sid, dmo, lid in rows if dmo == 202 and sid == "f")
     assert next(lid for sid, dmo, lid in rows if dmo == 202 and sid == "a") == ids["a"]  # matched
     return ids
+
+
+@pytest.fixture
+def catalogue(scenario: Callable[..., Any]) -> dict[str, int]:
+    """Two CSV DMOs: 201 sends five listings (Montréal, Québec), 202 sends Café Olimpico again (matched to
+    the same listing) and a listing of its own. Returns listing ids by source id of DMO 201 (+ "f")."""
+    return scenario(_catalogue)
 
 
 def _listed_ids(html: str) -> list[int]:

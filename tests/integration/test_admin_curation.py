@@ -39,22 +39,26 @@ def _upload(tmp_path: Path, rows: Sequence[Sequence[str]], name: str = "201.csv"
     return path
 
 
-@pytest.fixture
-def catalogue(engine: Engine, tmp_path: Path) -> dict[str, Any]:
-    """DMO 201 sends three listings, DMO 202 sends Café Olimpico again. Returns listing and listing_info
-    ids by source id (of DMO 201), and the path of DMO 201's file."""
+def _catalogue(engine: Engine, folder: Path) -> dict[str, Any]:
     with engine.begin() as conn:
         apply_config(conn, csv_config(201, HEADER, images={"enabled": False}))
         apply_config(conn, csv_config(202, HEADER, images={"enabled": False}))
-    file = _upload(tmp_path, [OLIMPICO, GERMAIN, CHATEAU])
+    file = _upload(folder, [OLIMPICO, GERMAIN, CHATEAU])
     run_job(201, file=file)
-    run_job(202, file=_upload(tmp_path, [OLIMPICO], "202.csv"))
+    run_job(202, file=_upload(folder, [OLIMPICO], "202.csv"))
     rows = q(engine, "select external_source_id, listing_id, id from public.listing_info where dmo_id = 201")
     out: dict[str, Any] = {sid: lid for sid, lid, _ in rows}
     out |= {f"info_{sid}": iid for sid, _, iid in rows}
     out["info_a_202"] = q(engine, "select id from public.listing_info where dmo_id = 202")[0][0]
     out["file"] = file
     return out
+
+
+@pytest.fixture
+def catalogue(scenario: Callable[..., Any]) -> dict[str, Any]:
+    """DMO 201 sends three listings, DMO 202 sends Café Olimpico again. Returns listing and listing_info
+    ids by source id (of DMO 201), and the path of DMO 201's file."""
+    return scenario(_catalogue)
 
 
 class _Forms(HTMLParser):

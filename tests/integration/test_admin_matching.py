@@ -46,16 +46,12 @@ def _upload(path: Path, rows: Sequence[Sequence[str]]) -> Path:
     return path
 
 
-@pytest.fixture
-def catalogue(engine: Engine, tmp_path: Path) -> dict[str, Any]:
-    """DMO 301's four listings, then DMO 302's four records: three wait in the review queue (hidden), one is
-    new. Returns DMO 301's listing ids and DMO 302's listing_info ids (`info_x4`...), its review item ids
-    (`item_x4`...) and the path of its file."""
+def _catalogue(engine: Engine, folder: Path) -> dict[str, Any]:
     with engine.begin() as conn:
         for dmo_id in (301, 302, 303):
             apply_config(conn, csv_config(dmo_id, HEADER, images={"enabled": False}))
-    run_job(301, file=_upload(tmp_path / "301.csv", [OLIMPICO, TIM_1, TIM_2, GERMAIN]))
-    file = _upload(tmp_path / "302.csv", [VAGUE, TIM_VAGUE, GERMAIN_V, NEW_PLACE])
+    run_job(301, file=_upload(folder / "301.csv", [OLIMPICO, TIM_1, TIM_2, GERMAIN]))
+    file = _upload(folder / "302.csv", [VAGUE, TIM_VAGUE, GERMAIN_V, NEW_PLACE])
     run_job(302, file=file)
     out: dict[str, Any] = {"file": file}
     for sid, dmo_id, listing_id, info_id in q(
@@ -74,6 +70,14 @@ def catalogue(engine: Engine, tmp_path: Path) -> dict[str, Any]:
         out["item_x8"]: "low_confidence_match",
     }
     return out
+
+
+@pytest.fixture
+def catalogue(scenario: Callable[..., Any]) -> dict[str, Any]:
+    """DMO 301's four listings, then DMO 302's four records: three wait in the review queue (hidden), one is
+    new. Returns DMO 301's listing ids and DMO 302's listing_info ids (`info_x4`...), its review item ids
+    (`item_x4`...) and the path of its file."""
+    return scenario(_catalogue)
 
 
 def _snapshot(engine: Engine) -> tuple[list[Any], ...]:

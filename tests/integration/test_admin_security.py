@@ -33,17 +33,22 @@ ROW = ["a", "Café Olimpico", "Café", "124 rue Saint-Viateur O", "Montréal", "
 SELF = "http://testserver"  # the TestClient's origin: scheme://Host as the app sees it
 
 
-@pytest.fixture
-def listing(engine: Engine, tmp_path: Path) -> int:
+def _one_listing(engine: Engine, folder: Path) -> int:
     with engine.begin() as conn:
         apply_config(conn, csv_config(601, HEADER, images={"enabled": False}))
     buf = io.StringIO()
     csv.writer(buf).writerows([HEADER, ROW])
-    path = tmp_path / "601.csv"
+    path = folder / "601.csv"
     path.write_text(buf.getvalue(), encoding="utf-8")
     run_job(601, file=path)
     ((listing_id,),) = q(engine, "select listing_id from public.listing_info where dmo_id = 601")
     return int(listing_id)
+
+
+@pytest.fixture
+def listing(scenario: Callable[..., Any]) -> int:
+    """DMO 601's one listing (built once, copied for each test)."""
+    return int(scenario(_one_listing))
 
 
 @pytest.fixture

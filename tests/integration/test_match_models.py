@@ -10,7 +10,7 @@ import csv
 import io
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,14 +49,12 @@ def _upload(path: Path, rows: Sequence[Sequence[str]]) -> Path:
     return path
 
 
-@pytest.fixture
-def reviewed(engine: Engine, tmp_path: Path) -> dict[str, Any]:
-    """DMO 301's four listings, then DMO 302's three vague records, each waiting in the review queue."""
+def _reviewed(engine: Engine, folder: Path) -> dict[str, Any]:
     with engine.begin() as conn:
         for dmo_id in (301, 302):
             apply_config(conn, csv_config(dmo_id, HEADER, images={"enabled": False}))
-    run_job(301, file=_upload(tmp_path / "301.csv", [OLIMPICO, TIM_1, TIM_2, GERMAIN]))
-    run_job(302, file=_upload(tmp_path / "302.csv", [VAGUE, TIM_VAGUE, GERMAIN_V]))
+    run_job(301, file=_upload(folder / "301.csv", [OLIMPICO, TIM_1, TIM_2, GERMAIN]))
+    run_job(302, file=_upload(folder / "302.csv", [VAGUE, TIM_VAGUE, GERMAIN_V]))
     out: dict[str, Any] = {}
     for sid, dmo_id, listing_id, info_id in q(
         engine, "select external_source_id, dmo_id, listing_id, id from public.listing_info"
@@ -67,6 +65,12 @@ def reviewed(engine: Engine, tmp_path: Path) -> dict[str, Any]:
         out[f"item_{item.payload['record']['source_id']}"] = item.id
     assert {"item_x4", "item_x7", "item_x8"} <= set(out)
     return out
+
+
+@pytest.fixture
+def reviewed(scenario: Callable[..., Any]) -> dict[str, Any]:
+    """DMO 301's four listings, then DMO 302's three vague records, each waiting in the review queue."""
+    return scenario(_reviewed)
 
 
 def _labels(engine: Engine) -> list[Any]:
