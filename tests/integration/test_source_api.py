@@ -1,5 +1,7 @@
 """The affiliate hotel/activity API source (`api`) against the local demo site: paging, the API key,
-rate limits, retries, partial fetches, incremental runs, preview, and runs end to end into `public`."""
+rate limits, retries, faults (a malformed page, a failure half way, an empty answer: checked on the
+connector; the `partial` job they lead to is tested end to end in test_source_wordpress.py), incremental
+runs, preview, and runs end to end into `public`."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ import gzip
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -278,6 +281,55 @@ def test_demo_site_contract(sites: DemoSites) -> None:
     assert [h["hotel_id"] for h in recent["results"]] == [second]
 
 
+def test_an_empty_answer_ends_the_paging_with_no_records_and_no_errors(sites: DemoSites) -> None:
+    payload, parsed, _ = fetch(sites, query={"city": "Atlantis"})
+    assert sites.requests == pages(1, extra="city=Atlantis&")
+    assert parsed.records == [] and parsed.errors == []
+    assert payload.metadata["total_results"] == 0 and payload.metadata["complete"] is True
+
+    sites.requests.clear()
+    sites.faults.add(HOTELS, "empty")  # 200 with an empty `results` and no `meta`
+    payload, parsed, _ = fetch(sites)
+    assert sites.requests == pages(1)
+    assert parsed.records == [] and parsed.errors == []
+    raw = RawPages.load(payload.data)
+    assert len(raw.pages) == 1 and raw.error is None and payload.metadata["complete"] is True
+
+
+def test_a_malformed_page_is_a_malformed_response_error_and_the_paging_goes_on(sites: DemoSites) -> None:
+    sites.faults.add(HOTELS, OK, "malformed")  # page 2 is cut in half
+    payload, parsed, _ = fetch(sites)
+    assert sites.requests == pages(4)  # page 1 said there are 4
+    raw = RawPages.load(payload.data)
+    assert len(raw.pages) == 4 and raw.error is None and payload.metadata["complete"] is True
+    hotels = [h["hotel_id"] for h in site_api.data(sites.site)["hotels"]]
+    assert [r.values["_id"] for r in parsed.records] == hotels[:10] + hotels[20:]
+    (err,) = parsed.errors
+    url = f"{sites.base_url}{HOTELS}?page=2&page_size=10"
+    assert (err.row_no, err.error_type, err.original["url"]) == (0, "malformed_response", url)
+    assert err.message.startswith(f"response of GET {url} is not valid JSON (")
+
+
+def test_a_page_failing_on_every_retry_stops_the_fetch_and_keeps_the_pages_before_it(
+    sites: DemoSites,
+) -> None:
+    sites.faults.add(HOTELS, OK, OK, 500, 500, 500)  # page 3 fails on every attempt
+    payload, parsed, _ = fetch(sites)
+    assert sites.requests == [*pages(3), *pages(3)[2:] * 2]
+    raw = RawPages.load(payload.data)
+    assert len(raw.pages) == 2 and payload.metadata["pages"] == 2 and payload.metadata["complete"] is False
+    assert raw.error == (
+        f"GET {sites.base_url}{HOTELS}?page=3&page_size=10 failed after 3 attempt(s): "
+        "HTTP 500 Internal Server Error"
+    )
+    assert payload.metadata["fetch_error"] == raw.error
+    hotels = [h["hotel_id"] for h in site_api.data(sites.site)["hotels"]]
+    assert [r.values["_id"] for r in parsed.records] == hotels[:20]
+    (err,) = parsed.errors
+    assert (err.row_no, err.error_type, err.message) == (0, "fetch_error", raw.error)
+    assert err.original["pages_kept"] == 2
+
+
 # -- jobs end to end ----------------------------------------------------------------------------------
 def test_end_to_end_into_public_then_unchanged(engine: Engine, sites: DemoSites, listings_env: Path) -> None:
     apply(engine, sites)
@@ -325,15 +377,6 @@ def test_incremental_run_asks_only_for_what_changed(engine: Engine, sites: DemoS
     assert "819" in phone[0] and "0100" in phone[0]
 
 
-def test_empty_result_succeeds_with_no_records(engine: Engine, sites: DemoSites) -> None:
-    apply(engine, sites, query={"city": "Atlantis"})
-    res = run_job(DMO)
-    assert res["status"] == "succeeded" and res["counts"]["records_total"] == 0
-    assert sites.requests == pages(1, extra="city=Atlantis&")
-    sites.faults.add(HOTELS, "empty")
-    assert run_job(DMO)["counts"]["records_total"] == 0
-
-
 @pytest.mark.parametrize("status", [401, 403, 404])
 def test_refused_first_page_fails_the_job_naming_the_url(
     engine: Engine, sites: DemoSites, status: int
@@ -355,25 +398,19 @@ def test_refused_first_page_fails_the_job_naming_the_url(
     assert sites.requests == pages(1)  # not retried
 
 
-def test_malformed_page_is_an_error_and_the_rest_is_kept(engine: Engine, sites: DemoSites) -> None:
-    apply(engine, sites)
-    sites.requests.clear()
-    sites.faults.add(HOTELS, OK, "malformed")  # page 2 is cut in half
-    res = run_job(DMO)
-    assert sites.requests == pages(4)
-    assert res["status"] == "partial" and res["counts"]["records_total"] == 31
-    (err,) = q(engine, "select error_type, error_message from pipeline.job_errors")
-    assert err.error_type == "malformed_response" and "page=2" in err.error_message
-
-
-def test_failure_half_way_keeps_the_pages(engine: Engine, sites: DemoSites) -> None:
-    apply(engine, sites)
-    sites.faults.add(HOTELS, OK, OK, 500, 500, 500)  # page 3 fails on every attempt
-    res = run_job(DMO)
-    assert sites.requests == [*pages(3), *pages(3)[2:] * 2]
-    assert res["status"] == "partial" and res["counts"]["records_total"] == 21
-    (raw,) = q(engine, "select status, metadata from pipeline.job_files where stage = 'raw'")
-    assert raw.metadata["complete"] is False and raw.metadata["pages"] == 2
-    assert "page=3" in raw.metadata["fetch_error"] and "HTTP 500" in raw.metadata["fetch_error"]
-    (err,) = q(engine, "select error_type from pipeline.job_errors")
-    assert err.error_type == "fetch_error"
+def test_an_incremental_run_asks_for_the_second_the_last_run_started_in(sites: DemoSites) -> None:
+    """The API stamps items to the second and answers items updated strictly after `updated_since`: an item
+    edited in the second the last good run started (after its start) must still come."""
+    since = datetime(2026, 1, 1, 10, 0, 0, 400_000, tzinfo=UTC)
+    for item in site_api.data(sites.site)["hotels"]:
+        item["updated_at"] = "2025-12-31T00:00:00Z"  # older than the last run: not asked for
+    site_api.data(sites.site)["hotels"][0]["updated_at"] = "2026-01-01T10:00:00Z"  # 10:00:00.7, say
+    cfg = parse_config(config(sites, incremental=True))
+    source = AffiliateApiSource()
+    payload = source.fetch(FetchContext(cfg, cfg.params(), Path("."), since=since))
+    (asked,) = sites.requests
+    assert "updated_since=2026-01-01T09%3A59%3A59Z&" in asked
+    parsed = source.parse(payload.data, cfg)
+    assert [r.values["hotel_id"] for r in parsed.records] == [
+        site_api.data(sites.site)["hotels"][0]["hotel_id"]
+    ]

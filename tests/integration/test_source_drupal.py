@@ -1,12 +1,15 @@
 """The drupal connector against the local Drupal-like JSON:API site: paging by links.next, include=
-resolution, translations, incremental filters, faults (429, 500, malformed, slow, empty, 401/403/404,
-a failure half-way), preview, and a DMO end to end into public."""
+resolution, translations, incremental filters, faults at the connector (429, 500, slow, malformed, empty,
+a failure half-way: what is kept and reported), preview, a DMO end to end into public, and refusals
+(401/403/404, JSON:API error documents) that fail the job."""
 
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -272,6 +275,59 @@ def test_params_are_validated_and_html_is_read_as_text() -> None:
     ) == ("https://dmo.example.org/fr/jsonapi/node/place?page%5Boffset%5D=50")
 
 
+# --- faults at the connector: what is kept and reported when paging goes wrong ---------------------
+# How the pipeline turns this into a `partial` job (job_errors rows, raw `complete: false`) is checked
+# end to end once, in test_source_wordpress.py.
+def test_failure_half_way_keeps_the_pages_before_it_and_reports_the_page(sites: DemoSites) -> None:
+    sites.faults.add("/jsonapi/", "pass", 500, 500, 500)
+    payload, parsed = fetch_parse(make_config(sites.base_url))
+    assert sites.requests == [FIRST, _next(10), _next(10), _next(10)]  # retried twice, then stopped
+    failed = sites.base_url + _next(10).removeprefix("GET ")
+    message = f"GET {failed} failed after 3 attempt(s): HTTP 500 Internal Server Error"
+    raw = RawPages.load(payload.data)
+    assert len(raw.pages) == 1 and raw.error == message
+    assert payload.metadata["pages"] == 1 and payload.metadata["complete"] is False
+    assert payload.metadata["fetch_error"] == message
+    places = site_module.data(sites.site)["places"]
+    assert [r.values["_source_id"] for r in parsed.records] == [str(p["nid"]) for p in places[:10]]
+    assert [(e.row_no, e.error_type, e.message) for e in parsed.errors] == [(0, "fetch_error", message)]
+    assert parsed.errors[0].original["pages_kept"] == 1
+
+
+def test_malformed_json_is_kept_and_reported_with_its_url(sites: DemoSites) -> None:
+    sites.faults.add("/jsonapi/", "pass", "malformed")
+    payload, parsed = fetch_parse(make_config(sites.base_url))
+    assert sites.requests == [FIRST, _next(10)]  # no links.next to follow in a broken body
+    broken = sites.base_url + _next(10).removeprefix("GET ")
+    raw = RawPages.load(payload.data)
+    assert len(raw.pages) == 2 and raw.pages[1]["url"] == broken  # the broken body is kept as it came
+    assert raw.pages[1]["status"] == 200 and raw.pages[1]["text"].startswith('{"jsonapi"')
+    assert raw.error == f"paging stopped: the response of GET {broken} is not valid JSON"
+    assert payload.metadata["pages"] == 2 and payload.metadata["complete"] is False
+    assert [r.row_no for r in parsed.records] == list(range(1, 11))  # the first page is read
+    assert [(e.row_no, e.error_type) for e in parsed.errors] == [
+        (0, "malformed_response"),
+        (0, "fetch_error"),
+    ]
+    malformed, stopped = parsed.errors
+    # the parser's own words, then where: "Unterminated string starting at: line 1 column 880"
+    assert re.fullmatch(
+        rf"response of GET {re.escape(broken)} is not valid JSON \(\w[^()]*\w: line 1 column \d+\)",
+        malformed.message,
+    ), malformed.message
+    assert malformed.original["url"] == broken and malformed.original["status"] == 200
+    assert stopped.message == raw.error and stopped.original["pages_kept"] == 2
+
+
+def test_empty_collection_is_a_complete_fetch_with_no_records(sites: DemoSites) -> None:
+    sites.faults.add("/jsonapi/", "empty")
+    payload, parsed = fetch_parse(make_config(sites.base_url))
+    assert sites.requests == [FIRST]
+    assert RawPages.load(payload.data).error is None
+    assert payload.metadata["pages"] == 1 and payload.metadata["complete"] is True
+    assert parsed.records == [] and parsed.errors == [] and parsed.metadata["pages"] == 1
+
+
 # --- jobs end to end --------------------------------------------------------------------------------
 def test_end_to_end_into_public_then_rerun_unchanged(engine: Engine, sites: DemoSites) -> None:
     dmo = setup_dmo(engine, sites.base_url, images={"allow_private_hosts": True})  # images on 127.0.0.1
@@ -329,7 +385,7 @@ def test_incremental_run_asks_for_what_changed_since_the_last_good_run(
     (request,) = sites.requests
     query = parse_qs(urlsplit(request.removeprefix("GET ")).query)
     assert query["filter[changed][condition][path]"] == ["changed"]
-    assert query["filter[changed][condition][operator]"] == [">"]
+    assert query["filter[changed][condition][operator]"] == [">="]
     assert query["filter[changed][condition][value]"] == [str(started)]
     assert second["counts"]["records_total"] == 1 and second["counts"]["records_updated"] == 1
     assert (
@@ -342,44 +398,6 @@ def test_incremental_run_asks_for_what_changed_since_the_last_good_run(
         j=second["job_id"],
     )
     assert raw[0]  # the raw payload of the incremental run is stored like any other
-
-
-def test_failure_half_way_keeps_pages_and_ends_partial(engine: Engine, sites: DemoSites) -> None:
-    dmo = setup_dmo(engine, sites.base_url)
-    sites.faults.add("/jsonapi/", "pass", 500, 500, 500)
-    res = run_job(dmo)
-    assert res["status"] == "partial"
-    assert sites.requests == [FIRST, _next(10), _next(10), _next(10)]
-    assert res["counts"]["records_total"] == 11 and res["counts"]["records_error"] == 1
-    (err,) = q(engine, "select error_type, error_message from pipeline.job_errors")
-    assert (
-        err.error_type == "fetch_error"
-        and "HTTP 500" in err.error_message
-        and "page%5Boffset%5D=10" in err.error_message
-    )
-    (meta,) = q(engine, "select metadata from pipeline.job_files where stage = 'raw'")[0]
-    assert meta["pages"] == 1 and meta["complete"] is False
-    assert q(engine, "select count(*) from public.listing_info")[0][0] >= 9
-
-
-def test_malformed_json_is_stored_and_the_job_ends_partial(engine: Engine, sites: DemoSites) -> None:
-    dmo = setup_dmo(engine, sites.base_url)
-    sites.faults.add("/jsonapi/", "pass", "malformed")
-    res = run_job(dmo)
-    assert res["status"] == "partial" and len(sites.requests) == 2
-    errors = q(engine, "select error_type, error_message from pipeline.job_errors order by id")
-    assert [e.error_type for e in errors] == ["malformed_response", "fetch_error"]
-    assert "page%5Boffset%5D=10" in errors[0].error_message
-    (meta,) = q(engine, "select metadata from pipeline.job_files where stage = 'raw'")[0]
-    assert meta["pages"] == 2  # the broken body is kept as it came
-
-
-def test_empty_collection_succeeds_with_no_records(engine: Engine, sites: DemoSites) -> None:
-    dmo = setup_dmo(engine, sites.base_url)
-    sites.faults.add("/jsonapi/", "empty")
-    res = run_job(dmo)
-    assert res["status"] == "succeeded" and res["counts"]["records_total"] == 0
-    assert sites.requests == [FIRST]
 
 
 @pytest.mark.parametrize("status", [401, 403, 404])
@@ -406,3 +424,20 @@ def test_jsonapi_error_documents_are_explained(engine: Engine, sites: DemoSites)
         SourceError, match=r"400 Bad Request: `field_gallery` is not a valid relationship.*\(at include\)"
     ):
         fetch_parse(bad_include)
+
+
+@pytest.mark.parametrize("since_format", ["timestamp", "iso8601"])
+def test_an_incremental_run_asks_for_the_second_the_last_run_started_in(
+    sites: DemoSites, since_format: str
+) -> None:
+    """Drupal keeps `changed` to the second: a node saved in the second the last good run started (after its
+    start) must still come."""
+    since = datetime(2026, 1, 1, 10, 0, 0, 400_000, tzinfo=UTC)
+    places = site_module.data(sites.site)["places"]
+    for place in places:
+        place["changed"] = int(since.timestamp()) - 86_400  # before the last run: not asked for
+    places[2]["changed"] = int(since.timestamp())  # 10:00:00.7, say
+    _, parsed = fetch_parse(
+        make_config(sites.base_url, incremental=True, since_format=since_format), since=since
+    )
+    assert [r.values["_source_id"] for r in parsed.records] == [str(places[2]["nid"])]

@@ -1,5 +1,6 @@
 """The esri source against the local fake ArcGIS server: offset paging, object-id batches, Web Mercator,
-GeoJSON, incremental runs, ArcGIS error bodies, HTTP faults, preview, uploads, and runs into public."""
+GeoJSON, ArcGIS error bodies, HTTP faults (retried, or a malformed page / a failure half way: what the
+connector keeps and reports), preview, uploads, and runs into public (incremental, uploaded, refused)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from dmo_helpers import q
@@ -20,6 +21,7 @@ from listings.config.store import apply_config, parse_config
 from listings.pipeline.runner import JobFailed, run_job
 from listings.sources.base import FetchContext, ParseResult, RawPayload, SourceError
 from listings.sources.esri import EsriSource, web_mercator_to_wgs84
+from listings.sources.http import RawPages
 from listings_dev.demo_sites import DemoSites
 from listings_dev.demo_sites import esri as demo
 from listings_dev.devdata import generate_listings
@@ -269,6 +271,77 @@ def test_geojson_upload_parses_points_polygons_and_lines() -> None:
 
 
 # ------------------------------------------------------------------------------------------------
+# Faults at the connector: what is kept and reported when paging goes wrong. How the pipeline turns
+# this into a `partial` job (job_errors rows, raw `complete: false`) is checked end to end once, in
+# test_source_wordpress.py.
+
+
+def query_url(sites: DemoSites, offset: int) -> str:
+    return f"{sites.base_url}{LAYER0}/query?{urlencode(page_query(offset))}"
+
+
+def test_malformed_page_keeps_the_pages_before_it_and_reports_both(sites: DemoSites) -> None:
+    sites.faults.add(f"{LAYER0}/query", "slow:0", "malformed")
+    payload, parsed = fetch_parse(config(sites))
+    assert asked(sites) == [
+        (LAYER0, {"f": "json"}),
+        (f"{LAYER0}/query", page_query(0)),
+        (f"{LAYER0}/query", page_query(15)),  # paging stopped at the bad page
+    ]
+    broken = query_url(sites, 15)
+    raw = RawPages.load(payload.data)
+    assert [p["kind"] for p in raw.pages] == ["metadata", "query", "query"]  # the bad body is kept
+    assert raw.pages[2]["url"] == broken and raw.pages[2]["status"] == 200
+    assert raw.error == f"the answer of GET {broken} is not a valid ArcGIS answer; fetching stopped"
+    assert payload.metadata["pages"] == 3 and payload.metadata["complete"] is False
+    assert [r.values["_object_id"] for r in parsed.records] == list(range(1, 16))
+    assert [(e.row_no, e.error_type) for e in parsed.errors] == [
+        (0, "malformed_response"),
+        (0, "fetch_error"),
+    ]
+    malformed, stopped = parsed.errors
+    assert malformed.message.startswith(f"response of GET {broken} is not valid JSON (")
+    assert "resultOffset=15" in malformed.message and malformed.original["url"] == broken
+    assert stopped.message == raw.error and stopped.original["pages_kept"] == 3
+
+
+def test_failure_half_way_keeps_the_pages_before_it_and_reports_the_page(sites: DemoSites) -> None:
+    sites.faults.add(f"{LAYER0}/query", "slow:0", 500, 500, 500)
+    payload, parsed = fetch_parse(config(sites))
+    assert asked(sites) == [
+        (LAYER0, {"f": "json"}),
+        (f"{LAYER0}/query", page_query(0)),
+        *[(f"{LAYER0}/query", page_query(15))] * 3,  # retried twice, then stopped
+    ]
+    message = f"GET {query_url(sites, 15)} failed after 3 attempt(s): HTTP 500 Internal Server Error"
+    raw = RawPages.load(payload.data)
+    assert [p["kind"] for p in raw.pages] == ["metadata", "query"] and raw.error == message
+    assert payload.metadata["pages"] == 2 and payload.metadata["complete"] is False
+    assert payload.metadata["fetch_error"] == message
+    assert [r.values["_object_id"] for r in parsed.records] == list(range(1, 16))
+    assert [(e.row_no, e.error_type, e.message) for e in parsed.errors] == [(0, "fetch_error", message)]
+    assert parsed.errors[0].original["pages_kept"] == 2
+
+
+def test_empty_result_is_a_complete_fetch_with_no_records(sites: DemoSites) -> None:
+    payload, parsed = fetch_parse(config(sites, where="CATEGORY = 'Aucune'"))
+    assert asked(sites) == [
+        (LAYER0, {"f": "json"}),
+        (f"{LAYER0}/query", page_query(0, where="CATEGORY = 'Aucune'")),
+    ]
+    assert RawPages.load(payload.data).error is None
+    assert payload.metadata["pages"] == 2 and payload.metadata["complete"] is True
+    assert parsed.records == [] and parsed.errors == []
+    sites.requests.clear()
+    _, parsed = fetch_parse(config(sites, LAYER1, where="Type = 'Aucune'"))  # `objectIds: null`
+    assert asked(sites) == [
+        (LAYER1, {"f": "json"}),
+        (f"{LAYER1}/query", {"where": "Type = 'Aucune'", "returnIdsOnly": "true", "f": "json"}),
+    ]
+    assert parsed.records == [] and parsed.errors == []
+
+
+# ------------------------------------------------------------------------------------------------
 # Jobs end to end
 
 
@@ -318,30 +391,6 @@ def test_incremental_run_asks_for_edits_since_the_last_good_run(engine: Engine, 
     assert second["counts"]["records_total"] == 3 and second["counts"]["records_unchanged"] == 3
 
 
-def test_malformed_page_keeps_the_rest_and_ends_partial(engine: Engine, sites: DemoSites) -> None:
-    dmo = apply(engine, config(sites))
-    sites.faults.add(f"{LAYER0}/query", "slow:0", "malformed")
-    res = run_job(dmo)
-    assert res["status"] == "partial" and len(asked(sites)) == 3  # paging stopped at the bad page
-    assert res["counts"]["records_total"] == 17 and res["counts"]["records_error"] == 2
-    errors = q(engine, "select error_type, error_message from pipeline.job_errors order by error_type")
-    assert [e.error_type for e in errors] == ["fetch_error", "malformed_response"]
-    assert "resultOffset=15" in errors[1].error_message
-
-
-def test_failure_half_way_keeps_pages_and_ends_partial(engine: Engine, sites: DemoSites) -> None:
-    dmo = apply(engine, config(sites))
-    sites.faults.add(f"{LAYER0}/query", "slow:0", 500, 500, 500)
-    res = run_job(dmo)
-    assert res["status"] == "partial"
-    assert res["counts"]["records_total"] == 16 and res["counts"]["records_error"] == 1
-    (raw,) = q(engine, "select metadata from pipeline.job_files where stage = 'raw'")
-    assert raw.metadata["pages"] == 2 and raw.metadata["complete"] is False
-    assert "HTTP 500" in raw.metadata["fetch_error"] and "resultOffset=15" in raw.metadata["fetch_error"]
-    (err,) = q(engine, "select error_type from pipeline.job_errors")
-    assert err.error_type == "fetch_error"
-
-
 @pytest.mark.parametrize("status", [401, 403, 404])
 def test_refused_requests_fail_the_job_naming_the_url(engine: Engine, sites: DemoSites, status: int) -> None:
     dmo = apply(engine, config(sites))
@@ -362,16 +411,6 @@ def test_esri_error_body_fails_the_job(engine: Engine, sites: DemoSites) -> None
     assert job.status == "failed" and "ArcGIS error 400" in job.error_summary
     assert f"{sites.base_url}{LAYER0}/query?where=NAME+LIKE" in job.error_summary
     assert "'where' parameter is invalid" in job.error_summary
-
-
-def test_empty_result_succeeds_with_no_records(engine: Engine, sites: DemoSites) -> None:
-    dmo = apply(engine, config(sites, where="CATEGORY = 'Aucune'"))
-    res = run_job(dmo)
-    assert res["status"] == "succeeded" and res["counts"]["records_total"] == 0
-    assert len(asked(sites)) == 2
-    sites.requests.clear()
-    _, parsed = fetch_parse(config(sites, LAYER1, where="Type = 'Aucune'"))  # `objectIds: null`
-    assert parsed.records == [] and parsed.errors == [] and len(asked(sites)) == 2
 
 
 def test_uploaded_feature_collection_runs_end_to_end(engine: Engine) -> None:

@@ -1,6 +1,7 @@
 """The HERE connector against the local HERE-like demo site: v7 discover/browse/lookup, v1 `next` paging,
-de-duplication across queries, the API key kept out of everything stored, faults, preview, uploads, and
-a DMO end to end into public."""
+de-duplication across queries, the API key kept out of everything stored, faults (checked on the connector:
+the requests, the pages kept, the payload's error and the parse errors; the `partial` job they lead to is
+tested end to end in test_source_wordpress.py), preview, uploads, and a DMO end to end into public."""
 
 from __future__ import annotations
 
@@ -297,6 +298,68 @@ def test_parse_uploaded_v1_response_and_stored_error_pages(sites: DemoSites) -> 
         HereSource().parse(b'{"error": "Unauthorized", "error_description": "apiKey invalid."}', cfg)
 
 
+# -- faults: what the connector keeps --------------------------------------------------------------
+M30 = {"at": MONTREAL, "in": f"circle:{MONTREAL};r=30000"}
+ASK_M30 = "GET /here/browse?at=45.5017%2C-73.5673&in=circle%3A45.5017%2C-73.5673%3Br%3D30000&limit=100"
+
+
+def test_a_malformed_answer_is_a_malformed_response_error_and_the_next_query_is_asked(
+    sites: DemoSites,
+) -> None:
+    cfg = browse(sites, M30, {"at": QUEBEC, "in": "countryCode:CAN"})
+    sites.faults.add("/here/", "malformed")  # the first query's answer is cut in half
+    payload, parsed = fetch_parse(cfg)
+    assert sites.requests == [
+        f"{ASK_M30}&apiKey=demo-key",
+        "GET /here/browse?at=46.8139%2C-71.2080&in=countryCode%3ACAN&limit=100&apiKey=demo-key",
+    ]
+    raw = RawPages.load(payload.data)  # the fetch went to the end, the malformed page kept as it came
+    assert len(raw.pages) == 2 and raw.error is None and payload.metadata["complete"] is True
+    assert len(parsed.records) == 40 and parsed.metadata["duplicates_skipped"] == 0
+    (err,) = parsed.errors
+    url = f"{sites.base_url}{ASK_M30.removeprefix('GET ')}&apiKey=***"
+    assert (err.row_no, err.error_type, err.original["url"]) == (0, "malformed_response", url)
+    assert err.message.startswith(f"response of GET {url} is not valid JSON (")
+    assert "demo-key" not in err.message and "demo-key" not in json.dumps(err.original)
+
+
+def test_a_query_failing_on_every_retry_stops_the_fetch_and_keeps_the_pages_before_it(
+    sites: DemoSites,
+) -> None:
+    cfg = browse(
+        sites,
+        M30,
+        {"at": QUEBEC, "in": f"circle:{QUEBEC};r=30000"},
+        {"at": MONTREAL, "in": "countryCode:CAN"},
+    )
+    sites.faults.add("/here/", "slow:0", 500, 500, 500)  # the first query answers, the second never does
+    payload, parsed = fetch_parse(cfg)
+    quebec = "GET /here/browse?at=46.8139%2C-71.2080&in=circle%3A46.8139%2C-71.2080%3Br%3D30000&limit=100"
+    assert sites.requests == [f"{ASK_M30}&apiKey=demo-key", *[f"{quebec}&apiKey=demo-key"] * 3]
+    raw = RawPages.load(payload.data)  # the third query is not asked
+    assert len(raw.pages) == 1 and payload.metadata["pages"] == 1 and payload.metadata["complete"] is False
+    assert raw.error == (
+        f"GET {sites.base_url}{quebec.removeprefix('GET ')} failed after 3 attempt(s): "
+        "HTTP 500 Internal Server Error"
+    )
+    montreal = [p for p in here_site._places(sites.site) if _km(MONTREAL, p) <= 30]
+    assert len(montreal) > 0
+    assert sorted(r.values["id"] for r in parsed.records) == sorted(p["id"] for p in montreal)
+    (err,) = parsed.errors
+    assert (err.row_no, err.error_type, err.message) == (0, "fetch_error", raw.error)
+    assert err.original["pages_kept"] == 1 and "demo-key" not in err.message
+
+
+def test_an_empty_answer_is_no_records_and_no_errors(sites: DemoSites) -> None:
+    sites.faults.add("/here/", "empty")
+    payload, parsed = fetch_parse(browse(sites, {"at": MONTREAL}))
+    assert sites.requests == ["GET /here/browse?at=45.5017%2C-73.5673&limit=100&apiKey=demo-key"]
+    assert parsed.records == [] and parsed.errors == []
+    raw = RawPages.load(payload.data)
+    assert len(raw.pages) == 1 and raw.error is None and payload.metadata["complete"] is True
+    assert payload.metadata["items"] == 0
+
+
 # -- end to end ------------------------------------------------------------------------------------
 @pytest.fixture
 def demo_config(sites: DemoSites) -> DmoConfig:
@@ -339,56 +402,6 @@ def test_demo_dmo_end_to_end_then_unchanged(engine: Engine, sites: DemoSites, de
     assert again["status"] == "succeeded"
     assert again["counts"]["records_unchanged"] == new
     assert again["counts"]["records_new"] == again["counts"]["records_updated"] == 0
-
-
-def test_malformed_page_is_kept_and_the_job_is_partial(engine: Engine, sites: DemoSites) -> None:
-    cfg = browse(
-        sites, {"at": MONTREAL, "in": f"circle:{MONTREAL};r=30000"}, {"at": QUEBEC, "in": "countryCode:CAN"}
-    )
-    with engine.begin() as conn:
-        apply_config(conn, cfg)
-    sites.faults.add("/here/", "malformed")
-    res = run_job(109)
-    assert res["status"] == "partial" and len(sites.requests) == 2
-    assert res["counts"]["records_new"] + res["counts"]["records_duplicates"] == 40
-    (err,) = q(engine, "select record_no, error_type, error_message from pipeline.job_errors")
-    assert err.error_type == "malformed_response" and f"{sites.base_url}/here/browse?" in err.error_message
-    assert "demo-key" not in err.error_message
-
-
-def test_failure_half_way_keeps_the_pages_and_the_job_is_partial(engine: Engine, sites: DemoSites) -> None:
-    cfg = browse(
-        sites,
-        {"at": MONTREAL, "in": f"circle:{MONTREAL};r=30000"},
-        {"at": QUEBEC, "in": f"circle:{QUEBEC};r=30000"},
-        {"at": MONTREAL, "in": "countryCode:CAN"},
-    )
-    with engine.begin() as conn:
-        apply_config(conn, cfg)
-    sites.faults.add("/here/", "slow:0", 500, 500, 500)  # the first query answers, the second never does
-    res = run_job(109)
-    assert res["status"] == "partial"
-    assert len(sites.requests) == 4 and "46.8139" in sites.requests[-1]  # the third query is not asked
-    montreal = [p for p in here_site._places(sites.site) if _km(MONTREAL, p) <= 30]
-    assert res["counts"]["records_new"] + res["counts"]["records_duplicates"] == len(montreal) > 0
-    (err,) = q(engine, "select error_type, error_message, original_record from pipeline.job_errors")
-    assert (
-        err.error_type == "fetch_error"
-        and "HTTP 500" in err.error_message
-        and "demo-key" not in err.error_message
-    )
-    assert err.original_record["pages_kept"] == 1
-    (raw,) = q(engine, "select metadata from pipeline.job_files where stage = 'raw'")
-    assert raw[0]["complete"] is False and raw[0]["pages"] == 1
-
-
-def test_empty_result_succeeds_with_no_records(engine: Engine, sites: DemoSites) -> None:
-    with engine.begin() as conn:
-        apply_config(conn, browse(sites, {"at": MONTREAL}))
-    sites.faults.add("/here/", "empty")
-    res = run_job(109)
-    assert res["status"] == "succeeded" and res["counts"]["records_total"] == 0
-    assert q(engine, "select count(*) from public.listing_info")[0][0] == 0
 
 
 def test_wrong_api_key_fails_the_job_naming_the_url(engine: Engine, sites: DemoSites) -> None:

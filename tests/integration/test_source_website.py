@@ -1,5 +1,12 @@
 """The `website` source against the local demo directory site: the Scrapy crawl (a subprocess), robots.txt,
-pagination, retries, failures, preview, and runs end to end into public."""
+pagination, retries, failures, preview, and one end-to-end test into public (then unchanged, then
+incremental).
+
+Each crawl starts a Scrapy subprocess (about a second), so a test checks every fact of the run it starts.
+The connector's failure modes are tested here at the connector level (what `fetch()` raises, or the errors
+and records `parse()` returns); what the pipeline makes of them (a `partial` job with `pipeline.job_errors`
+rows, a `failed` job naming the URL) is tested end to end with the WordPress source (test_source_wordpress).
+"""
 
 from __future__ import annotations
 
@@ -18,11 +25,12 @@ from sqlalchemy import Engine
 from listings.config.models import DmoConfig
 from listings.config.preview import preview
 from listings.config.store import apply_config, parse_config
-from listings.pipeline.runner import JobFailed, run_job
+from listings.pipeline.runner import run_job
 from listings.sources.base import FetchContext, ParseResult, RawPayload, SourceError
 from listings.sources.http import RawPages
 from listings.sources.website import WebsiteSource
 from listings_dev.demo_sites import DemoSites
+from listings_dev.demo_sites.server import Request, Response
 from listings_dev.demo_sites.website import PRIVATE_PATH, places
 
 REPO = Path(__file__).resolve().parents[2]
@@ -101,6 +109,25 @@ def expected_requests(sites: DemoSites, pages: int = 3) -> list[str]:
     return out
 
 
+def arrival_times(sites: DemoSites, monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """When each request reached the site, in the order of `sites.requests` (the spider sends one at a time;
+    a request it gave up on may still be answered late, but it was counted on arrival)."""
+    stamps: list[float] = []
+    dispatch = sites.dispatch
+
+    def stamped(request: Request) -> Response:
+        stamps.append(time.monotonic())
+        return dispatch(request)
+
+    monkeypatch.setattr(sites, "dispatch", stamped)
+    return stamps
+
+
+def seconds_between_attempts(sites: DemoSites, stamps: list[float], line: str) -> float:
+    first, second = [n for n, r in enumerate(sites.requests) if r == line][:2]
+    return stamps[second] - stamps[first]
+
+
 # ------------------------------------------------------------------------------------------------
 def test_crawl_follows_pagination_in_order_and_obeys_robots_txt(sites: DemoSites) -> None:
     payload, parsed = crawl(config(sites))
@@ -138,12 +165,6 @@ def test_crawl_follows_pagination_in_order_and_obeys_robots_txt(sites: DemoSites
     assert prov["http_status"] == 200 and prov["etag"] and prov["last_modified"]
 
 
-def test_max_pages_stops_pagination(sites: DemoSites) -> None:
-    _, parsed = crawl(config(sites, max_pages=2))
-    assert sites.requests == expected_requests(sites, pages=2)
-    assert len(parsed.records) == 20
-
-
 def test_preview_with_a_limit_makes_few_requests(sites: DemoSites) -> None:
     result = preview(config(sites), limit=3)
     every = places(sites.site)
@@ -168,41 +189,49 @@ def test_incremental_run_asks_with_the_since_filter(sites: DemoSites) -> None:
     assert sites.requests[1] == "GET /directory/" and len(first.records) == 10
 
 
-def test_429_with_retry_after_is_waited_for_then_succeeds(sites: DemoSites) -> None:
-    sites.faults.add("/directory/", "retry-after:1")
-    started = time.monotonic()
-    payload, parsed = crawl(config(sites, max_pages=1))
-    assert time.monotonic() - started >= 1.0
-    assert sites.requests[:3] == ["GET /robots.txt", "GET /directory/", "GET /directory/"]
-    assert len(parsed.records) == 10 and parsed.errors == []
-    assert RawPages.load(payload.data).request["crawl"]["retry/count"] == 1
+def test_429_5xx_and_timeouts_are_retried_in_place_and_max_pages_stops(
+    sites: DemoSites, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # One queue for every request under /directory/, in crawl order: list page 1 answers 429 with
+    # Retry-After: 0.3, then passes; detail page 1 answers 500 then 502, then passes; detail pages 2..10 pass;
+    # list page 2 answers only after 2 s (past the 0.5 s timeout), then passes.
+    sites.faults.add("/directory/", "retry-after:0.3", "pass", 500, 502, *["pass"] * 10, "slow:2")
+    stamps = arrival_times(sites, monkeypatch)
+    payload, parsed = crawl(config(sites, max_pages=2, timeout_seconds=0.5))
+    plain = expected_requests(sites, pages=2)  # max_pages=2: no third list page
+    attempts = {"GET /directory/": 2, plain[2]: 3, "GET /directory/?page=2": 2}
+    # each retry goes out at once after its wait, before the pages queued behind it
+    assert sites.requests == [line for line in plain for _ in range(attempts.get(line, 1))]
+    # Retry-After honoured: the backoff alone (backoff_seconds=0.01) would retry within a few milliseconds
+    assert seconds_between_attempts(sites, stamps, "GET /directory/") >= 0.3
+    # the timeout cut the slow answer short: the retry did not wait for it
+    assert seconds_between_attempts(sites, stamps, "GET /directory/?page=2") < 2
+    assert RawPages.load(payload.data).request["crawl"]["retry/count"] == 4
+    assert payload.metadata["complete"] is True and payload.metadata["list_pages"] == 2
+    assert len(parsed.records) == 20 and parsed.errors == []
 
 
-def test_500_on_a_detail_page_is_retried(sites: DemoSites) -> None:
-    sites.faults.add("/directory/place/", 500, 503)
-    _, parsed = crawl(config(sites, max_pages=1))
-    first = places(sites.site)[0].path
-    assert sites.requests[2:5] == [f"GET {first}"] * 3
-    assert len(parsed.records) == 10 and parsed.errors == []
+def test_failures_after_the_start_page_keep_the_other_pages(sites: DemoSites) -> None:
+    # Under /directory/, in crawl order: list page 1 passes; detail page 1 comes back truncated; detail page 2
+    # answers 404 (not retried); detail pages 3..10 pass; list page 2 answers 502 until the retries run out.
+    sites.faults.add("/directory/", "pass", "malformed", 404, *["pass"] * 8, 502, 502, 502)
+    payload, parsed = crawl(config(sites))
+    every = places(sites.site)
+    assert sites.requests == [*expected_requests(sites, pages=1), *["GET /directory/?page=2"] * 3]
+    assert payload.metadata["complete"] is False
+    fetch_error = payload.metadata["fetch_error"]
+    assert fetch_error.startswith("2 page(s) failed: ")
+    assert f"HTTP 404 for GET {sites.base_url}{every[1].path}: " in fetch_error
+    assert f"GET {sites.base_url}/directory/?page=2 failed after 3 attempt(s): HTTP 502" in fetch_error
 
-
-def test_a_timeout_is_retried(sites: DemoSites) -> None:
-    sites.faults.add("/directory/", "slow:3")
-    started = time.monotonic()
-    _, parsed = crawl(config(sites, max_pages=1, timeout_seconds=1))
-    assert time.monotonic() - started < 10
-    assert sites.requests[1:3] == ["GET /directory/", "GET /directory/"]
-    assert len(parsed.records) == 10 and parsed.errors == []
-
-
-def test_a_truncated_page_is_a_malformed_response(sites: DemoSites) -> None:
-    sites.faults.add("/directory/place/", "malformed")
-    _, parsed = crawl(config(sites, max_pages=1))
-    assert len(parsed.records) == 9
-    (error,) = parsed.errors
-    assert (error.row_no, error.error_type) == (1, "malformed_response")
-    assert places(sites.site)[0].path in error.message and "truncated" in error.message
-    assert [r.row_no for r in parsed.records] == list(range(2, 11))
+    # the truncated page is a record-level error in its row; the 404 page has no row; the others are kept
+    assert [r.values["_id"] for r in parsed.records] == [p.path for p in every[2:10]]
+    assert [r.row_no for r in parsed.records] == list(range(2, 10))
+    assert parsed.metadata["links_not_fetched"] == 2  # the 404 page, and the private one (robots.txt)
+    truncated, failed = parsed.errors
+    assert (truncated.row_no, truncated.error_type) == (1, "malformed_response")
+    assert every[0].path in truncated.message and "truncated" in truncated.message
+    assert (failed.row_no, failed.error_type, failed.message) == (0, "fetch_error", fetch_error)
 
 
 def test_a_non_html_list_page_is_a_malformed_response(sites: DemoSites) -> None:
@@ -226,19 +255,11 @@ def test_connection_refused_fails_with_the_url(sites: DemoSites) -> None:
     cfg = config(sites, retries=1, timeout_seconds=1)
     sites.stop()
     with pytest.raises(
-        SourceError, match=r"crawl failed on its start page: GET http://127\.0\.0\.1:\d+/directory/"
+        SourceError,
+        match=r"crawl failed on its start page: GET http://127\.0\.0\.1:\d+/directory/ failed after 2 "
+        r"attempt\(s\): .*Connection refused",
     ):
         fetch(cfg)
-
-
-def test_failure_half_way_keeps_the_pages(sites: DemoSites) -> None:
-    # page 1 and its ten detail pages pass ("slow:0" is no fault), then page 2 answers 502 until the retries run out
-    sites.faults.add("/directory/", *["slow:0"] * 11, 502, 502, 502)
-    payload, parsed = crawl(config(sites))
-    assert payload.metadata["complete"] is False
-    assert "?page=2" in payload.metadata["fetch_error"] and "3 attempt(s)" in payload.metadata["fetch_error"]
-    assert len(parsed.records) == 10
-    assert [e.error_type for e in parsed.errors] == ["fetch_error"]
 
 
 def test_empty_directory_yields_no_records(sites: DemoSites) -> None:
@@ -279,40 +300,17 @@ def test_end_to_end_into_public_then_unchanged(engine: Engine, sites: DemoSites)
     assert again["counts"]["records_unchanged"] == SIZE
     assert again["counts"]["records_new"] == again["counts"]["records_updated"] == 0
 
-
-def test_incremental_job_asks_since_the_last_good_run(engine: Engine, sites: DemoSites) -> None:
-    apply(engine, config(sites, incremental=True, since_param="since", max_pages=1))
-    assert run_job(DMO_ID)["counts"]["records_new"] == 10
+    # incremental: the crawl asks for what changed since the start of the last good run (the second one)
+    apply(engine, config(sites, incremental=True, since_param="since"))
     sites.requests.clear()
-    second = run_job(DMO_ID)
-    (started,) = q(engine, "select min(started_at) from pipeline.jobs")[0]
-    assert sites.requests[1].startswith("GET /directory/?since=2")
-    since = datetime.fromisoformat(
-        sites.requests[1].split("since=", 1)[1].replace("%3A", ":").replace("%2B", "+")
-    )
-    assert since == started.replace(tzinfo=UTC)  # pipeline.jobs keeps UTC without a zone
-    assert second["status"] == "succeeded" and second["counts"]["records_total"] == 0
-
-
-def test_job_is_partial_when_a_detail_page_fails(engine: Engine, sites: DemoSites) -> None:
-    apply(engine, config(sites, max_pages=1))
-    sites.faults.add("/directory/place/", 404)
-    res = run_job(DMO_ID)
-    assert res["status"] == "partial"
-    assert res["counts"]["records_new"] == 9 and res["counts"]["records_error"] == 1
-    (error,) = q(engine, "select error_type, error_message from pipeline.job_errors")
-    assert error.error_type == "fetch_error" and "HTTP 404" in error.error_message
-    assert places(sites.site)[0].path in error.error_message
-
-
-def test_job_fails_when_the_start_page_is_refused(engine: Engine, sites: DemoSites) -> None:
-    apply(engine, config(sites))
-    sites.faults.add("/directory/", 403)
-    with pytest.raises(JobFailed) as err:
-        run_job(DMO_ID)
-    assert err.value.step == "extract"
-    (job,) = q(engine, "select status, error_summary from pipeline.jobs")
-    assert job.status == "failed" and f"{sites.base_url}/directory/" in job.error_summary
+    third = run_job(DMO_ID)
+    (started,) = q(engine, "select started_at from pipeline.jobs where id = :j", j=again["job_id"])[0]
+    stamp = started.replace(tzinfo=UTC).isoformat()  # pipeline.jobs keeps UTC without a zone
+    assert sites.requests[:2] == [
+        "GET /robots.txt",
+        f"GET /directory/?since={stamp.replace(':', '%3A').replace('+', '%2B')}",
+    ]
+    assert third["status"] == "succeeded" and third["counts"]["records_total"] == 0  # none changed since
 
 
 def test_the_demo_config_is_valid_and_crawls(sites: DemoSites) -> None:

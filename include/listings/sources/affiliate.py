@@ -11,7 +11,8 @@ Request
   API knows (``property_type``, ``category``...) passes through too.
 - ``page`` from 1, ``page_size`` at most 100 (a preview asks for no more than it shows).
 - ``updated_since``: ISO 8601 UTC (``2025-06-01T04:00:00Z``), sent on incremental runs only: the start of
-  the DMO's last good run; the API answers only the items whose ``updated_at`` is later.
+  the DMO's last good run, less one second (``updated_at`` is to the second); the API answers only the
+  items whose ``updated_at`` is later.
 - The API key, from the Airflow connection ``auth_conn_id`` (its password, else its extra ``api_key``), is
   sent in the ``X-Api-Key`` header (``api_key_header``), or as a query parameter when ``api_key_param``
   is set; it never appears in the stored pages, the errors or the logs.
@@ -70,7 +71,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Mapping
-from datetime import UTC
+from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -299,8 +300,11 @@ class AffiliateApiSource:
         key = self._api_key(params)
         query: dict[str, str | int | float] = dict(params.query)
         since = ctx.since.astimezone(UTC) if (params.incremental and ctx.since) else None
-        if since is not None:
-            query["updated_since"] = since.strftime("%Y-%m-%dT%H:%M:%SZ")
+        if since is not None:  # items are stamped to the second and asked for strictly later: one earlier
+            # second, so that an item edited in the second the last run started comes
+            query["updated_since"] = (since.replace(microsecond=0) - timedelta(seconds=1)).strftime(
+                "%Y-%m-%dT%H:%M:%SZ"
+            )
         page_size = min(params.page_size, ctx.limit) if ctx.limit else params.page_size
         raw = RawPages(
             SOURCE_TYPE,

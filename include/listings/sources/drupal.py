@@ -4,8 +4,8 @@ Request: ``GET {base_url}[/{langcode}]/jsonapi/{entity_type}/{bundle}`` (or ``{b
 e.g. a jsonapi_views display) with ``Accept: application/vnd.api+json`` and the query
 ``page[limit]=<page_limit>``, ``sort=drupal_internal__nid`` (paging by offset is only stable on a
 sorted collection), ``include=field_image,field_category`` (the `include` param) and, on incremental runs,
-``filter[changed][condition][path]=changed``, ``filter[changed][condition][operator]=>``,
-``filter[changed][condition][value]=<since>``. Later pages come from ``links.next.href`` as the site
+``filter[changed][condition][path]=changed``, ``filter[changed][condition][operator]=>=``,
+``filter[changed][condition][value]=<since, to the second>``. Later pages come from ``links.next.href`` as the site
 wrote it (Drupal carries the query over); paging ends when a document has no ``links.next``.
 
 Response (a JSON:API document)::
@@ -211,10 +211,11 @@ def first_query(params: DrupalParams, *, since: datetime | None, limit: int | No
         query["sort"] = params.sort
     if params.include:
         query["include"] = ",".join(params.include)
-    if since is not None:
+    if since is not None:  # `changed` is kept to the second: from the second the last run started in
         key = f"filter[{params.changed_field}][condition]"
-        value = str(int(since.timestamp())) if params.since_format == "timestamp" else since.isoformat()
-        query.update({f"{key}[path]": params.changed_field, f"{key}[operator]": ">", f"{key}[value]": value})
+        start = since.replace(microsecond=0)
+        value = str(int(start.timestamp())) if params.since_format == "timestamp" else start.isoformat()
+        query.update({f"{key}[path]": params.changed_field, f"{key}[operator]": ">=", f"{key}[value]": value})
     if params.langcode and params.language_negotiation == "query":
         query[params.language_query_param] = params.langcode
     query.update(params.query)

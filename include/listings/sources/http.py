@@ -300,7 +300,7 @@ class RawPages:
                     SourceRecordError(
                         0,
                         "malformed_response",
-                        f"response of GET {page['url']} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
+                        f"response of GET {page['url']} is not valid JSON ({exc.msg}: line {exc.lineno} column {exc.colno})",
                         {"url": page["url"], "status": page["status"], "body_start": snippet},
                     ),
                 )

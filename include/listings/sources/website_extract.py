@@ -251,7 +251,7 @@ def _jsonld_blocks(page: Selector) -> tuple[list[Any], list[str]]:
             docs.append(json.loads(text, strict=False))
             continue
         except json.JSONDecodeError as exc:
-            error = f"JSON-LD block {i} is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+            error = f"JSON-LD block {i} is not valid JSON ({exc.msg}: line {exc.lineno} column {exc.colno})"
         tolerant = _tolerant_jsonld(script)  # comments, trailing commas: what JSON-LD consumers forgive
         if tolerant is None:
             problems.append(error)
