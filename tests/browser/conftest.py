@@ -1,5 +1,5 @@
-"""Browser tests of the admin UI: a real Airflow (api-server with the plugin, scheduler, dag-processor,
-triggerer; LocalExecutor) on a private database and port, and Debian's Chromium driven by Playwright.
+"""Browser tests of the admin UI: a real Airflow (api-server with the plugin, scheduler, dag-processor;
+LocalExecutor) on a private database and port, and Debian's Chromium driven by Playwright.
 
 The catalogue is seeded in-process (`run_job`) before Airflow starts: DMO 101's three places, then DMO 102's
 file whose bare "Olimpico" waits in the review queue. Screenshots go to $LISTINGS_TEST_ARTIFACTS
@@ -62,7 +62,9 @@ def stack(pg_admin_url: str, template_db: str) -> Iterator[Stack]:
         apply_config(conn, csv_config(102))
     run_job(101, file=write_csv(Path(sys_path) / "dmo101.csv", DMO_101))
     run_job(102, file=write_csv(Path(sys_path) / "dmo102.csv", DMO_102))
-    airflow = LocalAirflow(get_settings(), port=port, metadata_database=airflow_db)
+    # no triggerer: no task of the pipeline defers
+    components = ("api-server", "scheduler", "dag-processor")
+    airflow = LocalAirflow(get_settings(), port=port, metadata_database=airflow_db, components=components)
     try:
         airflow.start(timeout=300)
         airflow.wait_for_dags(["dmo_101_listings", "dmo_102_listings"])
