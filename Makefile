@@ -18,14 +18,18 @@ export GX_ANALYTICS_ENABLED := false
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-# The pinned set as it is, without resolving it again (requirements.txt is complete: `pip check` proves it).
-# Byte-code stays compiled at install: with PYTHONDONTWRITEBYTECODE set (as on this machine) Python would
-# otherwise compile Airflow, dbt and pandas again in every process (an import of them: 4 s -> 9 s).
+# The pinned set as it is, without resolving it again (requirements.txt is complete: `pip check` proves it),
+# installed by uv: it downloads and unpacks in parallel where pip goes one package at a time (a fresh venv:
+# 1:50 with pip, about 30 s with uv). Byte-code stays compiled at install: with PYTHONDONTWRITEBYTECODE set
+# (as on this machine) Python would otherwise compile Airflow, dbt and pandas again in every process (an
+# import of them: 4 s -> 9 s).
+UV_VERSION := 0.13.10
+UV := $(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet --no-deps -r requirements.txt
-	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip install --quiet uv==$(UV_VERSION)
+	$(UV) --compile-bytecode -r requirements.txt
+	$(UV) -e .
 	$(BIN)/pip check
 	@touch $@
 
@@ -106,7 +110,7 @@ bench: install  ## Ingest benchmark at 100,000 rows (prints figures)
 	$(BIN)/python bench/ingest.py --rows 100000
 
 bench-deps: install  ## Bench-only packages (Splink, DuckDB) from requirements-bench.txt
-	$(BIN)/pip install --quiet -r requirements-bench.txt
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements-bench.txt
 
 bench-real: bench-deps  ## Real-data matching bench: the product vs Splink on public listings, both import orders
 	$(BIN)/python bench/matching_real.py --order both
