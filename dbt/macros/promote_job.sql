@@ -61,6 +61,32 @@ where c.job_id = {{ job_id }};
 -- its listing_info.
 analyze _seen (listing_info_id);
 
+-- A record without a location (validation's location_present: transform lets it through, so that it can
+-- join a listing that has one) never starts a listing: one that would, and whose batch holds no located
+-- record of the same new place, is rejected with a per-record error.
+create temporary table _unplaced on commit drop as
+select x.record_no, x.record_hash, x.file_id
+from (
+    select
+        s.record_no, s.record_hash, s.file_id,
+        bool_or(s.located) over (partition by coalesce(s.reserved_listing_id, -s.record_no)) as place_located
+    from _seen as s
+    where s.is_new_listing and not s.superseded
+) as x
+where not x.place_located;
+
+insert into pipeline.job_errors (job_id, file_id, stage, record_id, record_no, error_type, error_message)
+select {{ job_id }}, file_id, 'promote', record_hash, record_no, 'no_location',
+    'not promoted: no location (coordinates, or a street address and a city) and no listing in the catalogue'
+    || ' to join'
+from _unplaced;
+
+-- (One the matcher queued for review, against a listing it may be: the item goes with it.)
+delete from pipeline.review_items as r
+using _unplaced as u
+where r.job_id = {{ job_id }} and r.source_record_hash = u.record_hash and r.status = 'open'
+    and r.item_type in ('low_confidence_match', 'multiple_close_matches');
+
 -- The records that write something, with the fields they write: changed or new ones, mappings the bridge
 -- may not hold yet (see the bridge insert), and the once-a-day last_seen_at refresh of unchanged ones,
 -- or a return after an automatic removal. An unchanged re-run has none: the statements below then
@@ -89,6 +115,9 @@ from (
     from _seen
     inner join {{ ref('int_listing_details') }} using (job_id, record_no)
     where job_id = {{ job_id }}
+        -- a newer job of the DMO promoted first: this older record writes nothing
+        and not superseded
+        and record_no not in (select u.record_no from _unplaced as u)
         and (change_type <> 'unchanged'
              or coalesce(match_method, '') not in ('source_id', 'bridge')
              or current_info_status = 'removed'
@@ -436,6 +465,7 @@ set
     records_updated = counts.n_updated,
     records_unchanged = counts.n_unchanged,
     records_deleted = coalesce(r.records_deleted, 0),
+    records_error = coalesce(r.records_error, 0) + (select count(*) from _unplaced),
     updated_at = now()
 from (
     select
@@ -454,6 +484,7 @@ from (
             end as outcome
         from _seen as s
         left join _outcomes as o on s.record_no = o.record_no
+        where s.record_no not in (select u.record_no from _unplaced as u)
     ) as per_record
 ) as counts
 where r.job_id = {{ job_id }}
@@ -463,7 +494,7 @@ where r.job_id = {{ job_id }}
 -- snapshot fetched without errors, the DMO's other active listing_info missed one more run.
 delete from pipeline.listing_info_absence as a
 using _seen as c
-where a.listing_info_id = c.listing_info_id;
+where a.listing_info_id = c.listing_info_id and not c.superseded;
 
 -- The DMO's active listing_info minus those this job saw: a set difference (hashed or sorted), whatever
 -- the estimates. (As anti-joins, the DMO's rows, written in this very transaction, were estimated at one
@@ -482,6 +513,12 @@ from (
     select c.final_listing_info_id from _chg as c
 ) as absent
 where (select j.full_snapshot from pipeline.jobs as j where j.id = {{ job_id }})
+    and not exists (  -- a newer job of the DMO was promoted first: this job's view is older than public's
+        select 1 from pipeline.jobs as n
+        where n.dmo_id = (select j.dmo_id from pipeline.jobs as j where j.id = {{ job_id }})
+            and n.data_domain = (select j.data_domain from pipeline.jobs as j where j.id = {{ job_id }})
+            and n.id > {{ job_id }} and n.promoted_at is not null
+    )
     and not exists (
         select 1 from pipeline.job_errors as e where e.job_id = {{ job_id }} and e.error_type = 'fetch_error'
     )
@@ -495,7 +532,11 @@ declare
 begin
     select string_agg(l.id::text, ', ') into detail
     from public.listings as l
-    where l.id in (select final_listing_id from _chg) and l.location_id is null;
+    left join public.locations as loc on l.location_id = loc.id
+    where l.id in (select final_listing_id from _chg)
+        and not coalesce((loc.lat is not null and loc.lng is not null)
+                         or (nullif(trim(loc.address1), '') is not null and nullif(trim(loc.city), '') is not null),
+                         false);
     if detail is not null then
         raise exception 'quality gate (job {{ job_id }}): listings without a location: %', detail;
     end if;

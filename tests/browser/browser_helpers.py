@@ -28,7 +28,7 @@ DMO_101 = [
     ["G", "Hôtel Le Germain", "Hôtel", "2050 rue Mansfield", "Montréal", "H3A 1Y9", "514-555-0102", "45.5020", "-73.5750"],
 ]
 DMO_102 = [
-    ["x4", "Olimpico", "Café", "", "MONTREAL", "", "", "", ""],  # a bare name in its city: the review queue
+    ["x4", "Olimpico", "Café", "rue Saint-Viateur", "MONTREAL", "", "", "", ""],  # a street, no number: review
     ["x5", "Musée des beaux-arts", "Musée", "1380 rue Sherbrooke O", "Montréal", "H3G 1J5", "514-555-0103", "45.4985", "-73.5794"],
 ]
 # fmt: on

@@ -16,7 +16,7 @@ CANONICAL = {
     "ID": "source_id", "Name": "name", "Category": "category", "Address1": "address1", "City": "city",
     "Postal": "zip", "Phone": "phone", "Website": "website", "Description": "description", "Images": "images",
     "Hours": "opening_hours", "Lat": "lat", "Lng": "lng", "Latitude": "lat", "Longitude": "lng",
-    "State": "state", "Address2": "address2",
+    "State": "state", "Address2": "address2", "Country": "country",
 }  # fmt: skip
 
 

@@ -32,9 +32,9 @@ TIM_2 = ["T2", "Tim Hortons", "Café", "900 boulevard René-Lévesque O", "Montr
 GERMAIN = ["G", "Hôtel Le Germain", "Hôtel", "2050 rue Mansfield", "Montréal", "H3A 1Y9", "514-555-0102", "45.5020", "-73.5750"]
 # DMO 302: a bare name (low confidence), a chain between two branches (two close candidates), another bare
 # name, and a place of its own (a new listing).
-VAGUE = ["x4", "Olimpico", "Café", "", "MONTREAL", "", "", "", ""]
+VAGUE = ["x4", "Olimpico", "Café", "rue Saint-Viateur", "MONTREAL", "", "", "", ""]
 TIM_VAGUE = ["x7", "Tim Hortons", "Café", "", "Montréal", "", "", "45.50005", "-73.5685"]
-GERMAIN_V = ["x8", "Le Germain", "Hôtel", "", "Montréal", "", "", "", ""]
+GERMAIN_V = ["x8", "Le Germain", "Hôtel", "", "Montréal", "", "", "45.5032", "-73.5768"]
 NEW_PLACE = ["x5", "Musée des beaux-arts", "Musée", "1380 rue Sherbrooke O", "Montréal", "H3G 1J5", "514-555-0103", "45.4985", "-73.5794"]
 # fmt: on
 

@@ -147,7 +147,13 @@ def test_a_huge_spreadsheet_cell_is_one_record_error_or_a_truncated_description(
     config = {
         "dmo": {"id": DMO, "name": "Excel DMO", "dmo_type": "CLIENT", "country": "CA", "state": "QC"},
         "source_type": "xls",
-        "field_mappings": {"source_id": "ID", "name": "Nom", "city": "Ville", "description": "Description"},
+        "field_mappings": {
+            "source_id": "ID",
+            "name": "Nom",
+            "address1": "Adresse",
+            "city": "Ville",
+            "description": "Description",
+        },
         "images": {"enabled": False},
     }
     with engine.begin() as conn:
@@ -155,10 +161,10 @@ def test_a_huge_spreadsheet_cell_is_one_record_error_or_a_truncated_description(
     wb = openpyxl.Workbook()
     ws = wb.active
     assert ws is not None
-    ws.append(["ID", "Nom", "Ville", "Description"])
-    ws.append(["1", "Café du Quai", "Saguenay", "Vue sur le fjord."])
-    ws.append(["2", "HUGE-NAME", "Saguenay", ""])
-    ws.append(["3", "Auberge de la Rivière", "Saguenay", "Belle vue. " * 5000])  # a 55 KB description
+    ws.append(["ID", "Nom", "Adresse", "Ville", "Description"])
+    ws.append(["1", "Café du Quai", "1 rue du Quai", "Saguenay", "Vue sur le fjord."])
+    ws.append(["2", "HUGE-NAME", "2 rue du Quai", "Saguenay", ""])
+    ws.append(["3", "Auberge de la Rivière", "3 rue du Quai", "Saguenay", "Belle vue. " * 5000])  # 55 KB
     path = tmp_path / "export.xlsx"
     wb.save(path)
     # openpyxl (like Excel) writes at most 32,767 characters in a cell; other tools write more

@@ -21,7 +21,7 @@ CSV = (
     "1,Café Olimpico,124 rue Saint-Viateur O,Montréal,H2T 2L1,,\n"  # needs a geotag
     "2,Hôtel Le Germain,2050 rue Mansfield,Montréal,H3A 1Y9,45.5020,-73.5750\n"  # has coordinates
     "3,Musée des beaux-arts,1380 rue Sherbrooke O,Montréal,H3G 1J5,,\n"  # needs a geotag
-    "4,Auberge du lac,,Nowhere,,,\n"  # needs one, cannot be found: kept, flagged
+    "4,Auberge du lac,,Nowhere,,,\n"  # needs one, cannot be found: no location, so rejected
 )
 
 
@@ -51,13 +51,14 @@ def test_geotag_only_what_needs_it_and_never_twice(engine: Engine, places: DemoS
     upload.write_text(CSV, encoding="utf-8")
 
     first = run_job(101, file=upload)
-    assert first["counts"]["records_new"] == 4  # the one that could not be found is kept
+    # the one that could not be found has no location: it starts no listing (its error says why)
+    assert (first["counts"]["records_new"], first["counts"]["records_error"]) == (3, 1)
     located = {r.external_source_id: r for r in q(engine, """
         select li.external_source_id, loc.lat, loc.geog is not null as has_geog
         from public.listing_info li join public.listings l on l.id = li.listing_id
         join public.locations loc on loc.id = l.location_id""")}  # fmt: skip
     assert located["1"].has_geog and located["3"].has_geog and located["2"].has_geog
-    assert located["4"].lat is None
+    assert "4" not in located
     (meta,) = q(engine, "select metadata->'geotagging' from pipeline.job_files where stage = 'transformed'")
     geo = meta[0]
     assert geo["needed"] == 3 and geo["statuses"].get("ok") == 2
@@ -71,7 +72,7 @@ def test_geotag_only_what_needs_it_and_never_twice(engine: Engine, places: DemoS
     assert usage.calls == len(requests_first)  # every HTTP call counted, for the cost dashboard
 
     second = run_job(101, file=upload)
-    assert second["counts"]["records_unchanged"] == 4
+    assert second["counts"]["records_unchanged"] == 3
     assert [
         r for r in places.requests if r.startswith("GET /maps/api/place/")
     ] == requests_first  # no new call
@@ -80,4 +81,4 @@ def test_geotag_only_what_needs_it_and_never_twice(engine: Engine, places: DemoS
         "select metadata->'geotagging' from pipeline.job_files where stage = 'transformed' and job_id = :j",
         j=second["job_id"],
     )
-    assert meta2[0]["needed"] == 0
+    assert meta2[0]["needed"] == 1  # only the rejected record, which has no listing: the cache answered

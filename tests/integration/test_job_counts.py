@@ -44,10 +44,10 @@ NO_NAME = ["X9", "   ", "Bar", "1 rue Nulle", "Laval", "H7N 1A1", "", "", ""]  #
 # TIM_2, a bare name it sends to review, and a place nobody lists yet.
 GERMAIN_102 = ["g2", "Hôtel Le Germain", "Hôtel", "2050 rue Mansfield", "Montréal", "H3A 1Y9", "", "", ""]
 BRANCH = ["x2", "Café Tim Hortons", "Café", "900, boul. René-Lévesque Ouest", "Montréal", "H3B4A5", "", "45.50015", "-73.56705"]
-VAGUE = ["x4", "Olimpico", "Café", "", "MONTREAL", "", "", "", ""]
+VAGUE = ["x4", "Olimpico", "Café", "rue Saint-Viateur", "MONTREAL", "", "", "", ""]
 MUSEUM = ["x5", "Musée des beaux-arts", "Musée", "1380 rue Sherbrooke O", "Montréal", "H3G 1J5", "514-555-0103", "45.4985", "-73.5794"]
 # DMO 103: the bare name again, with its own source id (same record hash as DMO 102's)
-VAGUE_103 = ["v3", "Olimpico", "Café", "", "MONTREAL", "", "", "", ""]
+VAGUE_103 = ["v3", "Olimpico", "Café", "rue Saint-Viateur", "MONTREAL", "", "", "", ""]
 # fmt: on
 
 OUTCOMES = ("records_matched", "records_review", "records_new")

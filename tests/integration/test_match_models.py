@@ -36,9 +36,9 @@ OLIMPICO = ["A", "Café Olimpico", "Café", "124 rue Saint-Viateur O", "Montréa
 TIM_1 = ["T1", "Tim Hortons", "Café", "1 rue Sainte-Catherine O", "Montréal", "H3B 1A1", "514-555-0120", "", "45.5000", "-73.5700"]
 TIM_2 = ["T2", "Tim Hortons", "Café", "900 boulevard René-Lévesque O", "Montréal", "H3B 4A5", "514-555-0121", "", "45.5001", "-73.5670"]
 GERMAIN = ["G", "Hôtel Le Germain", "Hôtel", "2050 rue Mansfield", "Montréal", "H3A 1Y9", "514-555-0102", "", "45.5020", "-73.5750"]
-VAGUE = ["x4", "Olimpico", "Café", "", "MONTREAL", "", "", "", "", ""]
+VAGUE = ["x4", "Olimpico", "Café", "rue Saint-Viateur", "MONTREAL", "", "", "", "", ""]
 TIM_VAGUE = ["x7", "Tim Hortons", "Café", "", "Montréal", "", "", "", "45.50005", "-73.5685"]
-GERMAIN_V = ["x8", "Le Germain", "Hôtel", "", "Montréal", "", "", "", "", ""]
+GERMAIN_V = ["x8", "Le Germain", "Hôtel", "", "Montréal", "", "", "", "45.5032", "-73.5768"]
 # fmt: on
 
 

@@ -30,7 +30,8 @@ GERMAIN = ["G", "Hôtel Le Germain", "Hôtel", "2050 rue Mansfield", "Montréal"
 TYPO = ["x1", "Caffe Olimpico", "Café", "124 Saint-Viateur Ouest", "Montreal", "H2T2L1", "(514) 555-0101", "45.52365", "-73.60050"]
 BRANCH = ["x2", "Café Tim Hortons", "Café", "900, boul. René-Lévesque Ouest", "Montréal", "H3B4A5", "", "45.50015", "-73.56705"]
 NEIGHBOUR = ["x3", "Café Olympia", "Café", "126 rue Saint-Viateur O", "Montréal", "H2T 2L1", "514-555-0177", "45.52352", "-73.60045"]
-VAGUE = ["x4", "Olimpico", "Café", "", "MONTREAL", "", "", "", ""]  # found by name in its city (matching key)
+# found by name in its city (matching key); a street without a number is an address, a city alone is not
+VAGUE = ["x4", "Olimpico", "Café", "rue Saint-Viateur", "MONTREAL", "", "", "", ""]
 NEW_PLACE = ["x5", "Musée des beaux-arts", "Musée", "1380 rue Sherbrooke O", "Montréal", "H3G 1J5", "514-555-0103", "45.4985", "-73.5794"]
 # The same branch written differently: equal matching keys, so an exact hash hit (certainty 1, no scoring).
 SAME_KEYS = ["x6", "TIM HORTONS", "Café", "1, rue Ste-Catherine Ouest", "MONTREAL", "h3b1a1", "", "", ""]
@@ -255,7 +256,7 @@ def test_rematch_proposes_each_pair_once_with_its_candidates(
         apply_config(conn, config(102))
     thresholds("0.95", "0.94")
     run_job(101, file=write_csv(tmp_path / "dmo101.csv", [OLIMPICO]))
-    bare = ["x4", "Olimpico", "Café", "", "Montréal", "H2T 2L1", "", "", ""]
+    bare = ["x4", "Olimpico", "Café", "rue Saint-Viateur", "Montréal", "H2T 2L1", "", "", ""]
     run_job(102, file=write_csv(tmp_path / "dmo102.csv", [bare]))
     assert q(engine, "select count(distinct listing_id) from public.listing_info") == [(2,)]
 

@@ -3,8 +3,26 @@
   to (deterministic matches only), and what changed by hash comparison.
   Resolution order: transform's hit (source id or bridge), then this DMO's latest bridge row for the
   record_hash, then any DMO's latest bridge row (a new listing_info on that listing).
+  A record is superseded when a newer job of its DMO was promoted first (a job promoted out of order, or
+  retried after a later run): it writes nothing, so that an older job never overwrites newer data.
 #}
-with staged as (
+with unpromoted as (
+    -- The jobs not promoted yet, and whether a newer full snapshot of the same DMO and domain was promoted:
+    -- then the whole job is older than what public shows.
+    select
+        j.id as job_id,
+        exists(
+            select 1
+            from {{ source('pipeline', 'jobs') }} as n
+            where
+                n.dmo_id = j.dmo_id and n.data_domain = j.data_domain and n.id > j.id
+                and n.promoted_at is not null and n.full_snapshot
+        ) as newer_snapshot_promoted
+    from {{ source('pipeline', 'jobs') }} as j
+    where j.promoted_at is null
+),
+
+staged as (
     -- Keys and hashes only: the written fields are in int_listing_details, read for changed records alone.
     select
         li.job_id,
@@ -21,9 +39,16 @@ with staged as (
         li.match_reason,
         li.pending_review,
         li.images_hash,
+        j.newer_snapshot_promoted,
         l.staged_listing_id,
         l.reserved_listing_id,
         loc.location_hash,
+        -- coordinates, or a street address and a city: what places a listing on a map
+        coalesce(
+            (loc.lat is not null and loc.lng is not null)
+            or (nullif(trim(loc.address1), '') is not null and nullif(trim(loc.city), '') is not null),
+            false
+        ) as located,
         ci.contact_hash
     from {{ ref('stg_staging__listing_info') }} as li
     inner join {{ ref('stg_staging__listings') }} as l
@@ -32,8 +57,7 @@ with staged as (
         on li.job_id = loc.job_id and li.record_no = loc.record_no
     inner join {{ ref('stg_staging__contact_info') }} as ci
         on li.job_id = ci.job_id and li.record_no = ci.record_no
-    inner join {{ source('pipeline', 'jobs') }} as j
-        on li.job_id = j.id and j.promoted_at is null
+    inner join unpromoted as j on li.job_id = j.job_id
 ),
 
 resolved as (
@@ -84,6 +108,7 @@ checked as (
         pli.info_status as public_info_status,
         pli.last_seen_at as public_last_seen_at,
         pli.images_hash as public_images_hash,
+        pli.last_job_id as public_last_job_id,
         case
             when
                 pli.id is not null
@@ -105,6 +130,7 @@ claimed as (
         case when c.listing_info_id is not null then c.public_info_status end as current_info_status,
         case when c.listing_info_id is not null then c.public_last_seen_at end as current_last_seen_at,
         case when c.listing_info_id is not null then c.public_images_hash end as current_images_hash,
+        case when c.listing_info_id is not null then c.public_last_job_id end as current_last_job_id,
         case when c.listing_info_id is not null then c.public_locked_fields end as claimed_locked_fields
     from checked as c
 ),
@@ -119,6 +145,7 @@ current_state as (
         c.record_hash,
         c.content_hash,
         c.location_hash,
+        c.located,
         c.contact_hash,
         c.images_hash,
         c.seen_at,
@@ -145,6 +172,7 @@ current_state as (
         c.current_info_status,
         c.current_last_seen_at,
         c.current_images_hash,
+        c.newer_snapshot_promoted or coalesce(c.current_last_job_id > c.job_id, false) as superseded,
         -- fields an admin set by hand: promotion keeps them (listings.catalogue.edits)
         coalesce(pl.locked_fields, '{}') as listing_locked_fields,
         coalesce(c.claimed_locked_fields, '{}') as info_locked_fields
@@ -165,9 +193,10 @@ flagged as (
     select
         *,
         listing_info_id is not null and listing_info_id = primary_listing_info_id as owns_listing,
+        -- (a record without a location never replaces its listing's location)
         listing_id is null or current_location_id is null
         or (
-            listing_info_id is not null and listing_info_id = primary_listing_info_id
+            located and listing_info_id is not null and listing_info_id = primary_listing_info_id
             and current_location_hash is distinct from location_hash
         ) as location_changed
     from current_state
@@ -181,6 +210,7 @@ select
     (current_content_hash is distinct from content_hash) as content_changed,
     (current_images_hash is distinct from images_hash) as images_changed,
     case
+        when superseded then 'unchanged'
         when listing_info_id is null then 'new'
         when
             location_changed

@@ -298,6 +298,11 @@ def transform(job_id: int) -> StepResult:
         for i, r in enumerate(merged.records, start=1)
     ]
     validation = _validate(raw.id, out)
+    # A record that failed an `error` expectation cannot become a usable listing: it is rejected here (its
+    # error rows keep the record); warnings only flag. One without a location goes on: it may join a listing
+    # that has one, and promotion rejects it if it would start a listing.
+    rejected = validation["rejected"]
+    out = [r for r in out if r["record_no"] not in rejected]
     data = dump_json_gz(out)
     key = _data_key(job, "transformed", raw.batch, "json")
     sha = _put_once(store, key.path, data, CONTENT_TYPES["json"])
@@ -319,38 +324,50 @@ def transform(job_id: int) -> StepResult:
             },
         )
         jobs.replace_errors(conn, job_id, "transform", errors)
-        # Validation failures flag records; they are stored with the errors but reject nothing.
         jobs.replace_errors(conn, job_id, "validation", validation["errors"])
         jobs.upsert_results(
             conn,
             job_id,
             records_total=parsed.total,
             records_duplicates=merged.duplicates,
-            records_error=len(errors),
+            records_error=len(errors) + len(rejected),
         )
     return StepResult(len(out))
 
 
+UNPLACED = (
+    "location_present"  # the error expectation promotion enforces (a record may join a located listing)
+)
+
+
 def _validate(file_id: int, out: list[dict[str, Any]]) -> dict[str, Any]:
-    """Run the Great Expectations suite on the transformed records; flag each failing record."""
+    """Run the Great Expectations suite on the transformed records: an error row per failure, each failing
+    record flagged, and the record_nos that failed at `error` severity (`rejected`), but for a missing
+    location alone. An `error` row keeps the whole transformed record; a warning's, the name and the value."""
     from listings.validation import validate_transformed
 
     report = validate_transformed(out)
     by_no = {r["record_no"]: r for r in out}
+    rejected = {
+        no for no, fails in report.failures.items()
+        if any(f.severity == "error" and f.expectation != UNPLACED for f in fails)
+    }  # fmt: skip
     rows = []
     for record_no, failures in report.failures.items():
         record = by_no[record_no]
         for f in failures:
             record["flags"].append(f"validation:{f.expectation} ({f.severity})")
+            whole = f.severity == "error"
+            original = record if whole else {"name": record.get("name"), f.column: record.get(f.column)}
             rows.append(
-                _error(file_id, record_no, record["record_hash"], {"name": record.get("name"), f.column: record.get(f.column)},
+                _error(file_id, record_no, record["record_hash"], original,
                        f"validation:{f.expectation}", f"[{f.severity}] {f.message}")
             )  # fmt: skip
     summary = [
         {"expectation": e.name, "column": e.column, "severity": e.severity, "unexpected": e.unexpected_count}
         for e in report.summary
     ]
-    return {"errors": rows, "summary": summary}
+    return {"errors": rows, "rejected": rejected, "summary": summary}
 
 
 def _error(

@@ -2,8 +2,10 @@ r"""Great Expectations checks on transformed records: the expectation suite, its
 context, and a report that names, per record_no, every expectation the record failed and why.
 
 This module owns the rules (which field, which expectation, which severity) and the human-readable
-messages. It rejects nothing: `error` and `warning` failures are both only reported, and the pipeline
-decides what to do with them.
+messages. It rejects nothing itself: the pipeline's transform step rejects a record with an `error`
+failure (it cannot become a usable listing: it never reaches staging, and its error rows keep it), but for
+a missing location alone (such a record may still join a listing that has one: promotion rejects it when
+it would start a listing); a record with only `warning` failures is promoted, flagged.
 
 Design notes a reviewer needs:
 
@@ -153,6 +155,15 @@ def _has_location(rec: Mapping[str, Any]) -> bool:
 # Rules
 
 
+def _location_message(rec: Mapping[str, Any]) -> str:
+    message = "neither coordinates (lat + lng) nor an address (address1 + city) is present"
+    # transform drops an unusable coordinate and flags it: say which, since the source did send one
+    dropped = [
+        f.split(": ", 1)[-1] for f in rec.get("flags") or () if f.startswith(("invalid_lat", "invalid_lng"))
+    ]
+    return f"{message} (dropped: {'; '.join(dropped)})" if dropped else message
+
+
 def _category_message(rec: Mapping[str, Any]) -> str:
     raw = rec.get("category_raw")
     if _present(raw):
@@ -236,7 +247,7 @@ def _rules() -> tuple[Rule, ...]:
             "has_location",
             "error",
             is_true("has_location", "error"),
-            lambda _: "neither coordinates (lat + lng) nor an address (address1 + city) is present",
+            _location_message,
         ),
         Rule(
             "lat_in_range", "lat", "error", between("lat", -90, 90, "error"), _range_message("lat", -90, 90)
