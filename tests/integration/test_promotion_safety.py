@@ -232,7 +232,12 @@ def test_dbt_build_passes_on_a_promoted_catalogue_and_its_tests_catch_a_broken_o
     result: Any = run_dbt(["build"])
     statuses = {r.node.name: str(r.status) for r in result.results}
     assert {"int_listing_changes", "assert_every_listing_has_a_location",
-            "assert_one_visible_listing_info_per_dmo_and_listing", "assert_no_orphan_dependents"} <= set(statuses)  # fmt: skip
+            "assert_one_visible_listing_info_per_dmo_and_listing", "assert_no_orphan_dependents",
+            "change_detection_by_hash_comparison",  # the unit tests of change detection
+            "an_older_job_promoted_after_a_newer_one_is_superseded"} <= set(statuses)  # fmt: skip
+    # every model's key: (job_id, record_no) unique, each part not null
+    keys = [n for n in statuses if n.startswith("unique_key_")]
+    assert len(keys) == 7, keys
     assert set(statuses.values()) <= {"success", "pass"}
     source_tests = [
         n for n in statuses if n.startswith(("source_unique_", "source_not_null_", "source_relationships_"))
@@ -265,12 +270,34 @@ def test_dbt_docs_describe_every_model_and_column(engine: Engine, listings_env: 
         documented = {name for name, col in node["columns"].items() if col["description"].strip()}
         built = set(catalog["nodes"][uid]["columns"])  # the view's real columns
         undocumented += [f"{node['name']}.{c}" for c in sorted(built - documented)]
+    # every column of the public and staging source tables, as the database has them
+    described_sources = [s for s in manifest["sources"].values() if s["source_name"] in ("public", "staging")]
+    assert {s["unique_id"] for s in described_sources} <= set(catalog["sources"])  # the tables exist
+    for source in described_sources:
+        documented = {name for name, col in source["columns"].items() if col["description"].strip()}
+        built = set(catalog["sources"][source["unique_id"]]["columns"])
+        undocumented += [f"{source['source_name']}.{source['name']}.{c}" for c in sorted(built - documented)]
     assert undocumented == []
     for source in manifest["sources"].values():
         assert source["description"].strip(), source["unique_id"]
     # the lineage runs from the staging sources through the models
-    parents = manifest["parent_map"]["model.listings.int_listing_changes"]
-    assert (
-        "source.listings.public.listing_info" in parents
-        and "model.listings.stg_staging__listing_info" in parents
+    parents = manifest["parent_map"]
+    assert {"source.listings.public.listing_info", "model.listings.int_staged_records"} <= set(
+        parents["model.listings.int_listing_changes"]
     )
+    assert "model.listings.stg_staging__listing_info" in parents["model.listings.int_staged_records"]
+
+
+def test_source_freshness_passes_after_a_run(engine: Engine, tmp_path: Path) -> None:
+    from listings.pipeline.promote import run_dbt
+
+    with engine.begin() as conn:
+        apply_config(conn, config(306))
+    run_job(306, file=big_file(tmp_path / "f.csv", 5))
+    result: Any = run_dbt(["source", "freshness"])
+    checked = {r.node.unique_id: r for r in result.results}
+    assert {"source.listings.staging.listings", "source.listings.staging.listing_info",
+            "source.listings.pipeline.jobs"} <= set(checked)  # fmt: skip
+    assert {uid: str(r.status) for uid, r in checked.items()} == dict.fromkeys(checked, "pass")
+    # the timestamps are read as the pipeline writes them (UTC): the job just ran
+    assert all(0 <= r.age < 3600 for r in checked.values()), {uid: r.age for uid, r in checked.items()}

@@ -25,39 +25,28 @@ with unpromoted as (
 staged as (
     -- Keys and hashes only: the written fields are in int_listing_details, read for changed records alone.
     select
-        li.job_id,
-        li.record_no,
-        li.dmo_id,
-        li.file_id,
-        li.source_id,
-        li.record_hash,
-        li.content_hash,
-        li.staged_match_method,
-        li.staged_listing_info_id,
-        li.seen_at,
-        li.certainty,
-        li.match_reason,
-        li.pending_review,
-        li.images_hash,
+        r.job_id,
+        r.record_no,
+        r.dmo_id,
+        r.file_id,
+        r.source_id,
+        r.record_hash,
+        r.content_hash,
+        r.staged_match_method,
+        r.staged_listing_info_id,
+        r.seen_at,
+        r.certainty,
+        r.match_reason,
+        r.pending_review,
+        r.images_hash,
         j.newer_snapshot_promoted,
-        l.staged_listing_id,
-        l.reserved_listing_id,
-        loc.location_hash,
-        -- coordinates, or a street address and a city: what places a listing on a map
-        coalesce(
-            (loc.lat is not null and loc.lng is not null)
-            or (nullif(trim(loc.address1), '') is not null and nullif(trim(loc.city), '') is not null),
-            false
-        ) as located,
-        ci.contact_hash
-    from {{ ref('stg_staging__listing_info') }} as li
-    inner join {{ ref('stg_staging__listings') }} as l
-        on li.job_id = l.job_id and li.record_no = l.record_no
-    inner join {{ ref('stg_staging__locations') }} as loc
-        on li.job_id = loc.job_id and li.record_no = loc.record_no
-    inner join {{ ref('stg_staging__contact_info') }} as ci
-        on li.job_id = ci.job_id and li.record_no = ci.record_no
-    inner join unpromoted as j on li.job_id = j.job_id
+        r.staged_listing_id,
+        r.reserved_listing_id,
+        r.location_hash,
+        r.located,
+        r.contact_hash
+    from {{ ref('int_staged_records') }} as r
+    inner join unpromoted as j on r.job_id = j.job_id
 ),
 
 resolved as (

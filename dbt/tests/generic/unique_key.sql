@@ -1,0 +1,10 @@
+{#
+  A model's primary key of several columns: no two rows share it (each key column also has not_null).
+  Usage (model level): data_tests: [{unique_key: {arguments: {columns: [job_id, record_no]}}}]
+#}
+{% test unique_key(model, columns) %}
+select {{ columns | join(', ') }}, count(*) as n
+from {{ model }}
+group by {{ columns | join(', ') }}
+having count(*) > 1
+{% endtest %}
