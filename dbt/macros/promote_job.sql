@@ -363,7 +363,7 @@ select
     c.final_listing_info_id, coalesce(si.canonical_image_url, si.image), si.rank, si.image, si.renditions,
     si.width, si.height, si.phash, now(), now()
 from _chg as c
-inner join {{ source('staging', 'listing_images') }} as si
+inner join {{ ref('stg_staging__listing_images') }} as si
     on c.job_id = si.job_id and c.record_no = si.record_no
 where (c.content_changed or c.images_changed) and si.status is distinct from 'failed';
 
@@ -383,7 +383,7 @@ select
     {{ next_id('public.opening_dates') }} as id,
     c.final_listing_info_id, sd.record_no, sd.seq, sd.start_date, sd.end_date
 from _chg as c
-inner join {{ source('staging', 'opening_dates') }} as sd
+inner join {{ ref('stg_staging__opening_dates') }} as sd
     on c.job_id = sd.job_id and c.record_no = sd.record_no
 where c.contact_changed and not 'opening_hours' = any(c.info_locked_fields);
 analyze _dates (record_no, seq);
@@ -395,7 +395,7 @@ from _dates;
 insert into public.opening_hours (opening_date_id, day_id, open_time, close_time, created_at, updated_at)
 select d.id, sh.day_id, sh.open_time, sh.close_time, now(), now()
 from _dates as d
-inner join {{ source('staging', 'opening_hours') }} as sh
+inner join {{ ref('stg_staging__opening_hours') }} as sh
     on sh.job_id = {{ job_id }} and d.record_no = sh.record_no and d.seq = sh.seq;
 
 -- The bridge: one row per mapping (a DMO's record hash -> its listing_info), written when the hash is first

@@ -237,7 +237,7 @@ def test_dbt_build_passes_on_a_promoted_catalogue_and_its_tests_catch_a_broken_o
             "an_older_job_promoted_after_a_newer_one_is_superseded"} <= set(statuses)  # fmt: skip
     # every model's key: (job_id, record_no) unique, each part not null
     keys = [n for n in statuses if n.startswith("unique_key_")]
-    assert len(keys) == 7, keys
+    assert len(keys) == 10, keys
     assert set(statuses.values()) <= {"success", "pass"}
     source_tests = [
         n for n in statuses if n.startswith(("source_unique_", "source_not_null_", "source_relationships_"))
@@ -282,10 +282,18 @@ def test_dbt_docs_describe_every_model_and_column(engine: Engine, listings_env: 
         assert source["description"].strip(), source["unique_id"]
     # the lineage runs from the staging sources through the models
     parents = manifest["parent_map"]
-    assert {"source.listings.public.listing_info", "model.listings.int_staged_records"} <= set(
+    assert {"model.listings.stg_public__listing_info", "model.listings.int_staged_records"} <= set(
         parents["model.listings.int_listing_changes"]
     )
     assert "model.listings.stg_staging__listing_info" in parents["model.listings.int_staged_records"]
+    # sources are read by the stg_ models only (and by the promote_job operation, which writes public)
+    reading_sources = {
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model"
+        and any(p.startswith("source.") for p in node["depends_on"]["nodes"])
+    }
+    assert reading_sources and all(name.startswith("stg_") for name in reading_sources), reading_sources
 
 
 def test_source_freshness_passes_after_a_run(engine: Engine, tmp_path: Path) -> None:

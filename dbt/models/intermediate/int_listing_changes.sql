@@ -13,12 +13,12 @@ with unpromoted as (
         j.id as job_id,
         exists(
             select 1
-            from {{ source('pipeline', 'jobs') }} as n
+            from {{ ref('stg_pipeline__jobs') }} as n
             where
                 n.dmo_id = j.dmo_id and n.data_domain = j.data_domain and n.id > j.id
                 and n.promoted_at is not null and n.full_snapshot
         ) as newer_snapshot_promoted
-    from {{ source('pipeline', 'jobs') }} as j
+    from {{ ref('stg_pipeline__jobs') }} as j
     where j.promoted_at is null
 ),
 
@@ -66,7 +66,7 @@ resolved as (
         select
             b.listing_id,
             b.listing_info_id
-        from {{ source('pipeline', 'bridge_source_listing') }} as b
+        from {{ ref('stg_pipeline__bridge_source_listing') }} as b
         where
             s.staged_listing_info_id is null
             and b.dmo_id = s.dmo_id and b.source_record_hash = s.record_hash and b.listing_id is not null
@@ -75,7 +75,7 @@ resolved as (
     ) as own on true
     left join lateral (
         select b.listing_id
-        from {{ source('pipeline', 'bridge_source_listing') }} as b
+        from {{ ref('stg_pipeline__bridge_source_listing') }} as b
         where
             s.staged_listing_id is null and own.listing_id is null
             and b.source_record_hash = s.record_hash and b.listing_id is not null
@@ -105,7 +105,7 @@ checked as (
                 then pli.id
         end as listing_info_id
     from resolved as r
-    left join {{ source('public', 'listing_info') }} as pli
+    left join {{ ref('stg_public__listing_info') }} as pli
         on r.candidate_listing_info_id = pli.id and r.dmo_id = pli.dmo_id
 ),
 
@@ -166,14 +166,14 @@ current_state as (
         coalesce(pl.locked_fields, '{}') as listing_locked_fields,
         coalesce(c.claimed_locked_fields, '{}') as info_locked_fields
     from claimed as c
-    left join {{ source('public', 'listings') }} as pl on coalesce(c.info_listing_id, c.candidate_listing_id) = pl.id
-    left join {{ source('public', 'locations') }} as cur_loc on pl.location_id = cur_loc.id
-    left join {{ source('public', 'contact_info') }} as cur_ci on c.current_contact_info_id = cur_ci.id
+    left join {{ ref('stg_public__listings') }} as pl on coalesce(c.info_listing_id, c.candidate_listing_id) = pl.id
+    left join {{ ref('stg_public__locations') }} as cur_loc on pl.location_id = cur_loc.id
+    left join {{ ref('stg_public__contact_info') }} as cur_ci on c.current_contact_info_id = cur_ci.id
     left join lateral (
         -- The listing's first listing_info owns its canonical name and location, so that two DMOs
         -- describing one place never flip it back and forth.
         select min(o.id) as id
-        from {{ source('public', 'listing_info') }} as o
+        from {{ ref('stg_public__listing_info') }} as o
         where o.listing_id = pl.id
     ) as primary_info on true
 ),

@@ -1,0 +1,7 @@
+select
+    id,
+    dmo_id,
+    data_domain,
+    full_snapshot,
+    promoted_at
+from {{ source('pipeline', 'jobs') }}

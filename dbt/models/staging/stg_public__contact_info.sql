@@ -1,0 +1,4 @@
+select
+    id,
+    contact_hash
+from {{ source('public', 'contact_info') }}

@@ -1,0 +1,4 @@
+select
+    id,
+    location_hash
+from {{ source('public', 'locations') }}
