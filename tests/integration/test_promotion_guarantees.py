@@ -25,6 +25,20 @@ def config(dmo_id: int) -> Any:
     return csv_config(dmo_id, HEADER.strip().split(","))
 
 
+def after_a_located_place(
+    engine: Engine, tmp_path: Path, dmo_ids: tuple[int, int], row: str
+) -> dict[str, Any]:
+    """The first DMO imports Café Olimpico (located, GOOD, from tmp_path / "a.csv"); then the second DMO's
+    file of one `row`: its run's result."""
+    with engine.begin() as conn:
+        for dmo_id in dmo_ids:
+            apply_config(conn, config(dmo_id))
+    (tmp_path / "a.csv").write_text(HEADER + GOOD)
+    run_job(dmo_ids[0], file=tmp_path / "a.csv")
+    (tmp_path / "b.csv").write_text(HEADER + row)
+    return run_job(dmo_ids[1], file=tmp_path / "b.csv")
+
+
 def test_a_record_failing_validation_at_error_severity_is_rejected_not_shown(
     engine: Engine, tmp_path: Path
 ) -> None:
@@ -91,15 +105,10 @@ def test_a_record_failing_validation_at_error_severity_is_rejected_not_shown(
 def test_a_record_without_a_location_joins_a_listing_that_has_one(engine: Engine, tmp_path: Path) -> None:
     """A source without addresses still adds its description of a known place; it never blanks the place's
     location, even when its own record is the one that placed the listing."""
-    with engine.begin() as conn:
-        apply_config(conn, config(406))
-        apply_config(conn, config(407))
+    joined = after_a_located_place(
+        engine, tmp_path, (406, 407), "o7,Café Olimpico,Café,,Montréal,,(514) 555-0101,,\n"
+    )
     first = tmp_path / "a.csv"
-    first.write_text(HEADER + GOOD)
-    run_job(406, file=first)
-    other = tmp_path / "b.csv"
-    other.write_text(HEADER + "o7,Café Olimpico,Café,,Montréal,,(514) 555-0101,,\n")
-    joined = run_job(407, file=other)
     assert joined["status"] == "succeeded" and joined["counts"]["records_matched"] == 1
     rows = q(engine, "select li.dmo_id, li.info_visible, l.id from public.listing_info li"
                      " join public.listings l on l.id = li.listing_id order by li.dmo_id")  # fmt: skip
@@ -177,15 +186,7 @@ def test_a_record_without_a_location_in_the_review_band_is_rejected_with_its_rev
 ) -> None:
     """A bare name in the right city scores in the review band against the place of that name: a reviewer
     could only merge it there or make it a listing without a place. It is rejected; no item is left open."""
-    with engine.begin() as conn:
-        apply_config(conn, config(408))
-        apply_config(conn, config(409))
-    first = tmp_path / "a.csv"
-    first.write_text(HEADER + GOOD)
-    run_job(408, file=first)
-    vague = tmp_path / "b.csv"
-    vague.write_text(HEADER + "x4,Olimpico,Café,,MONTREAL,,,,\n")
-    result = run_job(409, file=vague)
+    result = after_a_located_place(engine, tmp_path, (408, 409), "x4,Olimpico,Café,,MONTREAL,,,,\n")
     assert result["status"] == "partial" and result["counts"]["records_error"] == 1
     (decision,) = q(
         engine, "select match_method from staging.listing_info where job_id = :j", j=result["job_id"]
