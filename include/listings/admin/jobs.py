@@ -345,7 +345,9 @@ def job_steps(
         "match": (None, ""),
         "promote": (
             promoted_records(job, results),
-            _promote_detail(job, results or {}) if job["promoted_at"] else "",
+            _promote_detail(job, results or {}, errors_by_stage.get("promote", 0))
+            if job["promoted_at"]
+            else "",
         ),
         "finalize": (
             (results or {}).get("records_deleted") if finished_ok else None,
@@ -374,8 +376,9 @@ def job_steps(
     return out
 
 
-def _promote_detail(job: Mapping[str, Any], results: Mapping[str, int | None]) -> str:
-    """When the job was promoted and where its records went: matched / review / new (updated / unchanged)."""
+def _promote_detail(job: Mapping[str, Any], results: Mapping[str, int | None], rejected: int = 0) -> str:
+    """When the job was promoted and where its records went: matched / review / new (updated / unchanged),
+    and the records it rejected (no location, and no listing to join)."""
 
     def n(key: str) -> str:
         value = results.get(key)
@@ -385,6 +388,7 @@ def _promote_detail(job: Mapping[str, Any], results: Mapping[str, int | None]) -
         f"promoted {job['promoted_at']:%Y-%m-%d %H:%M}; matched {n('records_matched')},"
         f" review {n('records_review')}, new {n('records_new')}"
         f" (updated {n('records_updated')}, unchanged {n('records_unchanged')})"
+        + (f"; rejected {rejected:,} without a location" if rejected else "")
     )
 
 
