@@ -335,9 +335,9 @@ def transform(job_id: int) -> StepResult:
     return StepResult(len(out))
 
 
-UNPLACED = (
-    "location_present"  # the error expectation promotion enforces (a record may join a located listing)
-)
+# The `error` expectation promotion enforces instead of transform: a record without a location may still
+# join a listing that has one.
+UNPLACED = "location_present"
 
 
 def _validate(file_id: int, out: list[dict[str, Any]]) -> dict[str, Any]:
@@ -357,8 +357,11 @@ def _validate(file_id: int, out: list[dict[str, Any]]) -> dict[str, Any]:
         record = by_no[record_no]
         for f in failures:
             record["flags"].append(f"validation:{f.expectation} ({f.severity})")
-            whole = f.severity == "error"
-            original = record if whole else {"name": record.get("name"), f.column: record.get(f.column)}
+            original = (
+                record
+                if f.severity == "error"
+                else {"name": record.get("name"), f.column: record.get(f.column)}
+            )
             rows.append(
                 _error(file_id, record_no, record["record_hash"], original,
                        f"validation:{f.expectation}", f"[{f.severity}] {f.message}")
