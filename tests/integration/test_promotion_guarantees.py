@@ -261,3 +261,48 @@ def test_an_unchanged_re_run_writes_no_row_to_public(engine: Engine, tmp_path: P
     again = run_job(411, file=path)
     assert again["counts"]["records_unchanged"] == 20
     assert public_writes(engine) == written
+
+
+def test_an_edit_made_while_a_promotion_is_built_is_kept_and_the_promotion_built_again(
+    engine: Engine, tmp_path: Path
+) -> None:
+    import json
+
+    from listings.catalogue import edits
+    from listings.pipeline.promote import DbtError, run_dbt
+
+    with engine.begin() as conn:
+        apply_config(conn, config(412))
+    (tmp_path / "a.csv").write_text(HEADER + GOOD)
+    run_job(412, file=tmp_path / "a.csv")
+    # The source renames the place and changes its phone.
+    (tmp_path / "b.csv").write_text(
+        HEADER + GOOD.replace("Café Olimpico", "Olimpico Bar").replace("0101", "0199")
+    )
+    job_id = steps.start(412, params={"file": str(tmp_path / "b.csv")})
+    for step in ("extract", "transform", "stage", "match"):
+        getattr(steps, step)(job_id)
+    job = ["--vars", json.dumps({"job_id": job_id})]
+    run_dbt(["build", "--select", "promotion", "--exclude", "promotion__applied", *job])  # the change logs
+    # Meanwhile an admin renames the listing_info (which locks its name).
+    (info_id,) = q(engine, "select id from public.listing_info")[0]
+    with engine.begin() as conn:
+        edits.edit_listing_info(conn, info_id, {"name": "Olimpico (Mile End)"}, user="ops")
+
+    # The change logs were built from the row before the edit: the apply writes nothing.
+    with pytest.raises(
+        DbtError, match=r"1 row\(s\) of public.listing_info changed since the change log was built"
+    ):
+        run_dbt(["run", "--select", "promotion__applied", *job])
+    assert q(engine, "select promoted_at from pipeline.jobs where id = :j", j=job_id)[0][0] is None
+
+    steps.promote(job_id)  # built again, from the catalogue as the admin left it
+    row = q(
+        engine,
+        "select li.name, ci.international_phone from public.listing_info li"
+        " join public.contact_info ci on ci.id = li.contact_info_id",
+    )
+    assert [tuple(r) for r in row] == [("Olimpico (Mile End)", "+15145550199")]
+    (item,) = q(engine, "select item_type, payload from pipeline.review_items")
+    assert item.item_type == "manual_edit_conflict"
+    assert (item.payload["field"], item.payload["source_value"]) == ("name", "Olimpico Bar")

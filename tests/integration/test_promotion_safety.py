@@ -73,18 +73,6 @@ def catalogue(engine: Engine) -> list[tuple[Any, ...]]:
     return [tuple(r) for r in rows]
 
 
-def sql_in_subprocess(db_url: str, sql: str) -> subprocess.Popen[bytes]:
-    """The promotion's own SQL (one transaction), run by a bare psycopg process: a kill at a given point
-    of the transaction without a dbt process's start-up (seconds) each time."""
-    url = db_url.replace("postgresql+psycopg://", "postgresql://")
-    code = "import psycopg, sys; psycopg.connect(sys.argv[1], autocommit=True).execute(sys.stdin.read())"
-    proc = subprocess.Popen([sys.executable, "-c", code, url], stdin=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdin is not None
-    proc.stdin.write(sql.encode())
-    proc.stdin.close()
-    return proc
-
-
 def promote_in_subprocess(db_url: str, home: Path, job_id: int) -> subprocess.Popen[bytes]:
     env = {**os.environ, "LISTINGS_DATABASE_URL": db_url, "LISTINGS_HOME": str(home)}
     code = f"from listings.pipeline import steps; steps.promote({job_id})"
@@ -137,29 +125,22 @@ def test_a_killed_promotion_leaves_public_untouched_and_a_rerun_completes_it(
         with admin.connect() as conn:
             conn.execute(text(f'drop database if exists "{reference}" with (force)'))
 
-    # Killed at three points of its transaction, each held by a lock the promotion needs there: its first
-    # write (the error rows of records without a location), half way (the images, after the listings,
-    # locations, contact rows and listing_info), both running the promotion's SQL, and its last writes (the
-    # job's counts), running `steps.promote` (dbt) itself.
-    from listings.pipeline.promote import promotion_sql
-
-    sql = promotion_sql(job_id)
+    # Killed at three points, each held by a lock the promotion needs there: inside dbt, building the change
+    # logs (the listing_info log, after the records, locations, contact and listings logs were built); inside
+    # the apply's transaction, half way (the images, after the listings, locations, contact rows and
+    # listing_info); and at its last writes (the job's counts). Each a real `steps.promote` process.
     holds = [
-        ("lock table pipeline.job_errors in exclusive mode", {}, lambda: sql_in_subprocess(db_url, sql)),
-        ("lock table public.listing_images in exclusive mode", {}, lambda: sql_in_subprocess(db_url, sql)),
-        (
-            "select 1 from pipeline.job_results where job_id = :j for update",
-            {"j": job_id},
-            lambda: promote_in_subprocess(db_url, listings_env, job_id),
-        ),
+        ("lock table staging.promotion__listing_info in exclusive mode", {}),
+        ("lock table public.listing_images in exclusive mode", {}),
+        ("select 1 from pipeline.job_results where job_id = :j for update", {"j": job_id}),
     ]
     waiting = (
         "select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'"
     )
-    for hold, params, start in holds:
+    for hold, params in holds:
         blocker = engine.connect()
         blocker.execute(text(hold), params)
-        proc = start()
+        proc = promote_in_subprocess(db_url, listings_env, job_id)
         wait_for(lambda: bool(q(engine, waiting)))
         (pid,) = q(engine, waiting)[0]
         os.kill(proc.pid, signal.SIGKILL)  # a real process kill, mid-transaction
@@ -203,9 +184,11 @@ def test_the_staging_gate_stops_a_bad_batch_and_promotes_nothing(engine: Engine,
     assert q(engine, "select promoted_at from pipeline.jobs where id = :j", j=job_id)[0][0] is None
 
 
-def test_the_transaction_gate_rolls_back_a_promotion_that_would_break_an_invariant(
-    engine: Engine, tmp_path: Path
-) -> None:
+def test_the_gates_stop_a_promotion_that_would_break_an_invariant(engine: Engine, tmp_path: Path) -> None:
+    import json
+
+    from listings.pipeline.promote import DbtError, run_dbt
+
     with engine.begin() as conn:
         apply_config(conn, config(303))
     run_job(303, file=big_file(tmp_path / "f.csv", 5))
@@ -220,9 +203,22 @@ def test_the_transaction_gate_rolls_back_a_promotion_that_would_break_an_invaria
     before = catalogue(engine)
     changed = big_file(tmp_path / "g.csv", 5).read_text().replace("Mon-Fri 9am-5pm", "Mon-Sat 9am-6pm")
     (tmp_path / "g.csv").write_text(changed)
-    with pytest.raises(JobFailed, match="more than one visible listing_info: listing 1 / DMO 303"):
+    # The dbt test on the job's change logs fails: the apply is skipped, the failures are kept for the
+    # Health page.
+    with pytest.raises(JobFailed, match="gate_one_visible_listing_info_per_dmo: Got 1 result"):
         run_job(303, file=tmp_path / "g.csv")
     assert catalogue(engine) == before
+    (job_id,) = q(engine, "select max(id) from pipeline.jobs")[0]
+    assert q(engine, "select promoted_at from pipeline.jobs where id = :j", j=job_id)[0][0] is None
+    stored = q(
+        engine, "select job_id, listing_id, dmo_id from dbt_test__audit.gate_one_visible_listing_info_per_dmo"
+    )
+    assert [tuple(r) for r in stored] == [(job_id, 1, 303)]
+    # The apply checks the same in its transaction, once written (here run without the tests before it).
+    with pytest.raises(DbtError, match="more than one visible listing_info: listing 1 / DMO 303"):
+        run_dbt(["run", "--select", "promotion", "--vars", json.dumps({"job_id": job_id})])
+    assert catalogue(engine) == before
+    assert q(engine, "select promoted_at from pipeline.jobs where id = :j", j=job_id)[0][0] is None
 
 
 def test_one_dmo_listing_one_place_twice_is_queued_not_shown_twice(engine: Engine, tmp_path: Path) -> None:
@@ -265,11 +261,17 @@ def test_dbt_build_passes_on_a_promoted_catalogue_and_its_tests_catch_a_broken_o
     assert {"int_listing_changes", "assert_every_listing_has_a_location",
             "assert_one_visible_listing_info_per_dmo_and_listing", "assert_no_orphan_dependents",
             "change_detection_by_hash_comparison",  # the unit tests of change detection
-            "an_older_job_promoted_after_a_newer_one_is_superseded"} <= set(statuses)  # fmt: skip
+            "an_older_job_promoted_after_a_newer_one_is_superseded",
+            "a_locked_field_keeps_the_admins_value",  # the unit tests of the change logs
+            "one_dmo_listing_one_place_twice_keeps_the_first_visible",
+            "gate_promoted_listings_have_a_location", "gate_one_visible_listing_info_per_dmo"} <= set(statuses)  # fmt: skip
     # every model's key: (job_id, record_no) unique, each part not null
     keys = [n for n in statuses if n.startswith("unique_key_")]
-    assert len(keys) == 10, keys
-    assert set(statuses.values()) <= {"success", "pass"}
+    assert len(keys) == 21, keys
+    # everything built or passed (the exposure, the catalogue the apply writes, has nothing to run)
+    assert {n: s for n, s in statuses.items() if s not in ("success", "pass")} == {
+        "public_catalogue": "no-op"
+    }
     source_tests = [
         n for n in statuses if n.startswith(("source_unique_", "source_not_null_", "source_relationships_"))
     ]
@@ -317,7 +319,7 @@ def test_dbt_docs_describe_every_model_and_column(engine: Engine, listings_env: 
         parents["model.listings.int_listing_changes"]
     )
     assert "model.listings.stg_staging__listing_info" in parents["model.listings.int_staged_records"]
-    # sources are read by the stg_ models only (and by the promote_job operation, which writes public)
+    # sources are read by the stg_ models only (and by the apply, which writes public)
     reading_sources = {
         node["name"]
         for node in manifest["nodes"].values()

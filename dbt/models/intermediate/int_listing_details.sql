@@ -1,7 +1,7 @@
 {#
   The fields promotion writes to public for each staged record (from int_staged_records), beside its
-  change set (int_listing_changes): names, location, contact. The promote_job operation reads them only
-  for the records that change something, by (job_id, record_no).
+  change set (int_listing_changes): names, location, contact. promotion__records reads them only for the
+  records that write something, by (job_id, record_no).
 #}
 select
     job_id,

@@ -3,10 +3,19 @@ select
     listing_id,
     dmo_id,
     contact_info_id,
+    name,
+    description,
+    category,
+    opening_hours_text,
+    external_source_id,
     content_hash,
     images_hash,
     locked_fields,
+    info_visible,
     info_status,
+    status_reason,
     last_seen_at,
-    last_job_id
+    last_job_id,
+    updated_at,
+    xmin::text as row_version
 from {{ source('public', 'listing_info') }}

@@ -1,6 +1,8 @@
 select
     id,
     name,
+    name_key,
     location_id,
-    locked_fields
+    locked_fields,
+    xmin::text as row_version
 from {{ source('public', 'listings') }}

@@ -29,7 +29,7 @@ from listings.matching import model_store
 
 MATCH_ITEM_TYPES = ("low_confidence_match", "multiple_close_matches", "source_conflict")
 MANUAL = "manual"
-PROMOTION_LOCK = "listings.promotion"  # dbt/macros/promote_job.sql takes the same advisory lock
+PROMOTION_LOCK = "listings.promotion"  # a promotion holds the same advisory lock (listings.pipeline.promote)
 LOCK_WAIT = "10s"
 
 

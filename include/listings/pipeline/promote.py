@@ -1,4 +1,5 @@
-"""Run dbt: build the staging/intermediate views and apply one job's change set to `public`.
+"""Run dbt: build the staging/intermediate views, and promote one job: `dbt build --select promotion`
+builds the job's change logs, tests them and applies them to `public` (dbt/models/promotion).
 
 dbt's credentials come from the settings (LISTINGS_DATABASE_URL or the local cluster), passed to the
 committed, secret-free `dbt/profiles.yml` through environment variables.
@@ -16,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from listings.catalogue.merge import PROMOTION_LOCK  # the apply (dbt/macros/promotion_apply.sql) takes it too
 from listings.db.engine import database_url
 from listings.settings import get_settings
 
@@ -74,8 +76,9 @@ def _quick_behavior_flags() -> None:
     BehaviorFlagRendered._default_source = staticmethod(_behavior_flag_source)  # type: ignore[method-assign]
 
 
-def run_dbt(args: Sequence[str], *, quiet: bool = True) -> object:
-    """Invoke dbt in-process with the project's paths; raise DbtError with dbt's message on failure."""
+def run_dbt(args: Sequence[str], *, quiet: bool = True, manifest: Any = None) -> object:
+    """Invoke dbt in-process with the project's paths; raise DbtError with dbt's message on failure.
+    With a manifest (parse_project), dbt does not parse the project again."""
     from dbt.cli.main import dbtRunner
 
     _quick_behavior_flags()
@@ -94,7 +97,9 @@ def run_dbt(args: Sequence[str], *, quiet: bool = True) -> object:
             errors.append(str(event.info.msg).strip())
 
     with _environ(dbt_env(database_url(settings))):
-        res = dbtRunner(callbacks=[collect]).invoke([*args, *common, *(["--quiet"] if quiet else [])])
+        res = dbtRunner(manifest=manifest, callbacks=[collect]).invoke(
+            [*args, *common, *(["--quiet"] if quiet else [])]
+        )
     if not res.success:
         detail = res.exception or _failures(res.result) or " | ".join(errors) or f"see {work / 'logs'}"
         raise DbtError(f"dbt {' '.join(args)} failed: {detail}")
@@ -154,19 +159,82 @@ PROMOTED_TABLES = (
 ANALYZE_THRESHOLD = 1000
 
 
+STALE_CHANGE_LOG = "changed since the change log was built"
+BUILD_ATTEMPTS = 3
+
+_manifests: dict[str, Any] = {}
+
+
+def parse_project() -> Any:
+    """The project's parsed manifest, kept per process for these models.
+
+    A run with other `--vars` (each promotion names its job) would make dbt parse the whole project again
+    (1.5-2 s); parsed once without them (a partial parse, when the project did not change), the manifest
+    serves every job: dbt renders `var('job_id')` when it compiles a model, with that run's vars. (It names
+    the database it was parsed for: one per database.)"""
+    settings = get_settings()
+    key = f"{models_digest()} {database_url(settings)} {settings.dbt_work_path}"
+    if key not in _manifests:
+        _manifests.clear()
+        _manifests[key] = run_dbt(["parse", "--no-write-json"])
+    return _manifests[key]
+
+
+@contextmanager
+def promotion_lock(job_id: int) -> Iterator[bool]:
+    """Hold the promotion lock (a session advisory lock, on a connection of its own) for a job's whole
+    promotion: its change logs are built from the catalogue as it is, and applied before anything else
+    changes it (merges and review decisions wait for it too). Yields whether the job is promoted already.
+    The connection is named for the job, so the apply, which takes the lock itself when run by hand, knows
+    it is held for it. A killed process's connection closes, and the lock goes with it."""
+    from sqlalchemy import text
+
+    from listings.db.engine import get_engine
+
+    with get_engine().connect() as conn:
+        conn.execute(
+            text("select set_config('application_name', :n, false)"),
+            {"n": f"listings promotion of job {job_id}"},
+        )
+        conn.execute(text("select pg_advisory_lock(hashtext(:k))"), {"k": PROMOTION_LOCK})
+        conn.commit()
+        try:
+            promoted = conn.execute(
+                text("select promoted_at is not null from pipeline.jobs where id = :j"), {"j": job_id}
+            ).scalar()
+            conn.commit()
+            yield bool(promoted)
+        finally:
+            conn.execute(text("select pg_advisory_unlock(hashtext(:k))"), {"k": PROMOTION_LOCK})
+            conn.execute(text("reset application_name"))
+            conn.commit()
+
+
 def promote_job(job_id: int) -> None:
+    """Promote one job: `dbt build --select promotion --vars '{job_id: N}'` (its change logs, their tests,
+    the apply), under the promotion lock. A row an admin changed between the build and the apply stops the
+    apply (nothing is written): the change logs are built again from the catalogue as it now is."""
     build_views()
-    run_dbt(["run-operation", "promote_job", "--args", json.dumps({"job_id": job_id})])
+    # The change logs build side by side (threads). The gates run at every promotion; the models' key and
+    # unit tests run with the project's tests (`dbt build`, the test suite): the apply's targets have the
+    # same keys as constraints.
+    args = ["build", "--select", "promotion", "--exclude", "test_name:unique_key",
+            "--exclude-resource-type", "unit_test", "--threads", "4", "--no-write-json",
+            "--vars", json.dumps({"job_id": job_id})]  # fmt: skip
+    with promotion_lock(job_id) as promoted:
+        if promoted:
+            log.info("job %s is promoted already: nothing to do", job_id)
+            return
+        for attempt in range(1, BUILD_ATTEMPTS + 1):
+            try:
+                run_dbt(args, manifest=parse_project())
+                break
+            except DbtError as exc:
+                if STALE_CHANGE_LOG not in str(exc) or attempt == BUILD_ATTEMPTS:
+                    raise
+                log.warning("job %s: %s (attempt %s)", job_id, exc, attempt)
     log.info("job %s promoted", job_id)
     analyze_after(job_id)
-
-
-def promotion_sql(job_id: int) -> str:
-    """The SQL `promote_job` runs for the job (one transaction: `begin;` ... `commit;`), rendered by dbt from
-    the `promote_job_sql` macro: for reading its statements' plans (tests) or running it by hand."""
-    macro = "{{ promote_job_sql(" + str(int(job_id)) + ") }}"
-    result: Any = run_dbt(["compile", "--inline", macro])
-    return str(result.results[0].node.compiled_code)
 
 
 def analyze_after(job_id: int) -> None:
@@ -174,8 +242,8 @@ def analyze_after(job_id: int) -> None:
 
     Autovacuum catches up only a minute or so later; a promotion planned on stale statistics (e.g.
     tables still estimated empty after a first 100k-row import) picks nested loops that take minutes.
-    (Within its own transaction the promotion analyses what it grew: `refresh_statistics` in
-    promote_job.sql; this refreshes every column once it is committed.) Each table is analysed in its own
+    (Within its own transaction the apply analyses what it grew: `refresh_statistics` in
+    dbt/macros/promotion.sql; this refreshes every column once it is committed.) Each table is analysed in its own
     transaction: holding one table's lock while waiting for the next could deadlock with a promotion
     analysing them in its transaction.
     """
