@@ -264,17 +264,18 @@ def test_an_unchanged_re_run_writes_no_row_to_public(engine: Engine, tmp_path: P
 
 
 def test_an_edit_made_while_a_promotion_is_built_is_kept_and_the_promotion_built_again(
-    engine: Engine, tmp_path: Path
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import json
 
     from listings.catalogue import edits
-    from listings.pipeline.promote import DbtError, run_dbt
+    from listings.pipeline import promote
 
     with engine.begin() as conn:
         apply_config(conn, config(412))
     (tmp_path / "a.csv").write_text(HEADER + GOOD)
     run_job(412, file=tmp_path / "a.csv")
+    (info_id,) = q(engine, "select id from public.listing_info")[0]
     # The source renames the place and changes its phone.
     (tmp_path / "b.csv").write_text(
         HEADER + GOOD.replace("Café Olimpico", "Olimpico Bar").replace("0101", "0199")
@@ -282,21 +283,29 @@ def test_an_edit_made_while_a_promotion_is_built_is_kept_and_the_promotion_built
     job_id = steps.start(412, params={"file": str(tmp_path / "b.csv")})
     for step in ("extract", "transform", "stage", "match"):
         getattr(steps, step)(job_id)
-    job = ["--vars", json.dumps({"job_id": job_id})]
-    run_dbt(["build", "--select", "promotion", "--exclude", "promotion__applied", *job])  # the change logs
-    # Meanwhile an admin renames the listing_info (which locks its name).
-    (info_id,) = q(engine, "select id from public.listing_info")[0]
-    with engine.begin() as conn:
-        edits.edit_listing_info(conn, info_id, {"name": "Olimpico (Mile End)"}, user="ops")
 
-    # The change logs were built from the row before the edit: the apply writes nothing.
-    with pytest.raises(
-        DbtError, match=r"1 row\(s\) of public.listing_info changed since the change log was built"
-    ):
-        run_dbt(["run", "--select", "promotion__applied", *job])
-    assert q(engine, "select promoted_at from pipeline.jobs where id = :j", j=job_id)[0][0] is None
+    # The promotion's first build: its change logs, then an admin renames the listing_info (which locks
+    # its name), then the apply, which finds the row changed since the change logs were built.
+    run_dbt, refused = promote.run_dbt, []
 
-    steps.promote(job_id)  # built again, from the catalogue as the admin left it
+    def edited_between_build_and_apply(args: list[str], **kwargs: Any) -> object:
+        if args[0] != "build" or refused:
+            return run_dbt(args, **kwargs)
+        job = ["--vars", json.dumps({"job_id": job_id})]
+        run_dbt(["build", "--select", "promotion", "--exclude", "promotion__applied", *job], **kwargs)
+        with engine.begin() as conn:
+            edits.edit_listing_info(conn, info_id, {"name": "Olimpico (Mile End)"}, user="ops")
+        try:
+            return run_dbt(["run", "--select", "promotion__applied", *job], **kwargs)
+        except promote.DbtError as exc:
+            refused.append(str(exc))
+            assert q(engine, "select name from public.listing_info")[0][0] == "Olimpico (Mile End)"
+            raise
+
+    monkeypatch.setattr(promote, "run_dbt", edited_between_build_and_apply)
+    steps.promote(job_id)  # refused once, then built again from the catalogue as the admin left it
+    assert len(refused) == 1
+    assert "1 row(s) of public.listing_info changed since the change log was built" in refused[0]
     row = q(
         engine,
         "select li.name, ci.international_phone from public.listing_info li"
@@ -306,3 +315,4 @@ def test_an_edit_made_while_a_promotion_is_built_is_kept_and_the_promotion_built
     (item,) = q(engine, "select item_type, payload from pipeline.review_items")
     assert item.item_type == "manual_edit_conflict"
     assert (item.payload["field"], item.payload["source_value"]) == ("name", "Olimpico Bar")
+    assert q(engine, "select promoted_at is not null from pipeline.jobs where id = :j", j=job_id)[0][0]
