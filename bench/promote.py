@@ -145,6 +145,9 @@ def print_profile(engine: Any, label: str, wall: float, top: int) -> None:
     print(f"  {'ms':>9} {'%':>5} {'calls':>6} {'rows':>8}  level   statement")
     for s in stats[:top]:
         query = " ".join(s.query.split())
+        if query.startswith('/* {"app": "dbt"'):  # dbt's comment: the node the statement ran for
+            node = query.split('"node_id": "', 1)[-1].split('"', 1)[0]
+            query = f"[{node.split('.')[-1]}] " + query.split("*/", 1)[-1].strip()
         share = 100 * s.total_exec_time / (wall * 1000)
         print(
             f"  {s.total_exec_time:9.0f} {share:5.1f} {s.calls:6d} {s.rows:8d}  "

@@ -12,8 +12,8 @@
       replace: the target's rows of every parent the job replaces (meta.apply.replaces) are deleted, then
                the log's rows inserted (deletes run before every write, children first);
     columns are those the log and its target share;
-  - then the job's bookkeeping: rejected records' errors, the matching index, the job's counts, absences for
-    the removal sweep, the quality gates (a failure raises: the whole promotion rolls back) and
+  - then the job's bookkeeping: rejected records' errors, sightings (an unchanged record's last_seen_at),
+    the matching index, the job's counts, absences for the removal sweep, the quality gates (a failure raises: the whole promotion rolls back) and
     pipeline.jobs.promoted_at, set in the same transaction (a job is promoted once: a re-run does nothing).
   A promotion whose client dies is rolled back by the server (client_connection_check_interval).
   Promotions are serialised by the advisory lock `listings.promotion`: the promote task holds it for the
@@ -88,7 +88,7 @@ $lock$;
 {% endmacro %}
 
 
-{# The change logs this model depends on, in apply order: [(node, relation)]. #}
+{# The change logs (models with meta.apply) among this model's parents, in apply order. #}
 {% macro promotion_change_logs(parents) %}
   {%- set logs = [] -%}
   {%- for unique_id in parents -%}
@@ -201,6 +201,16 @@ insert into {{ apply.target }} ({{ columns | join(', ') }})
 select {{ columns | join(', ') }} from {{ log }} where job_id = {{ job }};
 {%- endif %}
 {%- endfor %}
+
+-- Sightings: an unchanged record refreshes its listing_info's last_seen_at / last_job_id, at most once a day,
+-- so that an unchanged re-run writes nothing to public (the runs that missed it: listing_info_absence). A
+-- sighting is no change: it is not in the change logs.
+update public.listing_info as li
+set last_seen_at = r.seen_at, last_job_id = r.job_id
+from {{ records }} as r
+where r.writes and r.change_type = 'unchanged' and not r.is_new_listing_info
+    and li.id = r.final_listing_info_id and li.info_status <> 'removed'
+    and (li.last_seen_at is null or li.last_seen_at < date_trunc('day', r.seen_at));
 
 {{ refresh_statistics([
     ('public.listings', ['id', 'location_id', 'listing_status']),

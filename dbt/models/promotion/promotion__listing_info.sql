@@ -1,7 +1,7 @@
 {#
   Change log of public.listing_info, one DMO's description of a listing: the listing_info the job creates
-  (op insert) and the ones it changes (op update: a hash differs, a return after an automatic removal, or
-  the once-a-day last_seen_at refresh of an unchanged record). A field an admin locked keeps its value (the
+  (op insert) and the ones it changes (op update: a hash differs, or a return after an automatic removal;
+  an unchanged record's sighting, its last_seen_at, is the apply's bookkeeping, not a change). A field an admin locked keeps its value (the
   new source value is queued, promotion__review_items). One DMO listing one place twice: the DMO's first
   listing_info stays visible, a newer one waits hidden in the review queue as a source conflict.
   replaces_images / replaces_hours: the listing_info's images / opening hours are replaced
@@ -123,10 +123,9 @@ updates as (
     from {{ ref('promotion__records') }} as r
     inner join {{ ref('stg_public__listing_info') }} as li on r.final_listing_info_id = li.id
     where r.writes and not r.is_new_listing_info
-        -- An unchanged record refreshes last_seen_at / last_job_id at most once a day, so that an unchanged
-        -- re-run writes nothing to public. (The runs that missed it: pipeline.listing_info_absence.)
-        and (r.change_type <> 'unchanged' or li.info_status = 'removed' or li.last_seen_at is null
-             or li.last_seen_at < date_trunc('day', r.seen_at))
+        -- changed, or back after an automatic removal (an unchanged record's sighting is no change: the
+        -- apply refreshes its last_seen_at)
+        and (r.change_type <> 'unchanged' or li.info_status = 'removed')
 )
 
 select *, job_id as last_job_id from inserts

@@ -3,7 +3,8 @@
   (int_listing_changes), whether it writes anything, the ids of the rows it creates (drawn once, here, so
   that every change log of the job agrees on them), its outcome for the job's counts and, for a record that
   writes, the fields it writes (int_listing_details). Rebuilt for each job: the change logs downstream keep
-  the history.
+  the history. The change logs read the records that write (none in an unchanged re-run) through a partial
+  index of those alone.
 #}
 -- depends_on: {{ ref('stg_pipeline__jobs') }}
 {{ config(
@@ -15,7 +16,10 @@
         {'columns': ['final_listing_info_id']},
     ],
     pre_hook=promotion_settings(),
-    post_hook=["analyze {{ this }} (record_no, final_listing_id, final_listing_info_id, change_type, writes)"],
+    post_hook=[
+        "create index on {{ this }} (record_no) where writes",
+        "analyze {{ this }} (record_no, final_listing_id, final_listing_info_id, change_type, writes)",
+    ],
 ) }}
 
 with seen as (
