@@ -9,12 +9,7 @@
 #}
 -- depends_on: {{ ref('stg_pipeline__jobs') }}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
     unique_key=['job_id', 'job_file_id', 'source_record_hash'],
-    on_schema_change='fail',
-    full_refresh=false,
-    indexes=[{'columns': ['job_id']}],
     pre_hook=["{{ clear_unapplied_job() }}"],
     meta={'apply': {
         'order': 70, 'target': 'pipeline.bridge_source_listing', 'mode': 'upsert',

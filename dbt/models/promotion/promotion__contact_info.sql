@@ -6,12 +6,7 @@
 -- depends_on: {{ ref('stg_pipeline__jobs') }}
 {%- set contact_locks = var('contact_locks') %}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
     unique_key=['job_id', 'id'],
-    on_schema_change='fail',
-    full_refresh=false,
-    indexes=[{'columns': ['job_id']}],
     pre_hook=["{{ clear_unapplied_job() }}"],
     meta={'apply': {'order': 20, 'target': 'public.contact_info', 'mode': 'insert'}},
 ) }}

@@ -6,12 +6,7 @@
 #}
 -- depends_on: {{ ref('stg_pipeline__jobs') }}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
     unique_key=['job_id', 'id'],
-    on_schema_change='fail',
-    full_refresh=false,
-    indexes=[{'columns': ['job_id']}],
     pre_hook=["{{ clear_unapplied_job() }}"],
     meta={'apply': {
         'order': 60, 'target': 'public.opening_dates', 'mode': 'replace',

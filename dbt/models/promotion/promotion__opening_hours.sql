@@ -4,12 +4,7 @@
 #}
 -- depends_on: {{ ref('stg_pipeline__jobs') }}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
     unique_key=['job_id', 'opening_date_id', 'hours_seq'],
-    on_schema_change='fail',
-    full_refresh=false,
-    indexes=[{'columns': ['job_id']}],
     pre_hook=["{{ clear_unapplied_job() }}"],
     meta={'apply': {
         'order': 65, 'target': 'public.opening_hours', 'mode': 'replace',

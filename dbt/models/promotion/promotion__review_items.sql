@@ -12,12 +12,7 @@
 {%- do contact_conflicts.append((field, 'ci.' ~ column, column)) %}
 {%- endfor %}
 {{ config(
-    materialized='incremental',
-    incremental_strategy='delete+insert',
     unique_key=['job_id', 'item_type', 'listing_info_id', 'level', 'field'],
-    on_schema_change='fail',
-    full_refresh=false,
-    indexes=[{'columns': ['job_id']}],
     pre_hook=["{{ clear_unapplied_job() }}"],
     meta={'apply': {'order': 80, 'target': 'pipeline.review_items', 'mode': 'insert'}},
 ) }}
