@@ -15,12 +15,12 @@
   whole of public.listing_info / listings / locations (100k records against 1.1M listings: 3.4 s -> 1.5 s).
   JIT compiles for longer than these set-based statements run.
 #}
-{% macro promotion_settings(lookups=true) -%}
+{% macro promotion_settings() -%}
 {{ return([
     "set local jit = off",
     "set local work_mem = '256MB'",
-    "set local enable_hashjoin = " ~ ('off' if lookups else 'on'),
-    "set local enable_mergejoin = " ~ ('off' if lookups else 'on'),
+    "set local enable_hashjoin = off",
+    "set local enable_mergejoin = off",
 ]) }}
 {%- endmacro %}
 
