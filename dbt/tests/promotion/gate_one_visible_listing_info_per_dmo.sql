@@ -1,14 +1,20 @@
 {#
   Quality gate of a promotion, run on its change logs before the apply (a failure skips the apply): once
   applied, no listing the job touches shows two visible listing_info of one DMO (the catalogue's, with the
-  job's updates, and the job's new ones).
+  job's updates, and the job's new ones). A job already applied has nothing to apply: its log rows are
+  history, already in the catalogue.
 #}
 {{ config(severity='error', store_failures=true) }}
 
-with touched as (
-    select distinct listing_id
-    from {{ ref('promotion__listing_info') }}
-    where job_id = {{ promotion_job() }}
+with job_log as (
+    select l.*
+    from {{ ref('promotion__listing_info') }} as l
+    where
+        l.job_id = {{ promotion_job() }}
+        and not exists (
+            select 1 from {{ ref('stg_pipeline__jobs') }} as j
+            where j.id = l.job_id and j.promoted_at is not null
+        )
 ),
 
 after_apply as (
@@ -18,17 +24,16 @@ after_apply as (
         li.dmo_id,
         coalesce(u.info_visible, li.info_visible) as info_visible
     from {{ ref('stg_public__listing_info') }} as li
-    left join {{ ref('promotion__listing_info') }} as u
-        on u.job_id = {{ promotion_job() }} and u.op = 'update' and li.id = u.id
-    where li.listing_id in (select t.listing_id from touched as t)
+    left join job_log as u on u.op = 'update' and li.id = u.id
+    where li.listing_id in (select t.listing_id from job_log as t)
     union all
     select
         n.id,
         n.listing_id,
         n.dmo_id,
         n.info_visible
-    from {{ ref('promotion__listing_info') }} as n
-    where n.job_id = {{ promotion_job() }} and n.op = 'insert'
+    from job_log as n
+    where n.op = 'insert'
 )
 
 select
