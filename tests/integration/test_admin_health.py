@@ -220,6 +220,13 @@ def test_series_from_real_runs_and_the_page(
             conn, _at(today - timedelta(days=40)), status="resolved", resolved=_at(today - timedelta(days=35))
         )
         _review_item(conn, _at(today - timedelta(days=2)), status="dismissed")  # closed, no resolved_at
+        conn.execute(  # a promotion a quality gate stopped (test_promotion_safety makes real ones)
+            text(
+                "insert into pipeline.job_errors (job_id, stage, record_id, error_type, error_message)"
+                " values (:j, 'promote', '7', 'quality_gate', 'gate_x: listing_id 7, dmo_id 601')"
+            ),
+            {"j": failed},
+        )
 
     with engine.connect() as conn:
         r = health.report(conn, days=7, today=today)
@@ -252,6 +259,9 @@ def test_series_from_real_runs_and_the_page(
     assert r.storage.values["data files"][-1] == stored and r.storage.values["cumulative"][-1] == stored
     assert r.storage.values["images"] == [0] * 7
     assert r.review.values["open"] == [1, 1, 1, 2, 2, 1, 1]  # the resolved one counted from day -3 to day -2
+    assert [(g["job_id"], g["gate"], g["n"], g["promoted"]) for g in r.gate_stops] == [
+        (failed, "gate_x", 1, False)
+    ]
 
     client = client_as("viewer")
     page = client.get(PREFIX + "/health", params={"days": 7})
@@ -263,6 +273,7 @@ def test_series_from_real_runs_and_the_page(
     ]  # the app's own files only
     assert f'data-alert="job_failed" data-severity="critical" data-job-id="{failed}"' in html
     assert f'href="{PREFIX}/jobs/{failed}"' in html
+    assert f'<tr data-job-id="{failed}" data-gate="gate_x">' in html and "listing_id 7, dmo_id 601" in html
     assert 'data-series="succeeded"' in html and 'data-series="calls"' in html and "DMO 602" in html
     assert client.get(PREFIX + "/health").status_code == 200  # 30 days by default
     for bad in ("0", "367", "a week"):
@@ -278,6 +289,7 @@ def test_an_empty_database_shows_empty_charts_and_no_alert(
     page = client_as("viewer").get(PREFIX + "/health")
     assert page.status_code == 200, page.text
     assert page.text.count(f">{charts.EMPTY_MESSAGE}</text>") == 9 and "No alert" in page.text
+    assert "No promotion was stopped by a quality gate" in page.text
 
 
 # ------------------------------------------------------------------------------------------------

@@ -16,7 +16,9 @@ was created.
   (`image_fetches.bytes`, found through the jobs of the window and `ix_image_fetches_job_id`), and their
   running total since the window's first day;
 - review queue: open items at the end of each day (items open at the window's start, plus those created,
-  minus those resolved or dismissed, day by day).
+  minus those resolved or dismissed, day by day);
+- quality gates: the promotions a gate stopped (a dbt test of the job's change logs, dbt/tests/promotion;
+  their rows are the job's `quality_gate` errors), by job and gate, and whether the job was promoted since.
 
 `alerts(conn, now=...)`: a job failed in the last 24 h (critical; warning when a later run of its DMO
 succeeded), a duplicates spike (a job of the last 24 h whose duplicate rate is over `SPIKE_ABSOLUTE`, or
@@ -95,6 +97,7 @@ class HealthReport:
     geotag_by_dmo: list[dict[str, Any]]  # this month's calls and cost per DMO
     storage: DailySeries  # data_files, images, cumulative
     review: DailySeries  # open
+    gate_stops: list[dict[str, Any]]  # the promotions a quality gate stopped, by job and gate
     cost_per_call: float
     day_budget: int
     run_budget: int
@@ -303,6 +306,25 @@ def review_series(conn: Connection, w: Window) -> DailySeries:
     return DailySeries(w.days, {"open": values}, {"open": values[-1] if values else 0.0})
 
 
+GATE_STOPS_SQL = """
+select e.job_id, j.dmo_id, d.name as dmo_name, split_part(e.error_message, ':', 1) as gate, count(*) as n,
+       min(e.error_message) as example, max(e.created_at) as at, j.promoted_at is not null as promoted
+from pipeline.job_errors e
+join pipeline.jobs j on j.id = e.job_id
+join public.dmos d on d.id = j.dmo_id
+where e.error_type = 'quality_gate' and e.created_at >= :start and e.created_at < :end
+group by e.job_id, j.dmo_id, d.name, split_part(e.error_message, ':', 1), j.promoted_at
+order by at desc, e.job_id desc
+limit 50
+"""
+
+
+def gate_stops(conn: Connection, w: Window) -> list[dict[str, Any]]:
+    """The promotions a quality gate stopped in the window (ix_job_errors_quality_gate: these rows alone)."""
+    rows = conn.execute(text(GATE_STOPS_SQL), {"start": w.start_ts, "end": w.end_ts})
+    return [dict(r._mapping) for r in rows]
+
+
 def report(
     conn: Connection, *, days: int = DEFAULT_DAYS, today: date | None = None, settings: Settings | None = None
 ) -> HealthReport:
@@ -321,6 +343,7 @@ def report(
         geotag_by_dmo=geotag_by_dmo(conn, w.end.replace(day=1), w.end, cost=cost),
         storage=storage_series(conn, w),
         review=review_series(conn, w),
+        gate_stops=gate_stops(conn, w),
         cost_per_call=cost,
         day_budget=settings.geocode_day_budget,
         run_budget=settings.geocode_run_budget,

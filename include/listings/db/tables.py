@@ -427,6 +427,8 @@ job_errors = Table(
     Column("ignore_reason", Text),
     Index("ix_job_errors_job_id", "job_id"),
     Index("ix_job_errors_job_id_ignored", "job_id", postgresql_where=text("ignored_at is not null")),
+    # The Health page's quality-gate stops (0018)
+    Index("ix_job_errors_quality_gate", "created_at", postgresql_where=text("error_type = 'quality_gate'")),
     schema="pipeline",
 )
 

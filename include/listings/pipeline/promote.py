@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -161,6 +162,8 @@ ANALYZE_THRESHOLD = 1000
 
 STALE_CHANGE_LOG = "changed since the change log was built"
 BUILD_ATTEMPTS = 3
+GATE_FAILURE = re.compile(r"\b(gate_\w+): Got \d+ results?")
+GATE_AUDIT_SCHEMA = "dbt_test__audit"  # where dbt keeps a failed test's rows (store_failures)
 
 _manifests: dict[str, Any] = {}
 
@@ -230,11 +233,41 @@ def promote_job(job_id: int) -> None:
                 run_dbt(args, manifest=parse_project())
                 break
             except DbtError as exc:
+                record_gate_failures(job_id, GATE_FAILURE.findall(str(exc)))
                 if STALE_CHANGE_LOG not in str(exc) or attempt == BUILD_ATTEMPTS:
                     raise
                 log.warning("job %s: %s (attempt %s)", job_id, exc, attempt)
     log.info("job %s promoted", job_id)
     analyze_after(job_id)
+
+
+def record_gate_failures(job_id: int, gates: Sequence[str]) -> None:
+    """The rows of the quality gates that stopped a job's promotion (dbt keeps them in its audit schema
+    until the next build replaces them) as the job's errors, one per row: error_type `quality_gate`, the
+    row in `original_record`. The job's earlier gate errors go first: they hold its latest failed attempt's."""
+    from sqlalchemy import text
+
+    from listings.db.engine import get_engine
+
+    with get_engine().begin() as conn:
+        conn.execute(
+            text("delete from pipeline.job_errors where job_id = :j and error_type = 'quality_gate'"),
+            {"j": job_id},
+        )
+        for gate in gates:
+            conn.execute(
+                text(
+                    "insert into pipeline.job_errors"
+                    " (job_id, stage, record_id, error_type, error_message, original_record)"
+                    " select :j, 'promote', f.row ->> 'listing_id', 'quality_gate',"
+                    "  :gate || ': ' || (select string_agg(k || ' ' || v, ', ') from json_each_text(f.row) as e(k, v)"
+                    "                    where k <> 'job_id'),"  # (json: the gate's column order)
+                    "  f.row::jsonb"
+                    f" from (select to_json(t) as row from {GATE_AUDIT_SCHEMA}.{gate} as t) as f"
+                    " where (f.row ->> 'job_id')::bigint = :j"
+                ),
+                {"j": job_id, "gate": gate},
+            )
 
 
 def analyze_after(job_id: int) -> None:

@@ -3,7 +3,8 @@
 Routes (under the mount prefix):
     GET  /health                        alerts, then charts over the last ?days=30 (1..366) days: job
                                         throughput, error rate, records by outcome, geotag calls and
-                                        estimated cost, storage growth, review-queue size
+                                        estimated cost, storage growth, review-queue size; the
+                                        promotions a quality gate stopped
 
 The numbers are `listings.admin.health` (per-day aggregates over the pipeline tables), the charts
 `listings.admin.charts` (inline SVG rendered here: no JavaScript, nothing from a CDN).
