@@ -44,10 +44,10 @@
     {%- if promoted %}
     select 'job {{ job }}: nothing to apply (promoted, or no such job)'
     {%- else %}
-    {{ promotion_apply_sql(job, model.depends_on.nodes) }}
-
     insert into {{ target_relation }}
     {{ sql }};
+
+    {{ promotion_apply_sql(job, model.depends_on.nodes, target_relation) }}
     {%- endif %}
   {%- endcall %}
 
@@ -119,11 +119,12 @@ $lock$;
 {% endmacro %}
 
 
-{% macro promotion_apply_sql(job, parents) %}
+{% macro promotion_apply_sql(job, parents, summary) %}
 {%- set logs = promotion_change_logs(parents) -%}
 {%- set relations = {} -%}
 {%- for unique_id in parents %}{% do relations.update({graph.nodes[unique_id].name: _log_relation(graph.nodes[unique_id])}) %}{% endfor -%}
 {%- set records = relations['promotion__records'] -%}
+{%- set changes = relations['promotion__changes'] -%}
 
 -- Records rejected for want of a location (promotion__records.unplaced): one error row each; an open review
 -- item of one goes with it.
@@ -207,8 +208,8 @@ select {{ columns | join(', ') }} from {{ log }} where job_id = {{ job }};
 -- sighting is no change: it is not in the change logs.
 update public.listing_info as li
 set last_seen_at = r.seen_at, last_job_id = r.job_id
-from {{ records }} as r
-where r.writes and r.change_type = 'unchanged' and not r.is_new_listing_info
+from {{ changes }} as r
+where r.change_type = 'unchanged' and not r.is_new_listing_info
     and li.id = r.final_listing_info_id and li.info_status <> 'removed'
     and (li.last_seen_at is null or li.last_seen_at < date_trunc('day', r.seen_at));
 
@@ -222,34 +223,23 @@ where r.writes and r.change_type = 'unchanged' and not r.is_new_listing_info
 
 -- The matching index follows every listing this job created or changed (it reads the listing's images).
 select pipeline.refresh_listing_match(array(
-    select distinct final_listing_id from {{ records }}
-    where writes and (change_type <> 'unchanged' or location_changed)
+    select distinct final_listing_id from {{ changes }}
+    where change_type <> 'unchanged' or location_changed
 ));
 
--- Every promoted record counts once by matching outcome (matched + review + new = the records promoted;
--- promotion__records.outcome) and once by what it did to this DMO's listing_info, by hash comparison:
--- updated or unchanged (both also matched), or a new listing_info (the rest).
+-- The job's counts: the promotion's own (promotion__applied, written first in this transaction).
 update pipeline.job_results as r
 set
-    records_matched = counts.n_matched,
-    records_review = counts.n_review,
-    records_new = counts.n_new,
-    records_updated = counts.n_updated,
-    records_unchanged = counts.n_unchanged,
+    records_matched = a.records_matched,
+    records_review = a.records_review,
+    records_new = a.records_new,
+    records_updated = a.records_updated,
+    records_unchanged = a.records_unchanged,
     records_deleted = coalesce(r.records_deleted, 0),
-    records_error = coalesce(r.records_error, 0) + counts.n_rejected,
+    records_error = coalesce(r.records_error, 0) + a.records_rejected,
     updated_at = now()
-from (
-    select
-        count(*) filter (where outcome = 'matched') as n_matched,
-        count(*) filter (where outcome = 'review') as n_review,
-        count(*) filter (where outcome = 'new') as n_new,
-        count(*) filter (where outcome <> 'rejected' and change_type = 'updated') as n_updated,
-        count(*) filter (where outcome <> 'rejected' and change_type = 'unchanged') as n_unchanged,
-        count(*) filter (where outcome = 'rejected') as n_rejected
-    from {{ records }}
-) as counts
-where r.job_id = {{ job }};
+from {{ summary }} as a
+where r.job_id = {{ job }} and a.job_id = {{ job }};
 
 -- Absences, for the removal sweep (finalize): a record seen again clears its count; after a full
 -- snapshot fetched without errors, the DMO's other active listing_info missed one more run.
@@ -271,7 +261,7 @@ from (
     except
     select c.listing_info_id from {{ records }} as c where c.listing_info_id is not null
     except
-    select c.final_listing_info_id from {{ records }} as c where c.final_listing_info_id is not null
+    select c.final_listing_info_id from {{ changes }} as c
 ) as absent
 where (select j.full_snapshot from pipeline.jobs as j where j.id = {{ job }})
     and not exists (  -- a newer job of the DMO was promoted first: this job's view is older than public's
@@ -295,7 +285,7 @@ begin
     select string_agg(l.id::text, ', ') into detail
     from public.listings as l
     left join public.locations as loc on l.location_id = loc.id
-    where l.id in (select final_listing_id from {{ records }} where writes)
+    where l.id in (select final_listing_id from {{ changes }})
         and not coalesce((loc.lat is not null and loc.lng is not null)
                          or (nullif(trim(loc.address1), '') is not null and nullif(trim(loc.city), '') is not null),
                          false);
@@ -306,7 +296,7 @@ begin
     from (
         select li.listing_id, li.dmo_id
         from public.listing_info as li
-        where li.listing_id in (select final_listing_id from {{ records }} where writes) and li.info_visible
+        where li.listing_id in (select final_listing_id from {{ changes }}) and li.info_visible
         group by li.listing_id, li.dmo_id
         having count(*) > 1
     ) as twice;

@@ -67,6 +67,7 @@ def test_the_lineage_runs_from_the_staging_sources_to_the_public_catalogue(
         "model.listings.int_staged_records",
         "model.listings.int_listing_changes",
         "model.listings.promotion__records",
+        "model.listings.promotion__changes",
         "model.listings.promotion__listing_info",
         "model.listings.promotion__applied",
         "exposure.listings.public_catalogue",

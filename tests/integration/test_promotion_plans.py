@@ -136,13 +136,13 @@ def _explainable(sql: str) -> bool:
 
 
 def promotion_statements(job_id: int) -> str:
-    """The SQL `dbt build --select promotion` runs for the job, as one script: the job's records (with the
-    model's session settings), each change log's rows (dbt's incremental insert of the model's compiled
-    select), then the apply (its session, its statements, the summary row)."""
+    """The SQL `dbt build --select promotion` runs for the job, as one script: the job's records and changes
+    (with the models' session settings), each change log's rows (dbt's incremental insert of the model's
+    compiled select), then the apply (its session, the summary row, its statements)."""
     args = ["--vars", json.dumps({"job_id": job_id})]
     result: Any = run_dbt(["compile", "--select", "promotion", *args], manifest=parse_project())
     models = {r.node.name: r.node for r in result.results if r.node.resource_type == "model"}
-    records = models.pop("promotion__records")
+    tables = [models.pop("promotion__records"), models.pop("promotion__changes")]
     applied = models.pop("promotion__applied")
     logs = sorted(models.values(), key=lambda n: n.config.meta["apply"]["order"])
     inline = (
@@ -151,21 +151,25 @@ def promotion_statements(job_id: int) -> str:
         + str(job_id)
         + ", graph.nodes['"
         + applied.unique_id
-        + "'].depends_on.nodes) }}"
+        + "'].depends_on.nodes, '"
+        + applied.relation_name
+        + "') }}"
     )
     apply: Any = run_dbt(["compile", "--inline", inline, *args], manifest=parse_project())
-    settings = ";\n".join(records.config.pre_hook[i].sql for i in range(len(records.config.pre_hook)))
+    settings = ";\n".join(hook.sql for hook in tables[0].config.pre_hook)
     return "\n".join(
         [
             f"{settings};",
-            f"delete from {records.relation_name};",
-            f"insert into {records.relation_name} {records.compiled_code};",
-            f"analyze {records.relation_name};",
+            *(
+                f"delete from {t.relation_name}; insert into {t.relation_name} {t.compiled_code};"
+                f" analyze {t.relation_name};"
+                for t in tables
+            ),
             "set local enable_hashjoin = on;",
             "set local enable_mergejoin = on;",
             *(f"insert into {n.relation_name} {n.compiled_code};" for n in logs),
-            apply.results[0].node.compiled_code,
             f"insert into {applied.relation_name} {applied.compiled_code};",
+            apply.results[0].node.compiled_code,
         ]
     )
 

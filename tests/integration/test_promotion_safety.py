@@ -17,6 +17,7 @@ import pytest
 from dmo_helpers import csv_config, q
 from sqlalchemy import Engine, create_engine, text
 
+from listings.admin import health
 from listings.catalogue import edits
 from listings.config.store import apply_config
 from listings.db.engine import engine_for
@@ -214,6 +215,18 @@ def test_the_gates_stop_a_promotion_that_would_break_an_invariant(engine: Engine
         engine, "select job_id, listing_id, dmo_id from dbt_test__audit.gate_one_visible_listing_info_per_dmo"
     )
     assert [tuple(r) for r in stored] == [(job_id, 1, 303)]
+    # ... and as the job's errors, for the job page and the Health page.
+    errors = q(engine, "select stage, record_id, error_type, error_message from pipeline.job_errors where job_id = :j",
+               j=job_id)  # fmt: skip
+    assert [tuple(r) for r in errors] == [
+        ("promote", "1", "quality_gate",
+         "gate_one_visible_listing_info_per_dmo: listing_id 1, dmo_id 303, visible_listing_info 2"),
+    ]  # fmt: skip
+    with engine.connect() as conn:
+        stops = health.gate_stops(conn, health.window(1))
+    assert [(g["job_id"], g["gate"], g["n"]) for g in stops] == [
+        (job_id, "gate_one_visible_listing_info_per_dmo", 1)
+    ]
     # The apply checks the same in its transaction, once written (here run without the tests before it).
     with pytest.raises(DbtError, match="more than one visible listing_info: listing 1 / DMO 303"):
         run_dbt(["run", "--select", "promotion", "--vars", json.dumps({"job_id": job_id})])
@@ -267,7 +280,7 @@ def test_dbt_build_passes_on_a_promoted_catalogue_and_its_tests_catch_a_broken_o
             "gate_promoted_listings_have_a_location", "gate_one_visible_listing_info_per_dmo"} <= set(statuses)  # fmt: skip
     # every model's key: (job_id, record_no) unique, each part not null
     keys = [n for n in statuses if n.startswith("unique_key_")]
-    assert len(keys) == 21, keys
+    assert len(keys) == 22, keys
     # everything built or passed (the exposure, the catalogue the apply writes, has nothing to run)
     assert {n: s for n, s in statuses.items() if s not in ("success", "pass")} == {
         "public_catalogue": "no-op"

@@ -1,6 +1,6 @@
 {#
   The fields promotion writes to public for each staged record (from int_staged_records), beside its
-  change set (int_listing_changes): names, location, contact. promotion__records reads them only for the
+  change set (int_listing_changes): names, location, contact. promotion__changes reads them only for the
   records that write something, by (job_id, record_no).
 #}
 select

@@ -1,8 +1,13 @@
 {#
   The promotions applied: one row per job, written by the apply (the promotion_apply materialization,
-  macros/promotion_apply.sql) in the transaction that writes the job's change logs to the catalogue.
+  macros/promotion_apply.sql) in the transaction that writes the job's change logs to the catalogue, with
+  the job's counts (its pipeline.job_results take them). Every record counts once by matching outcome
+  (matched + review + new + rejected = the job's records; a record that writes nothing is matched: its
+  listing exists) and once by what it did to this DMO's listing_info, by hash comparison: updated or
+  unchanged (both also matched), or a new listing_info (the rest).
 #}
 -- depends_on: {{ ref('promotion__records') }}
+-- depends_on: {{ ref('promotion__changes') }}
 -- depends_on: {{ ref('promotion__locations') }}
 -- depends_on: {{ ref('promotion__contact_info') }}
 -- depends_on: {{ ref('promotion__listings') }}
@@ -23,4 +28,15 @@ select
     count(*) filter (where change_type = 'updated' and outcome <> 'rejected') as records_updated,
     count(*) filter (where change_type = 'unchanged' and outcome <> 'rejected') as records_unchanged,
     count(*) filter (where outcome = 'rejected') as records_rejected
-from {{ ref('promotion__records') }}
+from (
+    select
+        c.outcome,
+        c.change_type
+    from {{ ref('promotion__changes') }} as c
+    union all
+    select
+        case when r.unplaced then 'rejected' else 'matched' end as outcome,
+        r.change_type
+    from {{ ref('promotion__records') }} as r
+    where not r.writes
+) as x

@@ -35,18 +35,15 @@ select
         else 'no candidate: new listing'
     end) as reason,
     now() as mapped_at
-from {{ ref('promotion__records') }} as r
+from {{ ref('promotion__changes') }} as r
 where
-    r.writes
-    and (
-        r.is_new_listing_info
-        or (
-            (r.change_type <> 'unchanged' or coalesce(r.match_method, '') not in ('source_id', 'bridge'))
-            and not exists (
-                select 1 from {{ ref('stg_pipeline__bridge_source_listing') }} as b
-                where
-                    b.dmo_id = r.dmo_id and b.source_record_hash = r.record_hash
-                    and b.listing_info_id = r.final_listing_info_id
-            )
+    r.is_new_listing_info
+    or (
+        (r.change_type <> 'unchanged' or coalesce(r.match_method, '') not in ('source_id', 'bridge'))
+        and not exists (
+            select 1 from {{ ref('stg_pipeline__bridge_source_listing') }} as b
+            where
+                b.dmo_id = r.dmo_id and b.source_record_hash = r.record_hash
+                and b.listing_info_id = r.final_listing_info_id
         )
     )

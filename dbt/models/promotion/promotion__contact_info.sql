@@ -25,6 +25,6 @@ select
     case when 'website' = any(r.info_locked_fields) then cur.website_host else r.website_host end as website_host,
     now() as created_at,
     now() as updated_at
-from {{ ref('promotion__records') }} as r
+from {{ ref('promotion__changes') }} as r
 left join {{ ref('stg_public__contact_info') }} as cur on r.current_contact_info_id = cur.id
 where r.new_contact_info_id is not null

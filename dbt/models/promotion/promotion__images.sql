@@ -26,7 +26,7 @@ select
     si.phash,
     now() as created_at,
     now() as updated_at
-from {{ ref('promotion__records') }} as r
+from {{ ref('promotion__changes') }} as r
 inner join {{ ref('stg_staging__listing_images') }} as si
     on r.job_id = si.job_id and r.record_no = si.record_no
-where r.writes and (r.content_changed or r.images_changed) and si.status is distinct from 'failed'
+where (r.content_changed or r.images_changed) and si.status is distinct from 'failed'

@@ -25,8 +25,8 @@
 
 with created as (
     select *
-    from {{ ref('promotion__records') }}
-    where writes and is_new_listing_info
+    from {{ ref('promotion__changes') }}
+    where is_new_listing_info
 ),
 
 first_visible as (
@@ -115,9 +115,9 @@ updates as (
         r.content_changed or r.images_changed as replaces_images,
         r.contact_changed and not 'opening_hours' = any(r.info_locked_fields) as replaces_hours,
         r.record_no
-    from {{ ref('promotion__records') }} as r
+    from {{ ref('promotion__changes') }} as r
     inner join {{ ref('stg_public__listing_info') }} as li on r.final_listing_info_id = li.id
-    where r.writes and not r.is_new_listing_info
+    where not r.is_new_listing_info
         -- changed, or back after an automatic removal (an unchanged record's sighting is no change: the
         -- apply refreshes its last_seen_at)
         and (r.change_type <> 'unchanged' or li.info_status = 'removed')

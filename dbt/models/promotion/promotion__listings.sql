@@ -31,8 +31,8 @@ with created as (
         'active' as listing_status,
         not r.pending_review as listing_visible,
         r.record_no
-    from {{ ref('promotion__records') }} as r
-    where r.writes and r.is_new_listing
+    from {{ ref('promotion__changes') }} as r
+    where r.is_new_listing
     order by r.final_listing_id, r.record_no
 ),
 
@@ -53,10 +53,10 @@ changed as (
         cast(null as text) as listing_status,
         cast(null as boolean) as listing_visible,
         r.record_no
-    from {{ ref('promotion__records') }} as r
+    from {{ ref('promotion__changes') }} as r
     inner join {{ ref('stg_public__listings') }} as l on r.final_listing_id = l.id
     where
-        r.writes and not r.is_new_listing
+        not r.is_new_listing
         and (
             r.new_location_id is not null
             or (r.owns_listing and r.listing_name is distinct from l.name and not 'name' = any(l.locked_fields))

@@ -35,5 +35,5 @@ select
     r.region_key,
     now() as created_at,
     now() as updated_at
-from {{ ref('promotion__records') }} as r
+from {{ ref('promotion__changes') }} as r
 where r.new_location_id is not null

@@ -24,9 +24,9 @@ select
     sd.end_date,
     now() as created_at,
     now() as updated_at
-from {{ ref('promotion__records') }} as r
+from {{ ref('promotion__changes') }} as r
 inner join {{ ref('stg_staging__opening_dates') }} as sd
     on r.job_id = sd.job_id and r.record_no = sd.record_no
-where r.writes and r.contact_changed and not 'opening_hours' = any(r.info_locked_fields)
+where r.contact_changed and not 'opening_hours' = any(r.info_locked_fields)
 -- (ids drawn in the order of the records: a volatile expression is evaluated after the sort)
 order by r.record_no, sd.seq

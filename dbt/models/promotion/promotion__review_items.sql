@@ -19,8 +19,8 @@
 
 with locked as (
     select *
-    from {{ ref('promotion__records') }}
-    where writes and change_type = 'updated'
+    from {{ ref('promotion__changes') }}
+    where change_type = 'updated'
         and (cardinality(info_locked_fields) > 0 or cardinality(listing_locked_fields) > 0)
 ),
 
@@ -101,5 +101,5 @@ select
     jsonb_build_object('record_no', i.record_no, 'kept_listing_info_id', i.kept_listing_info_id,
                        'reason', 'two records of one DMO matched one listing')
 from {{ ref('promotion__listing_info') }} as i
-inner join {{ ref('promotion__records') }} as r on i.record_no = r.record_no
+inner join {{ ref('promotion__changes') }} as r on i.record_no = r.record_no
 where i.job_id = {{ promotion_job() }} and i.kept_listing_info_id is not null
