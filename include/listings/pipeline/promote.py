@@ -162,6 +162,8 @@ ANALYZE_THRESHOLD = 1000
 
 STALE_CHANGE_LOG = "changed since the change log was built"
 BUILD_ATTEMPTS = 3
+BUILD_THREADS = 4
+PARALLEL_FROM_RECORDS = 5000  # a job's staged records from which its change logs build in parallel
 GATE_FAILURE = re.compile(r"\b(gate_\w+): Got \d+ results?")
 GATE_AUDIT_SCHEMA = "dbt_test__audit"  # where dbt keeps a failed test's rows (store_failures)
 
@@ -218,16 +220,15 @@ def promote_job(job_id: int) -> None:
     the apply), under the promotion lock. A row an admin changed between the build and the apply stops the
     apply (nothing is written): the change logs are built again from the catalogue as it now is."""
     build_views()
-    # The change logs build side by side (threads). The gates run at every promotion; the models' key and
-    # unit tests run with the project's tests (`dbt build`, the test suite): the apply's targets have the
-    # same keys as constraints.
-    args = ["build", "--select", "promotion", "--exclude", "test_name:unique_key",
-            "--exclude-resource-type", "unit_test", "--threads", "4", "--no-write-json",
-            "--vars", json.dumps({"job_id": job_id})]  # fmt: skip
     with promotion_lock(job_id) as promoted:
         if promoted:
             log.info("job %s is promoted already: nothing to do", job_id)
             return
+        # The gates run at every promotion; the models' key and unit tests run with the project's tests
+        # (`dbt build`, the test suite): the apply's targets have the same keys as constraints.
+        args = ["build", "--select", "promotion", "--exclude", "test_name:unique_key",
+                "--exclude-resource-type", "unit_test", "--threads", str(build_threads(job_id)),
+                "--no-write-json", "--vars", json.dumps({"job_id": job_id})]  # fmt: skip
         for attempt in range(1, BUILD_ATTEMPTS + 1):
             try:
                 run_dbt(args, manifest=parse_project())
@@ -239,6 +240,21 @@ def promote_job(job_id: int) -> None:
                 log.warning("job %s: %s (attempt %s)", job_id, exc, attempt)
     log.info("job %s promoted", job_id)
     analyze_after(job_id)
+
+
+def build_threads(job_id: int) -> int:
+    """dbt threads for a job's build: the change logs build side by side when their SQL is what takes the
+    time (a large job: 100k records, 0.2-1 s of SQL per log). For a small job dbt's own Python is the
+    time, and threads only contend for the GIL: one thread promotes 50 records in 1.2 s, four in 1.55 s."""
+    from sqlalchemy import text
+
+    from listings.db.engine import get_engine
+
+    with get_engine().connect() as conn:
+        staged: int = conn.execute(
+            text("select count(*) from staging.listing_info where job_id = :j"), {"j": job_id}
+        ).scalar_one()
+    return BUILD_THREADS if staged >= PARALLEL_FROM_RECORDS else 1
 
 
 def record_gate_failures(job_id: int, gates: Sequence[str]) -> None:
