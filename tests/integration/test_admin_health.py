@@ -220,10 +220,10 @@ def test_series_from_real_runs_and_the_page(
             conn, _at(today - timedelta(days=40)), status="resolved", resolved=_at(today - timedelta(days=35))
         )
         _review_item(conn, _at(today - timedelta(days=2)), status="dismissed")  # closed, no resolved_at
-        conn.execute(  # a promotion a quality gate stopped (test_promotion_safety makes real ones)
-            text(
+        conn.execute(  # a promotion a quality gate stopped (test_promotion_safety makes real ones); the
+            text(  # row holds source values (a listing's name)
                 "insert into pipeline.job_errors (job_id, stage, record_id, error_type, error_message)"
-                " values (:j, 'promote', '7', 'quality_gate', 'gate_x: listing_id 7, dmo_id 601')"
+                " values (:j, 'promote', '7', 'quality_gate', 'gate_x: listing_id 7, name <script>x()</script>')"
             ),
             {"j": failed},
         )
@@ -273,7 +273,8 @@ def test_series_from_real_runs_and_the_page(
     ]  # the app's own files only
     assert f'data-alert="job_failed" data-severity="critical" data-job-id="{failed}"' in html
     assert f'href="{PREFIX}/jobs/{failed}"' in html
-    assert f'<tr data-job-id="{failed}" data-gate="gate_x">' in html and "listing_id 7, dmo_id 601" in html
+    assert f'<tr data-job-id="{failed}" data-gate="gate_x">' in html
+    assert "listing_id 7, name &lt;script&gt;x()&lt;/script&gt;" in html  # (and no script: checked above)
     assert 'data-series="succeeded"' in html and 'data-series="calls"' in html and "DMO 602" in html
     assert client.get(PREFIX + "/health").status_code == 200  # 30 days by default
     for bad in ("0", "367", "a week"):

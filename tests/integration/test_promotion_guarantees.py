@@ -316,3 +316,35 @@ def test_an_edit_made_while_a_promotion_is_built_is_kept_and_the_promotion_built
     assert item.item_type == "manual_edit_conflict"
     assert (item.payload["field"], item.payload["source_value"]) == ("name", "Olimpico Bar")
     assert q(engine, "select promoted_at is not null from pipeline.jobs where id = :j", j=job_id)[0][0]
+
+
+def test_a_large_job_builds_its_change_logs_in_parallel(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job from PARALLEL_FROM_RECORDS staged records builds its change logs on BUILD_THREADS dbt threads
+    (the suite's small jobs build on one): the same promotion."""
+    from listings.pipeline import promote
+
+    monkeypatch.setattr(promote, "PARALLEL_FROM_RECORDS", 2)
+    with engine.begin() as conn:
+        apply_config(conn, config(405))
+    path = tmp_path / "f.csv"
+    path.write_text(
+        HEADER
+        + GOOD
+        + "b,Café Névé,Café,151 rue Rachel E,Montréal,H2W 1E1,514-555-0202,45.5188,-73.5790\n"
+        + "c,Dispatch Coffee,Café,267 rue Saint-Zotique O,Montréal,H2V 1A4,514-555-0303,45.5301,-73.6142\n"
+    )
+    job_id = steps.start(405, params={"file": str(path)})
+    for step in ("extract", "transform", "stage", "images", "match"):
+        getattr(steps, step)(job_id)
+    assert promote.build_threads(job_id) == promote.BUILD_THREADS
+    steps.promote(job_id)
+    names = q(engine, "select l.name, ci.international_phone from public.listings l"
+                      " join public.listing_info li on li.listing_id = l.id"
+                      " join public.contact_info ci on ci.id = li.contact_info_id order by 1")  # fmt: skip
+    assert [tuple(r) for r in names] == [
+        ("Café Névé", "+15145550202"), ("Café Olimpico", "+15145550101"), ("Dispatch Coffee", "+15145550303"),
+    ]  # fmt: skip
+    path.write_text(HEADER + GOOD)
+    assert promote.build_threads(steps.start(405, params={"file": str(path)})) == 1  # nothing staged yet
