@@ -3,7 +3,8 @@
   (int_listing_changes), whether it writes anything (`writes`) and whether it is rejected for want of a
   location (`unplaced`). The records that write, with their fields and the ids of the rows they create, are
   promotion__changes: an unchanged re-run writes none, and costs this table alone. Rebuilt for each job: the
-  change logs downstream keep the history.
+  change logs downstream keep the history. (A partial index finds the rejected records, none or a few,
+  whose errors the apply writes.)
 #}
 -- depends_on: {{ ref('stg_pipeline__jobs') }}
 {{ config(
@@ -11,7 +12,10 @@
     unlogged=true,
     indexes=[{'columns': ['record_no'], 'unique': true}],
     pre_hook=promotion_settings(),
-    post_hook=["analyze {{ this }} (record_no, writes, unplaced)"],
+    post_hook=[
+        "create index on {{ this }} (record_no) where unplaced",
+        "analyze {{ this }} (record_no, writes, unplaced)",
+    ],
 ) }}
 
 with seen as (
