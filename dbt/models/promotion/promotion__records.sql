@@ -3,14 +3,13 @@
   (int_listing_changes), whether it writes anything (`writes`) and whether it is rejected for want of a
   location (`unplaced`). The records that write, with their fields and the ids of the rows they create, are
   promotion__changes: an unchanged re-run writes none, and costs this table alone. Rebuilt for each job: the
-  change logs downstream keep the history. (A partial index finds the rejected records, none or a few,
-  whose errors the apply writes.)
+  change logs downstream keep the history. (Read as a whole but for the rejected records, none or a few,
+  whose errors the apply writes: a partial index finds them.)
 #}
 -- depends_on: {{ ref('stg_pipeline__jobs') }}
 {{ config(
     materialized='table',
     unlogged=true,
-    indexes=[{'columns': ['record_no'], 'unique': true}],
     pre_hook=promotion_settings(),
     post_hook=[
         "create index on {{ this }} (record_no) where unplaced",

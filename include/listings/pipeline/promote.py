@@ -234,7 +234,8 @@ def promote_job(job_id: int) -> None:
                 run_dbt(args, manifest=parse_project())
                 break
             except DbtError as exc:
-                record_gate_failures(job_id, GATE_FAILURE.findall(str(exc)))
+                if gates := GATE_FAILURE.findall(str(exc)):
+                    record_gate_failures(job_id, gates)
                 if STALE_CHANGE_LOG not in str(exc) or attempt == BUILD_ATTEMPTS:
                     raise
                 log.warning("job %s: %s (attempt %s)", job_id, exc, attempt)
@@ -263,7 +264,7 @@ def build_threads(job_id: int) -> int:
 def record_gate_failures(job_id: int, gates: Sequence[str]) -> None:
     """The rows of the quality gates that stopped a job's promotion (dbt keeps them in its audit schema
     until the next build replaces them) as the job's errors, one per row: error_type `quality_gate`, the
-    row in `original_record`. The job's earlier gate errors go first: they hold its latest failed attempt's."""
+    row in `original_record`. The job's earlier gate errors go first: they hold its latest stop's."""
     from sqlalchemy import text
 
     from listings.db.engine import get_engine
