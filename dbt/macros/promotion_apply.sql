@@ -36,9 +36,10 @@
   {% call statement('lock') -%}
     {{ promotion_session(job) }}
   {%- endcall %}
-  {%- set promoted = run_query(
-      "select count(*) from pipeline.jobs where id = " ~ job ~ " and promoted_at is null"
-  ).columns[0].values()[0] == 0 -%}
+  {%- set pending = run_query(
+      "select dmo_id from pipeline.jobs where id = " ~ job ~ " and promoted_at is null"
+  ).columns[0].values() -%}
+  {%- set promoted = pending | length == 0 -%}
 
   {% call statement('main') -%}
     {%- if promoted %}
@@ -47,7 +48,7 @@
     insert into {{ target_relation }}
     {{ sql }};
 
-    {{ promotion_apply_sql(job, model.depends_on.nodes, target_relation) }}
+    {{ promotion_apply_sql(job, pending[0], model.depends_on.nodes, target_relation) }}
     {%- endif %}
   {%- endcall %}
 
@@ -106,20 +107,16 @@ $lock$;
 {% endmacro %}
 
 
-{# The columns a change log and its target share, in the log's order. #}
-{% macro _shared_columns(log, target) %}
+{# The columns a change log (its column names) and its target share, in the log's order. #}
+{% macro _shared_columns(log_columns, target) %}
   {%- set schema, table = target.split('.') -%}
-  {%- set target_columns = adapter.get_columns_in_relation(api.Relation.create(
-      database=log.database, schema=schema, identifier=table)) | map(attribute='name') | list -%}
-  {%- set shared = [] -%}
-  {%- for column in adapter.get_columns_in_relation(log) if column.name in target_columns -%}
-    {%- do shared.append(column.name) -%}
-  {%- endfor -%}
-  {{ return(shared) }}
+  {%- set target_columns = adapter.get_columns_in_relation(api.Relation.create(schema=schema, identifier=table))
+      | map(attribute='name') | list -%}
+  {{ return(log_columns | select('in', target_columns) | list) }}
 {% endmacro %}
 
 
-{% macro promotion_apply_sql(job, parents, summary) %}
+{% macro promotion_apply_sql(job, dmo, parents, summary) %}
 {%- set logs = promotion_change_logs(parents) -%}
 {%- set relations = {} -%}
 {%- for unique_id in parents %}{% do relations.update({graph.nodes[unique_id].name: _log_relation(graph.nodes[unique_id])}) %}{% endfor -%}
@@ -163,8 +160,8 @@ where {{ spec.column }} in (
 {%- for node in logs %}
 {%- set apply = node.config.meta.apply %}
 {%- set log = relations[node.name] %}
-{%- set columns = _shared_columns(log, apply.target) %}
 {%- set log_columns = adapter.get_columns_in_relation(log) | map(attribute='name') | list %}
+{%- set columns = _shared_columns(log_columns, apply.target) %}
 
 -- {{ node.name }} -> {{ apply.target }} ({{ apply.mode }})
 {%- if apply.mode == 'upsert' and 'op' in log_columns %}
@@ -222,10 +219,14 @@ where r.change_type = 'unchanged' and not r.is_new_listing_info
 ]) }}
 
 -- The matching index follows every listing this job created or changed (it reads the listing's images).
-select pipeline.refresh_listing_match(array(
-    select distinct final_listing_id from {{ changes }}
-    where change_type <> 'unchanged' or location_changed
-));
+select pipeline.refresh_listing_match(t.ids)
+from (
+    select array(
+        select distinct final_listing_id from {{ changes }}
+        where change_type <> 'unchanged' or location_changed
+    ) as ids
+) as t
+where cardinality(t.ids) > 0;
 
 -- The job's counts: the promotion's own (promotion__applied, written first in this transaction).
 update pipeline.job_results as r
@@ -250,14 +251,14 @@ where a.listing_info_id = c.listing_info_id and not c.superseded;
 -- The DMO's active listing_info minus those this job saw: a set difference (hashed or sorted), whatever
 -- the estimates. (As anti-joins, the DMO's rows, written in this very transaction, were estimated at one
 -- and the batch was scanned once per listing_info: quadratic, 35 s for 6,300 records. The job's flags are
--- one-time conditions, not joins, for the same reason.)
+-- one-time conditions, not joins, for the same reason. The DMO is a literal: the planner reads the DMO's
+-- rows by index, not the whole catalogue.)
 insert into pipeline.listing_info_absence as a (listing_info_id, dmo_id, missed_runs, first_missed_job_id, last_missed_job_id)
-select absent.id, (select j.dmo_id from pipeline.jobs as j where j.id = {{ job }}), 1, {{ job }}, {{ job }}
+select absent.id, {{ dmo }}, 1, {{ job }}, {{ job }}
 from (
     select li.id
     from public.listing_info as li
-    where li.dmo_id = (select j.dmo_id from pipeline.jobs as j where j.id = {{ job }})
-        and li.info_status = 'active'
+    where li.dmo_id = {{ dmo }} and li.info_status = 'active'
     except
     select c.listing_info_id from {{ records }} as c where c.listing_info_id is not null
     except
@@ -266,7 +267,7 @@ from (
 where (select j.full_snapshot from pipeline.jobs as j where j.id = {{ job }})
     and not exists (  -- a newer job of the DMO was promoted first: this job's view is older than public's
         select 1 from pipeline.jobs as n
-        where n.dmo_id = (select j.dmo_id from pipeline.jobs as j where j.id = {{ job }})
+        where n.dmo_id = {{ dmo }}
             and n.data_domain = (select j.data_domain from pipeline.jobs as j where j.id = {{ job }})
             and n.id > {{ job }} and n.promoted_at is not null
     )

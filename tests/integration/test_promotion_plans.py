@@ -149,7 +149,9 @@ def promotion_statements(job_id: int) -> str:
         "{{ promotion_session(" + str(job_id) + ") }}"
         "{{ promotion_apply_sql("
         + str(job_id)
-        + ", graph.nodes['"
+        + ", (run_query('select dmo_id from pipeline.jobs where id = "
+        + str(job_id)
+        + "').columns[0].values()[0] if execute), graph.nodes['"
         + applied.unique_id
         + "'].depends_on.nodes, '"
         + applied.relation_name
