@@ -137,8 +137,9 @@ def _explainable(sql: str) -> bool:
 
 def promotion_statements(job_id: int) -> str:
     """The SQL `dbt build --select promotion` runs for the job, as one script: the job's records and changes
-    (with the models' session settings), each change log's rows (dbt's incremental insert of the model's
-    compiled select), then the apply (its session, the summary row, its statements)."""
+    (with the models' session settings and post-hooks: their indexes and statistics), each change log's rows
+    (dbt's incremental insert of the model's compiled select), then the apply (its session, the summary row,
+    its statements)."""
     args = ["--vars", json.dumps({"job_id": job_id})]
     result: Any = run_dbt(["compile", "--select", "promotion", *args], manifest=parse_project())
     models = {r.node.name: r.node for r in result.results if r.node.resource_type == "model"}
@@ -164,7 +165,7 @@ def promotion_statements(job_id: int) -> str:
             f"{settings};",
             *(
                 f"delete from {t.relation_name}; insert into {t.relation_name} {t.compiled_code};"
-                f" analyze {t.relation_name};"
+                + "".join(f" {h.sql.replace('{{ this }}', t.relation_name)};" for h in t.config.post_hook)
                 for t in tables
             ),
             "set local enable_hashjoin = on;",
