@@ -318,11 +318,13 @@ def test_an_edit_made_while_a_promotion_is_built_is_kept_and_the_promotion_built
     assert q(engine, "select promoted_at is not null from pipeline.jobs where id = :j", j=job_id)[0][0]
 
 
-def test_a_large_job_builds_its_change_logs_in_parallel(
+def test_a_large_job_builds_its_change_logs_in_parallel_and_skips_them_when_unchanged(
     engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A job from PARALLEL_FROM_RECORDS staged records builds its change logs on BUILD_THREADS dbt threads
-    (the suite's small jobs build on one): the same promotion."""
+    """A job from PARALLEL_FROM_RECORDS staged records (the suite's small jobs build in one invocation, on
+    one thread) builds its records first, then its change logs on BUILD_THREADS dbt threads and the apply:
+    the same promotion. Re-run unchanged, it builds the apply alone; unless a change log still holds rows of
+    an unapplied build of the job, which a full build clears."""
     from listings.pipeline import promote
 
     monkeypatch.setattr(promote, "PARALLEL_FROM_RECORDS", 2)
@@ -335,16 +337,75 @@ def test_a_large_job_builds_its_change_logs_in_parallel(
         + "b,Café Névé,Café,151 rue Rachel E,Montréal,H2W 1E1,514-555-0202,45.5188,-73.5790\n"
         + "c,Dispatch Coffee,Café,267 rue Saint-Zotique O,Montréal,H2V 1A4,514-555-0303,45.5301,-73.6142\n"
     )
-    job_id = steps.start(405, params={"file": str(path)})
-    for step in ("extract", "transform", "stage", "images", "match"):
-        getattr(steps, step)(job_id)
-    assert promote.build_threads(job_id) == promote.BUILD_THREADS
-    steps.promote(job_id)
-    names = q(engine, "select l.name, ci.international_phone from public.listings l"
-                      " join public.listing_info li on li.listing_id = l.id"
-                      " join public.contact_info ci on ci.id = li.contact_info_id order by 1")  # fmt: skip
-    assert [tuple(r) for r in names] == [
+    invoked: list[str] = []
+    real_run_dbt = promote.run_dbt
+
+    def recorded(args: list[str], **kwargs: Any) -> object:
+        if "--threads" in args:  # (not the project's parse)
+            invoked.append(" ".join(args[: args.index("--threads")]))
+        return real_run_dbt(args, **kwargs)
+
+    monkeypatch.setattr(promote, "run_dbt", recorded)
+
+    def staged_job() -> int:
+        job_id = steps.start(405, params={"file": str(path)})
+        for step in ("extract", "transform", "stage", "images", "match"):
+            getattr(steps, step)(job_id)
+        assert promote.is_large(job_id)
+        invoked.clear()
+        return job_id
+
+    def catalogue() -> list[tuple[Any, ...]]:
+        rows = q(engine, "select l.name, ci.international_phone, li.last_job_id from public.listings l"
+                         " join public.listing_info li on li.listing_id = l.id"
+                         " join public.contact_info ci on ci.id = li.contact_info_id order by 1")  # fmt: skip
+        return [tuple(r) for r in rows]
+
+    first = staged_job()
+    steps.promote(first)
+    records = "run --select promotion__records promotion__changes"
+    assert invoked == [
+        records, "build --select promotion --exclude promotion__records promotion__changes --exclude"
+        " test_name:unique_key --exclude-resource-type unit_test"
+    ]  # fmt: skip
+    assert catalogue() == [
+        ("Café Névé", "+15145550202", first), ("Café Olimpico", "+15145550101", first),
+        ("Dispatch Coffee", "+15145550303", first),
+    ]  # fmt: skip
+
+    unchanged = staged_job()
+    steps.promote(unchanged)
+    assert invoked == [records, "build --select promotion__applied --exclude test_name:unique_key"
+                                " --exclude-resource-type unit_test"]  # fmt: skip
+    assert catalogue()[0][2] == first  # seen today already: nothing written
+    counts = q(
+        engine,
+        "select records_unchanged, records_new from pipeline.job_results where job_id = :j",
+        j=unchanged,
+    )
+    assert tuple(counts[0]) == (3, 0)
+    assert q(engine, "select promoted_at is not null from pipeline.jobs where id = :j", j=unchanged)[0][0]
+
+    # A killed build of the next job left a row in a change log: the full build clears it.
+    leftover = staged_job()
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "insert into staging.promotion__listings select (jsonb_populate_record(null::staging.promotion__listings,"
+                " to_jsonb(l) || jsonb_build_object('job_id', :j))).* from staging.promotion__listings l"
+                " where l.job_id = :first limit 1"
+            ),
+            {"j": leftover, "first": first},
+        )
+    steps.promote(leftover)
+    assert invoked[0] == records and invoked[1].startswith(
+        "build --select promotion --exclude promotion__records"
+    )
+    assert (
+        q(engine, "select count(*) from staging.promotion__listings where job_id = :j", j=leftover)[0][0] == 0
+    )
+    assert [row[:2] for row in catalogue()] == [
         ("Café Névé", "+15145550202"), ("Café Olimpico", "+15145550101"), ("Dispatch Coffee", "+15145550303"),
     ]  # fmt: skip
     path.write_text(HEADER + GOOD)
-    assert promote.build_threads(steps.start(405, params={"file": str(path)})) == 1  # nothing staged yet
+    assert not promote.is_large(steps.start(405, params={"file": str(path)}))  # nothing staged yet
