@@ -163,7 +163,7 @@ ANALYZE_THRESHOLD = 1000
 STALE_CHANGE_LOG = "changed since the change log was built"
 BUILD_ATTEMPTS = 3
 BUILD_THREADS = 4
-PARALLEL_FROM_RECORDS = 5000  # a job's staged records from which its change logs build in parallel
+PARALLEL_FROM_RECORDS = 5000  # a job's staged records from which it is large (is_large, build_large)
 GATE_FAILURE = re.compile(r"\b(gate_\w+): Got \d+ results?")
 GATE_AUDIT_SCHEMA = "dbt_test__audit"  # where dbt keeps a failed test's rows (store_failures)
 
@@ -217,8 +217,9 @@ def promotion_lock(job_id: int) -> Iterator[bool]:
 
 def promote_job(job_id: int) -> None:
     """Promote one job: `dbt build --select promotion --vars '{job_id: N}'` (its records, its change logs,
-    their tests, the apply; a large job in two steps: build_large), under the promotion lock. A row an admin changed between the build and the apply stops the
-    apply (nothing is written): the change logs are built again from the catalogue as it now is."""
+    their tests, the apply; a large job in two steps: build_large), under the promotion lock. A row an admin
+    changed between the build and the apply stops the apply (nothing is written): the change logs are built
+    again from the catalogue as it now is."""
     build_views()
     with promotion_lock(job_id) as promoted:
         if promoted:
@@ -264,7 +265,7 @@ def build_large(job_id: int) -> None:
     """A large job's promotion in two dbt invocations: its records first (promotion__records, __changes),
     then its change logs on BUILD_THREADS threads, their gates and the apply; or, when no record writes
     anything (an unchanged re-run), the apply alone. Its change logs would be empty: building them, nine
-    models and two gates, was a fifth of a 100k-record unchanged re-run's promotion, where a second dbt
+    models and two gates, were a fifth of a 100k-record unchanged re-run's dbt build, where a second dbt
     invocation costs 0.25 s. (A change log that still holds rows of an earlier, unapplied build of the job
     is built again: its pre-hook clears them.)"""
     manifest = parse_project()
